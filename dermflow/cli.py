@@ -1,0 +1,140 @@
+"""The ``dermflow`` command line. ``dermflow --help`` lists everything.
+
+Heavy libraries (TensorFlow, TFX, Beam) are imported inside the subcommands, so
+``--help`` and argument errors answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from dermflow.config import ConfigError, DermflowConfig, load_config
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML config file (see configs/).")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="Override any config key, e.g. --set train.head_epochs=2 (repeatable).",
+    )
+
+
+def _config(args: argparse.Namespace, flag_overrides: dict[str, object]) -> DermflowConfig:
+    overrides = list(args.overrides)
+    for key, value in flag_overrides.items():
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return load_config(args.config, overrides)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from dermflow.synthetic_archive import write_archive
+
+    summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True)
+    print(summary)
+    return 0
+
+
+def _cmd_weights_install(args: argparse.Namespace) -> int:
+    from dermflow.weights import install_imagenet_weights
+
+    for path in install_imagenet_weights(
+        alpha=args.alpha, rows=args.rows, source=args.source, checkpoint=args.checkpoint, keras_home=args.keras_home
+    ):
+        print(path)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dermflow.pipelines.training_pipeline import run_training
+
+    cfg = _config(args, {
+        "data.data_root": args.data_root, "paths.registry": args.registry, "paths.work_dir": args.work_dir,
+        "model.image_size": args.image_size, "train.head_epochs": args.epochs,
+    })
+    result = run_training(cfg)
+    print(result)
+    return 0 if result.get("pushed") or not args.require_push else 3
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from dermflow.pipelines.scoring_pipeline import run_scoring
+
+    cfg = _config(args, {})
+    summary = run_scoring(
+        cfg, inputs=args.input, model=args.model, output=args.output, run_id=args.run_id, beam_args=args.beam_args
+    )
+    print(summary)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dermflow.reporting import write_run_report
+
+    print(write_run_report(args.model, args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log at INFO level.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="Write a synthetic archive in the ISIC 2019 layout.")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--n", type=int, default=300, help="Number of images.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=128, help="Side of the square images.")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("weights", help="Pretrained ImageNet weights for MobileNetV2.")
+    wsub = p.add_subparsers(dest="weights_command", required=True)
+    w = wsub.add_parser("install", help="Put ImageNet MobileNetV2 weights where Keras looks for them.")
+    w.add_argument("--alpha", type=float, default=1.0)
+    w.add_argument("--rows", type=int, action="append", help="Input sizes to install for (repeatable).")
+    w.add_argument("--source", choices=["auto", "keras", "torchvision"], default="auto")
+    w.add_argument("--checkpoint", type=Path, help="A local torchvision mobilenet_v2-b0353104.pth.")
+    w.add_argument("--keras-home", type=Path, help="Default: $KERAS_HOME or ~/.keras.")
+    w.set_defaults(func=_cmd_weights_install)
+
+    p = sub.add_parser("train", help="Run the TFX training pipeline (LocalDagRunner).")
+    _add_config_args(p)
+    p.add_argument("--data-root", type=Path)
+    p.add_argument("--registry", type=Path)
+    p.add_argument("--work-dir", type=Path)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--epochs", type=int, help="Head-training epochs (train.head_epochs).")
+    p.add_argument("--require-push", action="store_true", help="Exit 3 when the model is not blessed.")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.")
+    _add_config_args(p)
+    p.add_argument("--input", action="append", required=True, help="Folder (recursive) or glob; repeatable.")
+    p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
+    p.add_argument("--output", type=Path, required=True)
+    p.add_argument("--run-id", help="Default: a timestamp.")
+    p.add_argument("beam_args", nargs=argparse.REMAINDER, help="After --: Beam pipeline options.")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("report", help="Write the HTML report of a pushed model version.")
+    p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
+    p.add_argument("--out", type=Path, help="Default: next to the model.")
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"dermflow: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The one typed configuration of dermflow.
+
+Every setting lives here, with its default. A YAML file (``--config FILE``) overrides
+the defaults, and ``key.path=value`` overrides (CLI ``--set``, specific CLI flags, DAG
+params) override the file. Unknown keys are errors, so a typo never silently falls back
+to a default.
+
+    cfg = load_config("configs/demo.yaml", ["model.image_size=96", "train.epochs=2"])
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
+ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
+# The eight diagnostic classes of the challenge (UNK has no training images).
+ISIC_DIAGNOSES: tuple[str, ...] = ISIC_CLASSES[:8]
+MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
+BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    """Where the ISIC-layout archive is and how it is ingested."""
+
+    data_root: Path | None = Field(None, description="Folder holding ISIC_2019_Training_Input/ and the two CSVs.")
+    images_dir: str = "ISIC_2019_Training_Input"
+    ground_truth_csv: str = "ISIC_2019_Training_GroundTruth.csv"
+    metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
+    max_side: int = Field(512, gt=0, description="Images are re-encoded so their longer side is at most this.")
+    jpeg_quality: int = Field(90, ge=1, le=100)
+    eval_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    split_seed: int = 0
+    max_missing_fraction: float = Field(
+        0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
+    )
+    max_image_pixels: int = Field(
+        100_000_000, gt=0, description="Images declaring more pixels than this are rejected without being decoded."
+    )
+    num_shards: int = Field(0, ge=0, description="TFRecord shards per split; 0 lets Beam choose.")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "DataConfig":
+        if self.eval_fraction + self.test_fraction >= 1.0:
+            raise ValueError("data.eval_fraction + data.test_fraction must leave room for a train split")
+        return self
+
+
+class LabelsConfig(_Section):
+    """Which diagnoses are kept, and what they are called.
+
+    ``mode: classes`` keeps ``classes`` (each its own label, in that order).
+    ``mode: groups`` maps several diagnoses onto one label each (``groups``: label -> codes).
+    ``preset`` fills these in: ``mel_nv_bcc`` (default), ``binary`` (malignant vs benign), ``all8``.
+    """
+
+    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = "mel_nv_bcc"
+    mode: Literal["classes", "groups"] = "classes"
+    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"])
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    positive_label: str = Field("MEL", description="The label ranked in galleries and gated on AUC (e.g. malignant).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        preset = values.get("preset", "mel_nv_bcc")
+        if preset == "binary":
+            values.setdefault("mode", "groups")
+            values.setdefault("groups", {"malignant": list(MALIGNANT), "benign": list(BENIGN)})
+            values.setdefault("positive_label", "malignant")
+        elif preset == "all8":
+            values.setdefault("mode", "classes")
+            values.setdefault("classes", list(ISIC_DIAGNOSES))
+        return values
+
+    @model_validator(mode="after")
+    def _check(self) -> "LabelsConfig":
+        mapping = self.code_to_label()
+        unknown = sorted(set(mapping) - set(ISIC_CLASSES))
+        if unknown:
+            raise ValueError(f"labels: unknown ISIC codes {unknown}; known codes are {list(ISIC_CLASSES)}")
+        if len(self.label_names()) < 2:
+            raise ValueError("labels: at least two target labels are needed")
+        if self.positive_label not in self.label_names():
+            raise ValueError(f"labels.positive_label {self.positive_label!r} is not one of {self.label_names()}")
+        return self
+
+    def label_names(self) -> list[str]:
+        """Target labels in index order."""
+        return list(self.groups) if self.mode == "groups" else list(self.classes)
+
+    def code_to_label(self) -> dict[str, str]:
+        """ISIC code -> target label, for the codes that are kept."""
+        if self.mode == "classes":
+            return {code: code for code in self.classes}
+        mapping: dict[str, str] = {}
+        for label, codes in self.groups.items():
+            for code in codes:
+                if code in mapping:
+                    raise ValueError(f"labels.groups: {code} is in both {mapping[code]!r} and {label!r}")
+                mapping[code] = label
+        return mapping
+
+
+class ModelConfig(_Section):
+    backbone: Literal["mobilenet_v2", "inception_v3", "vgg19", "small_cnn"] = "mobilenet_v2"
+    alpha: float = Field(1.0, gt=0.0, description="MobileNetV2 width multiplier.")
+    image_size: int = Field(225, ge=32, description="Square input side in pixels (32k+1 matches torchvision best).")
+    weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        if value not in ("imagenet", "none") and not value.endswith((".h5", ".weights.h5", ".keras")):
+            raise ValueError("model.weights must be 'imagenet', 'none' or a path to a .h5 file")
+        return value
+
+
+class TrainConfig(_Section):
+    batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
+    head_epochs: int = Field(3, ge=0, description="Phase 1: the head alone, backbone frozen.")
+    fine_tune_epochs: int = Field(5, ge=0, description="Phase 2: the top layers of the backbone too.")
+    fine_tune_layers: int = Field(30, ge=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    fine_tune_learning_rate: float = Field(1e-4, gt=0)
+    steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
+    imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
+    augment: bool = True
+    early_stopping_patience: int = Field(3, ge=1)
+    mixed_precision: Literal["auto", "on", "off"] = "auto"
+    shuffle_buffer: int = Field(2048, gt=0)
+    cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
+    seed: int = 0
+
+
+class EvalConfig(_Section):
+    min_balanced_accuracy: float = Field(0.5, ge=0.0, le=1.0, description="Absolute gate on ISIC balanced accuracy.")
+    max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
+    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75])
+
+
+class ScoreConfig(_Section):
+    min_batch_size: int = Field(1, gt=0)
+    max_batch_size: int = Field(32, gt=0)
+    heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
+    write_overlays: bool = False
+    gallery_size: int = Field(24, ge=0)
+    max_image_pixels: int = Field(100_000_000, gt=0)
+    skip_scored: bool = Field(True, description="Skip images already scored by the same model version (sha256).")
+
+
+class BeamConfig(_Section):
+    runner: str = "DirectRunner"
+    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
+    direct_num_workers: int = Field(0, ge=0, description="0: one worker per CPU core.")
+    extra_args: list[str] = Field(default_factory=list, description="Passed through to Beam, e.g. --flink_master=...")
+
+    def pipeline_args(self) -> list[str]:
+        args = [f"--runner={self.runner}"]
+        if self.runner == "DirectRunner":
+            args += [
+                f"--direct_running_mode={self.direct_running_mode}",
+                f"--direct_num_workers={self.direct_num_workers}",
+            ]
+        return args + list(self.extra_args)
+
+
+class PathsConfig(_Section):
+    work_dir: Path = Path("var/work")
+    registry: Path = Path("var/registry")
+    pipeline_root: Path | None = Field(None, description="TFX pipeline root; default <work_dir>/tfx.")
+    metadata_path: Path | None = Field(None, description="ML Metadata SQLite file; default <work_dir>/metadata.sqlite.")
+    metadata_connection: str | None = Field(
+        None, description="ML Metadata on a shared database, e.g. mysql://user@host:3306/mlmd; overrides metadata_path."
+    )
+
+    def resolved_pipeline_root(self) -> Path:
+        return self.pipeline_root or self.work_dir / "tfx"
+
+    def resolved_metadata_path(self) -> Path:
+        return self.metadata_path or self.work_dir / "metadata.sqlite"
+
+
+class AirflowConfig(_Section):
+    schedule: str | None = "@weekly"
+    retries: int = Field(2, ge=0)
+    retry_delay_seconds: int = Field(60, gt=0)
+    gpu_queue: str = "gpu"
+    gpu_pool: str = "default_pool"
+    default_queue: str = "default"
+    score_inputs: list[str] = Field(default_factory=list, description="Folders re-scored when a new model is pushed.")
+    score_output: Path = Path("var/scores")
+    score_shards: int = Field(1, ge=1)
+
+
+class DermflowConfig(_Section):
+    pipeline_name: str = "dermflow"
+    model_name: str = "dermflow_mobilenet_v2"
+    data: DataConfig = Field(default_factory=DataConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    beam: BeamConfig = Field(default_factory=BeamConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    airflow: AirflowConfig = Field(default_factory=AirflowConfig)
+
+    def to_json(self) -> str:
+        """Serialises the whole config; ``DermflowConfig.from_json`` reads it back (TFX exec properties use this)."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> "DermflowConfig":
+        return cls.model_validate(json.loads(text))
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is wrong; the message says which key and why."""
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=value`` -> (["a", "b"], value); the value is read as YAML (numbers, lists, null)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key.path=value")
+    key, raw = item.split("=", 1)
+    path = [part for part in key.strip().split(".") if part]
+    if not path:
+        raise ConfigError(f"override {item!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        path, value = parse_override(item)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[path[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> DermflowConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then ``overrides``."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        data = loaded
+    apply_overrides(data, list(overrides or []))
+    try:
+        return DermflowConfig.model_validate(data)
+    except Exception as exc:  # pydantic.ValidationError lists every bad key
+        raise ConfigError(f"invalid configuration: {exc}") from exc

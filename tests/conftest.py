@@ -1,0 +1,29 @@
+"""Shared fixtures. Test data is made by the tests (synthetic archive) or read from ../shared."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("DERMFLOW_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+ISIC_DEV = SHARED_DATA / "isic2019-dev"
+ISIC_FULL_CSV = SHARED_DATA / "isic2019-full-csv"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def isic_dev_root() -> Path:
+    """The real ISIC 2019 sample (5,164 images) beside the project; skips when it is not there."""
+    if not (ISIC_DEV / "ISIC_2019_Training_GroundTruth.csv").is_file():
+        pytest.skip(f"real ISIC sample not found at {ISIC_DEV} (../shared/data is provided to developers and CI only)")
+    return ISIC_DEV
+
+
+@pytest.fixture(scope="session")
+def isic_full_csv_root() -> Path:
+    if not (ISIC_FULL_CSV / "ISIC_2019_Training_GroundTruth.csv").is_file():
+        pytest.skip(f"full ISIC CSVs not found at {ISIC_FULL_CSV}")
+    return ISIC_FULL_CSV
