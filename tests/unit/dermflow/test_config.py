@@ -1,0 +1,40 @@
+import pytest
+
+from dermflow.config import ConfigError, DermflowConfig, load_config
+
+
+def test_defaults_are_mel_nv_bcc():
+    cfg = load_config()
+    assert cfg.labels.label_names() == ["MEL", "NV", "BCC"]
+    assert cfg.labels.code_to_label() == {"MEL": "MEL", "NV": "NV", "BCC": "BCC"}
+
+
+def test_binary_preset_groups_codes():
+    cfg = load_config(overrides=["labels.preset=binary"])
+    assert cfg.labels.label_names() == ["malignant", "benign"]
+    assert cfg.labels.code_to_label()["SCC"] == "malignant"
+    assert cfg.labels.code_to_label()["DF"] == "benign"
+
+
+def test_all8_preset():
+    assert len(load_config(overrides=["labels.preset=all8"]).labels.label_names()) == 8
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  image_size: 96\ntrain:\n  head_epochs: 1\n")
+    cfg = load_config(path, ["train.head_epochs=4", "beam.extra_args=['--a=1']"])
+    assert cfg.model.image_size == 96
+    assert cfg.train.head_epochs == 4
+    assert cfg.beam.pipeline_args()[-1] == "--a=1"
+
+
+@pytest.mark.parametrize("override", ["model.imagesize=3", "labels.classes=[MEL, XYZ]", "model.weights=random", "nokey"])
+def test_bad_settings_are_errors(override):
+    with pytest.raises(ConfigError):
+        load_config(overrides=[override])
+
+
+def test_json_round_trip():
+    cfg = load_config(overrides=["labels.preset=binary", "data.max_side=256"])
+    assert DermflowConfig.from_json(cfg.to_json()) == cfg
