@@ -1,0 +1,19 @@
+"""Pretrained ImageNet weights for MobileNetV2 that also work offline.
+
+    weights = resolve_mobilenet_v2_weights(cfg.model.weights, cfg.model.alpha, cfg.model.image_size)
+    backbone = keras.applications.MobileNetV2(..., weights=str(weights.path) if weights.path else None)
+    x = ImageNetPreprocessing(weights.preprocessing)(inputs)
+
+``install_imagenet_weights`` (``dermflow weights install``) puts the files where Keras looks.
+"""
+from dermflow.weights.backbone_weights import BackboneWeights, WeightsNotFoundError, resolve_mobilenet_v2_weights
+from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
+from dermflow.weights.imagenet_weights_installer import install_imagenet_weights
+
+__all__ = [
+    "BackboneWeights",
+    "ImageNetPreprocessing",
+    "WeightsNotFoundError",
+    "install_imagenet_weights",
+    "resolve_mobilenet_v2_weights",
+]
