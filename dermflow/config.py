@@ -139,6 +139,9 @@ class TrainConfig(_Section):
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
     imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
     augment: bool = True
+    augment_rotation: float = Field(0.5, ge=0.0, le=1.0, description="RandomRotation factor, a fraction of a full turn (0.5: any angle).")
+    augment_zoom: float = Field(0.1, ge=0.0, lt=1.0, description="RandomZoom factor.")
+    augment_color: float = Field(0.1, ge=0.0, le=1.0, description="RandomBrightness and RandomContrast factor.")
     early_stopping_patience: int = Field(3, ge=1)
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     shuffle_buffer: int = Field(2048, gt=0)
