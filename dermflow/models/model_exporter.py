@@ -1,0 +1,100 @@
+"""Exports a trained classifier as a SavedModel with its preprocessing inside, plus its extras.
+
+    export_dir/                         SavedModel (tf.saved_model.save)
+      serving_default  examples string [None] (tf.Example, feature `image`) -> probabilities [None, C]
+      predict_images   images string [None] (encoded JPEG/PNG)  -> probabilities, predicted_index
+      gradcam_images   images string [None]                     -> probabilities, predicted_index, gradcam
+      gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam
+      assets.extra/model.keras  labels.txt  weights_provenance.json
+
+Images are decoded and resized in-graph by :func:`decode_and_resize`, the same function the
+trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import tensorflow as tf
+
+from dermflow.models.gradcam import GradCam
+from dermflow.models.image_decoding import decode_and_resize_batch
+from dermflow.models.skin_lesion_classifier import BuiltClassifier
+
+EXTRAS_DIR = "assets.extra"
+KERAS_FILE = "model.keras"
+LABELS_FILE = "labels.txt"
+PROVENANCE_FILE = "weights_provenance.json"
+IMAGE_FEATURE = "image"
+SIGNATURES = ("serving_default", "predict_images", "gradcam_images", "gradcam_pixels")
+
+
+class ClassifierServing(tf.Module):
+    """The exported object: the Keras model and the signature functions around it."""
+
+    def __init__(self, built: BuiltClassifier):
+        super().__init__(name="dermflow_classifier")
+        self.model = built.model
+        self.gradcam = GradCam(built.model, built.gradcam_layer)
+        self.image_size = built.image_size
+        size = self.image_size
+        self.serving_default = tf.function(self._from_examples, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.predict_images = tf.function(self._predict_images, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.gradcam_images = tf.function(self._gradcam_images, input_signature=[tf.TensorSpec([None], tf.string)])
+        self.gradcam_pixels = tf.function(
+            self._gradcam_pixels, input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)]
+        )
+
+    def _probabilities(self, pixels: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.model(pixels, training=False), tf.float32)
+
+    def _from_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.io.parse_example(examples, {IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)})
+        return {"probabilities": self._probabilities(decode_and_resize_batch(features[IMAGE_FEATURE], self.image_size))}
+
+    def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = self._probabilities(decode_and_resize_batch(images, self.image_size))
+        return {"probabilities": probabilities, "predicted_index": tf.argmax(probabilities, -1, output_type=tf.int32)}
+
+    def _gradcam_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._gradcam_outputs(decode_and_resize_batch(images, self.image_size))
+
+    def _gradcam_pixels(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+        return self._gradcam_outputs(tf.cast(pixels, tf.float32))
+
+    def _gradcam_outputs(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities, predicted, heatmap = self.gradcam.compute(pixels)
+        return {"probabilities": probabilities, "predicted_index": predicted, "gradcam": heatmap}
+
+
+def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path) -> None:
+    """Writes the SavedModel with the four signatures, then model.keras, labels.txt and the weights' provenance."""
+    if len(labels) != built.num_classes:
+        raise ValueError(f"export_model: {len(labels)} labels for a model with {built.num_classes} outputs")
+    export_dir = Path(export_dir)
+    serving = ClassifierServing(built)
+    signatures = {name: getattr(serving, name).get_concrete_function() for name in SIGNATURES}
+    tf.saved_model.save(serving, str(export_dir), signatures=signatures)
+    extras = export_dir / EXTRAS_DIR
+    extras.mkdir(parents=True, exist_ok=True)
+    built.model.save(extras / KERAS_FILE)
+    (extras / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+    provenance = {
+        "backbone": built.backbone,
+        "gradcam_layer": built.gradcam_layer,
+        "image_size": built.image_size,
+        "preprocessing": built.weights.preprocessing,
+        "weights_path": str(built.weights.path) if built.weights.path else None,
+        "weights": built.weights.provenance,
+    }
+    (extras / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_exported(export_dir: str | Path):
+    """The exported SavedModel, as ``tf.saved_model.load`` returns it (``.signatures[...]``)."""
+    return tf.saved_model.load(str(export_dir))
+
+
+def read_exported_labels(export_dir: str | Path) -> list[str]:
+    text = (Path(export_dir) / EXTRAS_DIR / LABELS_FILE).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line]
