@@ -5,9 +5,10 @@
     x = ImageNetPreprocessing(weights.preprocessing)(inputs)
 
 ``install_imagenet_weights`` (``dermflow weights install``) puts the files where Keras looks.
+Code that loads a saved ``.keras`` model imports ``dermflow.weights.imagenet_preprocessing``
+(or ``ImageNetPreprocessing`` from here) first, so that the layer is registered.
 """
 from dermflow.weights.backbone_weights import BackboneWeights, WeightsNotFoundError, resolve_mobilenet_v2_weights
-from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
 from dermflow.weights.imagenet_weights_installer import install_imagenet_weights
 
 __all__ = [
@@ -17,3 +18,12 @@ __all__ = [
     "install_imagenet_weights",
     "resolve_mobilenet_v2_weights",
 ]
+
+
+def __getattr__(name: str):
+    # The Keras layer imports TensorFlow (seconds); resolving or installing weights does not need it.
+    if name == "ImageNetPreprocessing":
+        from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
+
+        return ImageNetPreprocessing
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
