@@ -201,6 +201,9 @@ class AirflowConfig(_Section):
     schedule: str | None = "@weekly"
     retries: int = Field(2, ge=0)
     retry_delay_seconds: int = Field(60, gt=0)
+    retry_backoff: float = Field(2.0, ge=0.0, description="Multiplier of the delay between retries (0: constant).")
+    max_retry_delay_seconds: int = Field(3600, gt=0)
+    gpu_nodes: list[str] = Field(default_factory=lambda: ["Trainer"], description="TFX nodes sent to gpu_queue/gpu_pool.")
     gpu_queue: str = "gpu"
     gpu_pool: str = "default_pool"
     default_queue: str = "default"
