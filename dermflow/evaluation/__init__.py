@@ -1,0 +1,1 @@
+"""Model evaluation: ISIC metrics for TFMA, the EvalConfig, and reading TFMA's results back."""
