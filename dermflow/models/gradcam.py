@@ -29,7 +29,7 @@ class GradCam(tf.Module):
         self.layer_name = layer_name
         output_layer = model.get_layer(OUTPUT_LAYER)
         feature_tensor = model.get_layer(layer_name).output
-        self._features = keras.Model(model.inputs, feature_tensor)
+        self._features = keras.Model(model.input, feature_tensor)
         self._to_logit_input = keras.Model(feature_tensor, output_layer.input)
         self._output_layer = output_layer
         size = model.input_shape[1:]
