@@ -149,7 +149,8 @@ def _oversampled(
 
 def eval_dataset(summary: SplitSummary, image_size: int, batch_size: int, cache: bool = True) -> tf.data.Dataset:
     """One ordered pass of (pixels, label) batches; cached after decoding when it fits."""
-    dataset = decoded_examples(read_records(list(summary.files)), image_size)
+    records = read_records(list(summary.files)).apply(tf.data.experimental.assert_cardinality(summary.num_examples))
+    dataset = decoded_examples(records, image_size)
     if cache and fits_in_memory(summary.num_examples, image_size):
         dataset = dataset.cache()
     return _finish(dataset.batch(batch_size))

@@ -1,0 +1,185 @@
+"""The TFX Trainer's ``run_fn``: two-phase transfer learning, then the SavedModel export.
+
+    Trainer(module_file=None, run_fn="dermflow.pipelines.trainer_module.run_fn",
+            custom_config={"config_json": cfg.to_json()}, examples=class_filter.outputs["examples"], ...)
+
+Phase 1 trains the head on a frozen backbone (``train.head_epochs`` at ``train.learning_rate``);
+phase 2 also trains the top ``train.fine_tune_layers`` backbone layers (``train.fine_tune_epochs``
+at ``train.fine_tune_learning_rate``). Each phase stops early on the eval split's ISIC balanced
+accuracy and keeps its best weights. Progress is backed up under ``paths.work_dir`` so a killed
+Trainer, re-executed, resumes where it was (see ``trainer_progress``). ``<model_run_dir>/history.json``
+holds one row per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
+``val_balanced_accuracy``, ``phase``, ``epoch``, timings); TensorBoard logs go to ``model_run_dir``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from dermflow.config import DermflowConfig, TrainConfig
+from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
+from dermflow.pipelines import trainer_input
+from dermflow.pipelines.trainer_augmentation import training_model
+from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics
+from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY = "config_json"
+HISTORY_FILE = "history.json"
+MONITOR = "val_balanced_accuracy"
+
+
+@dataclass(frozen=True)
+class Phase:
+    number: int
+    epochs: int
+    learning_rate: float
+    trainable_top_layers: int | None  # None: backbone frozen
+
+
+def training_phases(train_cfg: TrainConfig) -> list[Phase]:
+    return [
+        Phase(1, train_cfg.head_epochs, train_cfg.learning_rate, None),
+        Phase(2, train_cfg.fine_tune_epochs, train_cfg.fine_tune_learning_rate, train_cfg.fine_tune_layers),
+    ]
+
+
+def select_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirrored when ``TF_CONFIG`` names a cluster, Mirrored over local GPUs, else the default."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if tf.config.list_physical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def use_mixed_precision(setting: str) -> bool:
+    """``train.mixed_precision``: ``auto`` turns it on only when a GPU is present."""
+    if setting == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return setting == "on"
+
+
+def is_chief() -> bool:
+    """The one worker that writes outputs: the chief, or worker 0 of a cluster without one."""
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = cluster.get("task") or {}
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in cluster.get("cluster", {})
+
+
+def run_fn(fn_args) -> None:
+    """Entry point of ``tfx.components.Trainer`` (generic trainer); ``fn_args`` is TFX's ``FnArgs``."""
+    cfg = DermflowConfig.from_json(fn_args.custom_config[CONFIG_KEY])
+    keras.utils.set_random_seed(cfg.train.seed)
+    previous_policy = keras.config.dtype_policy()
+    if use_mixed_precision(cfg.train.mixed_precision):
+        keras.config.set_dtype_policy("mixed_float16")
+    try:
+        train_and_export(cfg, fn_args)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
+    labels = cfg.labels.label_names()
+    strategy = select_strategy()
+    global_batch = cfg.train.batch_size * strategy.num_replicas_in_sync
+    train_split = trainer_input.summarize_split(fn_args.train_files, len(labels))
+    eval_split = trainer_input.summarize_split(fn_args.eval_files, len(labels))
+    log.info(
+        "Trainer: %d train / %d eval examples, per class %s, %d replica(s), global batch %d",
+        train_split.num_examples, eval_split.num_examples, dict(zip(labels, train_split.class_counts)),
+        strategy.num_replicas_in_sync, global_batch,
+    )
+    key = checkpoint_key(list(train_split.files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
+    progress = TrainingProgress.open(cfg.paths.work_dir / CHECKPOINTS_FOLDER / key)
+    if progress.run > 1:
+        log.info("Trainer: resuming from %s (run %d, %d epochs done)", progress.root, progress.run, len(progress.history))
+
+    size = cfg.model.image_size
+    train_data = trainer_input.train_dataset(train_split, size, global_batch, cfg.train)
+    eval_data = trainer_input.eval_dataset(eval_split, size, global_batch, cache=cfg.train.cache)
+    with strategy.scope():
+        built = build_classifier(cfg.model, len(labels))
+        model = training_model(built.model, cfg.train)
+
+    run_dir = Path(fn_args.model_run_dir)
+    fit_kwargs = {
+        "x": train_data,
+        "steps_per_epoch": trainer_input.steps_per_epoch(train_split, global_batch, cfg.train),
+        "class_weight": (
+            trainer_input.balanced_class_weights(train_split.class_counts)
+            if cfg.train.imbalance == "class_weight" else None
+        ),
+        "verbose": 2,
+    }
+
+    def sink(row: dict) -> None:
+        progress.record_epoch(row)
+        if is_chief():
+            write_history(run_dir, progress.history)
+
+    for phase in training_phases(cfg.train):
+        if phase.epochs == 0:
+            continue
+        if progress.is_finished(phase.number):
+            progress.restore_phase(phase.number, built.model)
+            log.info("Trainer: phase %d was finished by an earlier run; its weights are restored", phase.number)
+            continue
+        _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, cfg.train, fit_kwargs)
+        progress.finish_phase(phase.number, built.model)
+
+    write_history(run_dir, progress.history)
+    _export(built, labels, fn_args.serving_model_dir)
+    progress.remove()
+    return built
+
+
+def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, train_cfg, fit_kwargs):
+    set_backbone_trainable(built.model, phase.trainable_top_layers)
+    with strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(phase.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+    first_epoch = progress.epochs_before(phase.number)
+    callbacks = [
+        EvalSetMetrics(eval_data),  # first: the others read its val_* logs
+        EpochHistory(phase.number, first_epoch, progress.run, global_batch, sink),
+        keras.callbacks.EarlyStopping(
+            monitor=MONITOR, mode="max", patience=train_cfg.early_stopping_patience, restore_best_weights=True
+        ),
+        EpochScalarSummaries(str(run_dir)),
+        keras.callbacks.BackupAndRestore(str(progress.backup_dir(phase.number)), double_checkpoint=True),
+    ]
+    log.info("Trainer: phase %d, %d epoch(s) at learning rate %g", phase.number, phase.epochs, phase.learning_rate)
+    model.fit(initial_epoch=first_epoch, epochs=first_epoch + phase.epochs, callbacks=callbacks, **fit_kwargs)
+
+
+def write_history(run_dir: Path, history: list[dict]) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    temporary = run_dir / f"{HISTORY_FILE}.tmp"
+    temporary.write_text(json.dumps(history, indent=1))
+    os.replace(temporary, run_dir / HISTORY_FILE)
+
+
+def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str) -> None:
+    if is_chief():
+        export_model(built, labels, serving_model_dir)
+        return
+    # Saving is collective under MultiWorkerMirroredStrategy: the other workers save to a scratch dir.
+    with tempfile.TemporaryDirectory() as scratch:
+        export_model(built, labels, scratch)

@@ -1,0 +1,44 @@
+"""Labelled tf.Examples of synthetic lesions, laid out as ClassFilter writes them.
+
+For the Trainer's tests and benchmarks, which need train/eval splits without running ingest:
+``<root>/Split-<split>/data_tfrecord-00000-of-00001.gz`` with ``image`` (JPEG) and ``label``
+(index into ``labels``, ISIC codes) features, images from :func:`dermflow.synthetic_archive.render_image`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from dermflow.imaging import encode_jpeg
+from dermflow.synthetic_archive import render_image
+
+RECORD_FILE = "data_tfrecord-00000-of-00001.gz"
+
+
+def labelled_example(image_jpeg: bytes, label: int, label_name: str) -> bytes:
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_jpeg])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        "label_name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label_name.encode()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_synthetic_splits(
+    root: str | Path, splits: dict[str, int], labels: list[str], image_size: int, seed: int = 0
+) -> dict[str, str]:
+    """Writes ``splits`` (name -> number of examples, classes in turn); returns name -> file pattern."""
+    root = Path(root)
+    patterns, index = {}, 0
+    for split, count in splits.items():
+        folder = root / f"Split-{split}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tf.io.TFRecordWriter(str(folder / RECORD_FILE), options="GZIP") as writer:
+            for position in range(count):
+                label = position % len(labels)
+                pixels, _ = render_image(labels[label], image_size=image_size, seed=seed, index=index)
+                writer.write(labelled_example(encode_jpeg(pixels), label, labels[label]))
+                index += 1
+        patterns[split] = str(folder / "*")
+    return patterns

@@ -1,0 +1,66 @@
+"""run_fn as TFX's Trainer calls it, on a few tiny synthetic examples (one epoch per phase)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from dermflow.config import DermflowConfig, load_config
+from dermflow.pipelines.trainer_module import run_fn
+from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER
+from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_splits
+
+pytestmark = pytest.mark.e2e
+
+
+def _tiny_config(work_dir) -> DermflowConfig:
+    return load_config(overrides=[
+        "model.image_size=32", "model.alpha=0.35", "model.weights=none",
+        "train.batch_size=16", "train.head_epochs=1", "train.fine_tune_epochs=1", "train.fine_tune_layers=10",
+        f"paths.work_dir={work_dir}",
+    ])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trainer")
+    cfg = _tiny_config(tmp / "work")
+    splits = write_synthetic_splits(tmp / "examples", {"train": 48, "eval": 12}, cfg.labels.label_names(), 32)
+    fn_args = FnArgs(
+        train_files=[splits["train"]], eval_files=[splits["eval"]],
+        serving_model_dir=str(tmp / "serving"), model_run_dir=str(tmp / "run"),
+        custom_config={"config_json": cfg.to_json()},
+    )
+    run_fn(fn_args)
+    return tmp, cfg
+
+
+def test_export_has_the_saved_model_and_its_extra_assets(trained):
+    tmp, cfg = trained
+    serving = tmp / "serving"
+    assert (serving / "saved_model.pb").is_file()
+    assert (serving / "assets.extra" / "model.keras").is_file()
+    assert (serving / "assets.extra" / "labels.txt").read_text().split() == cfg.labels.label_names()
+    assert json.loads((serving / "assets.extra" / "weights_provenance.json").read_text())
+
+
+def test_history_has_one_row_per_epoch_of_both_phases(trained):
+    tmp, _ = trained
+    history = json.loads((tmp / "run" / "history.json").read_text())
+    assert [(row["epoch"], row["phase"]) for row in history] == [(0, 1), (1, 2)]
+    for row in history:
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy"):
+            assert isinstance(row[key], float), key
+        assert 0.0 <= row["val_balanced_accuracy"] <= 1.0
+        assert row["train_images"] == 3 * 16 and row["train_seconds"] > 0
+
+
+def test_tensorboard_events_are_written(trained):
+    tmp, _ = trained
+    assert list((tmp / "run").rglob("events.out.tfevents.*"))
+
+
+def test_checkpoints_are_removed_after_export(trained):
+    tmp, _ = trained
+    assert not any((tmp / "work" / CHECKPOINTS_FOLDER).iterdir())
