@@ -1,0 +1,262 @@
+"""Airflow 3 DAGs for dermflow: retraining (one task per TFX node) and batch scoring.
+
+Only Airflow, the standard library and ``dermflow.config`` (pydantic + yaml) are imported
+here, so DAG files that call these builders parse in well under a second without
+TensorFlow or TFX. The heavy work runs inside the tasks:
+
+* each retraining task calls ``dermflow.orchestration.tfx_node_runner.run_node`` for its
+  TFX node, in the TFX pipeline run named after the Airflow run;
+* the scoring task runs ``python -m dermflow.cli score`` in the same interpreter's venv,
+  streaming its output into the task log.
+
+The config file is ``config_path``, else ``$DERMFLOW_CONFIG``, else the defaults; at run time
+the Airflow Variable ``dermflow_config`` (a path), when set, takes precedence. Parse-time
+settings (schedule, queues, retries, assets) come from the parse-time file.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset, AssetAlias, Param, Variable
+
+from dermflow.config import ISIC_CLASSES, DermflowConfig, load_config
+from dermflow.orchestration.pipeline_graph import PipelineGraph, read_graph
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "DERMFLOW_CONFIG"
+CONFIG_VARIABLE = "dermflow_config"
+MODEL_PUSHED_ALIAS = "dermflow-model-pushed"
+START_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+OUTPUT_TAIL_LINES = 40
+
+
+def parse_time_config_path(config_path: str | Path | None = None) -> Path | None:
+    path = config_path or os.environ.get(CONFIG_ENV)
+    return Path(path) if path else None
+
+
+def run_time_config_path(parse_time_path: str | None) -> str | None:
+    """The Airflow Variable ``dermflow_config`` when set, else the path the DAG was parsed with."""
+    return Variable.get(CONFIG_VARIABLE, default=None) or parse_time_path
+
+
+def registry_asset(cfg: DermflowConfig) -> Asset:
+    """The Airflow Asset standing for the model registry entry of ``cfg.model_name``."""
+    model_dir = (Path(cfg.paths.registry) / cfg.model_name).resolve()
+    return Asset(name=f"dermflow-registry-{cfg.model_name}", uri=model_dir.as_uri())
+
+
+def retrain_params() -> dict[str, Param]:
+    """DAG params, validated by Airflow (JSON schema) before a run starts."""
+    return {
+        "data_root": Param(None, type=["null", "string"], minLength=1,
+                           description="Folder of the ISIC-layout archive (data.data_root)."),
+        "labels_preset": Param(None, type=["null", "string"], enum=[None, "mel_nv_bcc", "binary", "all8"],
+                               description="Target-label preset (labels.preset)."),
+        "target_classes": Param(None, type=["null", "array"], minItems=2, uniqueItems=True,
+                                items={"type": "string", "enum": list(ISIC_CLASSES)},
+                                description="ISIC codes to keep, each its own label (overrides labels_preset)."),
+        "epochs": Param(None, type=["null", "integer"], minimum=0,
+                        description="Head-training epochs (train.head_epochs)."),
+        "image_size": Param(None, type=["null", "integer"], minimum=32,
+                            description="Square input side in pixels (model.image_size)."),
+        "overrides": Param([], type="array", items={"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*=.*$"},
+                           description="Any other config keys, as key.path=value strings."),
+    }
+
+
+def params_to_overrides(params: dict[str, Any]) -> list[str]:
+    """DAG params -> ``key.path=value`` config overrides (values JSON-quoted, which YAML reads back)."""
+    overrides: list[str] = []
+
+    def put(key: str, value: Any) -> None:
+        overrides.append(f"{key}={json.dumps(value)}")
+
+    if params.get("data_root"):
+        put("data.data_root", params["data_root"])
+    if params.get("labels_preset"):
+        put("labels.preset", params["labels_preset"])
+    if params.get("target_classes"):
+        classes = list(params["target_classes"])
+        put("labels.preset", "custom")
+        put("labels.mode", "classes")
+        put("labels.classes", classes)
+        put("labels.positive_label", "MEL" if "MEL" in classes else classes[0])
+    if params.get("epochs") is not None:
+        put("train.head_epochs", params["epochs"])
+    if params.get("image_size") is not None:
+        put("model.image_size", params["image_size"])
+    return overrides + list(params.get("overrides") or [])
+
+
+def task_config(config_path: str | None, params: dict[str, Any]) -> DermflowConfig:
+    return load_config(run_time_config_path(config_path), params_to_overrides(params))
+
+
+def pushed_model_events(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Output artifacts of a pusher execution whose ``pushed`` custom property is set."""
+    return [
+        artifact["custom_properties"]
+        for artifacts in summary.get("outputs", {}).values()
+        for artifact in artifacts
+        if artifact.get("custom_properties", {}).get("pushed")
+    ]
+
+
+def _run_tfx_node(node_id: str, pipeline_factory: str, config_path: str | None, emits_model: bool, **context: Any):
+    from dermflow.orchestration.tfx_node_runner import STATE_SKIPPED, run_node
+
+    cfg = task_config(config_path, dict(context["params"]))
+    summary = run_node(node_id, context["run_id"], cfg.to_json(), pipeline_factory)
+    if summary["state"] == STATE_SKIPPED:
+        raise AirflowSkipException(f"TFX skipped {node_id}: its inputs are not available in this run")
+    if emits_model:
+        pushed = pushed_model_events(summary)
+        if pushed:
+            extra = {k: v for k, v in pushed[0].items() if isinstance(v, (str, int, float, bool))}
+            context["outlet_events"][AssetAlias(MODEL_PUSHED_ALIAS)].add(registry_asset(cfg), extra=extra)
+            log.info("model pushed to the registry; asset event emitted with %s", extra)
+        else:
+            log.info("no model was pushed (not blessed); no asset event, so scoring is not triggered")
+    return summary
+
+
+def build_retrain_dag(
+    dag_id: str,
+    graph_json: str | Path,
+    config_path: str | Path | None = None,
+    push_node: str = "RegistryPusher",
+    **dag_kwargs: Any,
+) -> DAG:
+    """One PythonOperator per node of the TFX pipeline graph in ``graph_json``, wired as in TFX."""
+    path = parse_time_config_path(config_path)
+    cfg = load_config(path)
+    graph: PipelineGraph = read_graph(graph_json)
+    airflow_cfg = cfg.airflow
+    default_args = {
+        "retries": airflow_cfg.retries,
+        "retry_delay": timedelta(seconds=airflow_cfg.retry_delay_seconds),
+        "retry_exponential_backoff": airflow_cfg.retry_backoff,
+        "max_retry_delay": timedelta(seconds=airflow_cfg.max_retry_delay_seconds),
+        "queue": airflow_cfg.default_queue,
+    }
+    settings: dict[str, Any] = {
+        "schedule": airflow_cfg.schedule,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_args,
+        "params": retrain_params(),
+        "tags": ["dermflow", "tfx", "training"],
+        "doc_md": f"TFX pipeline `{graph.pipeline_factory}`, one task per node (see docs/airflow.md).",
+    }
+    settings.update(dag_kwargs)
+    with DAG(dag_id, **settings) as dag:
+        tasks = {}
+        for node in graph.nodes:
+            on_gpu = node.node_id in airflow_cfg.gpu_nodes
+            emits_model = node.node_id == push_node
+            tasks[node.node_id] = PythonOperator(
+                task_id=node.node_id,
+                python_callable=_run_tfx_node,
+                op_kwargs={
+                    "node_id": node.node_id,
+                    "pipeline_factory": graph.pipeline_factory,
+                    "config_path": str(path) if path else None,
+                    "emits_model": emits_model,
+                },
+                queue=airflow_cfg.gpu_queue if on_gpu else airflow_cfg.default_queue,
+                pool=airflow_cfg.gpu_pool if on_gpu else "default_pool",
+                outlets=[AssetAlias(MODEL_PUSHED_ALIAS)] if emits_model else [],
+            )
+            for upstream in node.upstream:
+                tasks[upstream] >> tasks[node.node_id]
+    return dag
+
+
+def stream_command(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Runs ``command``, logging each output line as it comes; raises with the output tail on failure."""
+    log.info("running: %s", " ".join(command))
+    tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            log.info("%s", line)
+        code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"command exited with status {code}: {' '.join(command)}\n" + "\n".join(tail))
+    return code
+
+
+def score_command(inputs: list[str], model: str, output: str, run_id: str, config_path: str | None) -> list[str]:
+    command = [sys.executable, "-m", "dermflow.cli", "score", "--model", model, "--output", output, "--run-id", run_id]
+    for item in inputs:
+        command += ["--input", item]
+    if config_path:
+        command += ["--config", config_path]
+    return command
+
+
+def _run_scoring(config_path: str | None, **context: Any) -> str:
+    from dermflow.orchestration.tfx_node_runner import tfx_run_id
+
+    params = context["params"]
+    path = run_time_config_path(config_path)
+    inputs = list(params.get("input") or [])
+    if not inputs:
+        raise AirflowSkipException("nothing to score: set the 'input' param or airflow.score_inputs in the config")
+    stream_command(score_command(inputs, params["model"], params["output"], tfx_run_id(context["run_id"]), path))
+    return params["output"]
+
+
+def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kwargs: Any) -> DAG:
+    """Scores folders with the Beam job; runs on each new model in the registry, or by hand."""
+    path = parse_time_config_path(config_path)
+    cfg = load_config(path)
+    model_default = str(Path(cfg.paths.registry) / cfg.model_name)
+    settings: dict[str, Any] = {
+        "schedule": [registry_asset(cfg)],
+        "start_date": START_DATE,
+        "catchup": False,
+        "default_args": {
+            "retries": cfg.airflow.retries,
+            "retry_delay": timedelta(seconds=cfg.airflow.retry_delay_seconds),
+            "retry_exponential_backoff": cfg.airflow.retry_backoff,
+            "max_retry_delay": timedelta(seconds=cfg.airflow.max_retry_delay_seconds),
+            "queue": cfg.airflow.default_queue,
+        },
+        "params": {
+            "input": Param(list(cfg.airflow.score_inputs), type="array", items={"type": "string", "minLength": 1},
+                           description="Folders (recursive) or globs to score."),
+            "output": Param(str(cfg.airflow.score_output), type="string", minLength=1,
+                            description="Output folder for the Parquet predictions and errors."),
+            "model": Param(model_default, type="string", minLength=1,
+                           description="REGISTRY[/NAME[/VERSION]]; default the latest registered model."),
+        },
+        "tags": ["dermflow", "beam", "scoring"],
+        "doc_md": "Batch scoring with Beam (dermflow score); triggered by new models (see docs/airflow.md).",
+    }
+    settings.update(dag_kwargs)
+    with DAG(dag_id, **settings) as dag:
+        PythonOperator(
+            task_id="score",
+            python_callable=_run_scoring,
+            op_kwargs={"config_path": str(path) if path else None},
+        )
+    return dag

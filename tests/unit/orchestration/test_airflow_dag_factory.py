@@ -1,0 +1,77 @@
+"""The parts of the DAG factory that run inside tasks, tested without a scheduler."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import pytest
+
+from dermflow.config import load_config
+from dermflow.orchestration.airflow_dag_factory import (
+    params_to_overrides,
+    pushed_model_events,
+    registry_asset,
+    score_command,
+    stream_command,
+)
+
+
+def test_params_map_onto_a_valid_config():
+    overrides = params_to_overrides({
+        "data_root": "/data/isic 2019", "target_classes": ["NV", "BCC"], "epochs": 0, "image_size": 96,
+        "overrides": ["train.batch_size=8"],
+    })
+    cfg = load_config(None, overrides)
+    assert str(cfg.data.data_root) == "/data/isic 2019"
+    assert cfg.labels.label_names() == ["NV", "BCC"] and cfg.labels.positive_label == "NV"
+    assert (cfg.train.head_epochs, cfg.model.image_size, cfg.train.batch_size) == (0, 96, 8)
+
+
+def test_unset_params_leave_the_config_file_alone():
+    assert params_to_overrides({"data_root": None, "epochs": None, "overrides": []}) == []
+
+
+def test_only_artifacts_marked_pushed_produce_asset_events():
+    summary = {"outputs": {"pushed_model": [{"custom_properties": {"pushed": 0, "pushed_version": "v1"}}]}}
+    assert pushed_model_events(summary) == []
+    summary["outputs"]["pushed_model"][0]["custom_properties"]["pushed"] = 1
+    assert pushed_model_events(summary) == [{"pushed": 1, "pushed_version": "v1"}]
+
+
+def test_registry_asset_is_the_same_for_both_dags_and_absolute(tmp_path):
+    cfg = load_config(None, [f"paths.registry={tmp_path}/reg"])
+    asset = registry_asset(cfg)
+    assert asset.uri == (tmp_path / "reg" / cfg.model_name).as_uri()
+    assert asset == registry_asset(load_config(None, [f"paths.registry={tmp_path}/reg"]))
+
+
+def test_score_command_repeats_input_and_passes_the_config():
+    command = score_command(["/a", "/b/*.jpg"], "reg/m", "out", "run_1", "cfg.yaml")
+    assert command[:4] == [sys.executable, "-m", "dermflow.cli", "score"]
+    assert command[command.index("--config") + 1] == "cfg.yaml"
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--input"] == ["/a", "/b/*.jpg"]
+
+
+def test_stream_command_logs_lines_as_they_come(caplog):
+    script = "import time; print('first', flush=True); time.sleep(1.0); print('second')"
+    seen: dict[str, float] = {}
+
+    class Stamp(logging.Handler):
+        def emit(self, record):
+            seen.setdefault(record.getMessage(), time.monotonic())
+
+    handler = Stamp()
+    logging.getLogger("dermflow.orchestration.airflow_dag_factory").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO):
+            stream_command([sys.executable, "-c", script])
+    finally:
+        logging.getLogger("dermflow.orchestration.airflow_dag_factory").removeHandler(handler)
+    assert seen["second"] - seen["first"] > 0.5
+
+
+def test_stream_command_fails_with_the_tail_of_the_output():
+    script = "import sys; print('working'); print('bad input: /nowhere', file=sys.stderr); sys.exit(3)"
+    with pytest.raises(RuntimeError, match=r"(?s)status 3.*bad input: /nowhere"):
+        stream_command([sys.executable, "-c", script])
