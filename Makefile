@@ -15,7 +15,9 @@ PYTEST := $(VENV)/bin/pytest
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: $(STAMP) ## Create .venv and install the pinned stack (idempotent; ~3 min the first time).
+install: $(STAMP) ## Create .venv, install the pinned stack and the ImageNet weights (idempotent; ~3 min the first time).
+	@# Outside the stamp, so a fresh $$KERAS_HOME gets the weights too; a no-op when they are installed.
+	$(VENV)/bin/dermflow weights install
 
 $(STAMP): requirements/lock.txt requirements/nodeps.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +27,6 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt setup.py
 	@# Step 2: the four TFX packages whose declared pins do not exist on the registry.
 	$(PIP) install -q --no-deps -r requirements/nodeps.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
-	@# weights: see issue 3
-	-$(VENV)/bin/dermflow weights install
 	touch $(STAMP)
 
 demo: install ## Run the whole job end to end on a generated synthetic archive.
