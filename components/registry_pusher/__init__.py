@@ -1,0 +1,1 @@
+"""RegistryPusher: publishes a blessed model version into the dermflow registry."""

@@ -1,0 +1,143 @@
+"""RegistryPusher's executor on a small but real SavedModel, TFMA output and eval split."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from tensorflow_model_analysis.api.model_eval_lib import analyze_raw_data
+from tensorflow_model_analysis.utils import config_util
+from tfx.types import artifact_utils, standard_artifacts
+
+from dermflow.components.class_filter.component import LabelVocabulary
+from dermflow.components.registry_pusher.executor import Executor, VocabularyMismatchError
+from dermflow.config import DermflowConfig
+from dermflow.evaluation.eval_config_builder import build_eval_config
+from dermflow.label_vocabulary import write_label_vocabulary
+from dermflow.registry import list_versions, resolve_model
+
+LABELS = ["MEL", "NV", "BCC"]
+
+
+class _LabelEcho(tf.Module):
+    """Reads each example's label and answers it with probability 0.8: a model whose output we know."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def serve(self, examples):
+        label = tf.io.parse_example(examples, {"label": tf.io.FixedLenFeature([], tf.int64)})["label"]
+        return {"probabilities": tf.one_hot(label, 3, on_value=0.8, off_value=0.1)}
+
+
+def _example(label: int, image_id: str) -> bytes:
+    feature = {
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        "image_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_id.encode()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _artifact(cls, uri: Path):
+    artifact = cls()
+    artifact.uri = str(uri)
+    uri.mkdir(parents=True, exist_ok=True)
+    return artifact
+
+
+@pytest.fixture(scope="module")
+def evaluation_dir(tmp_path_factory) -> Path:
+    """A TFMA output whose balanced accuracy (1/3) fails the default 0.5 floor."""
+    out = tmp_path_factory.mktemp("evaluation")
+    frame = pd.DataFrame({
+        "label": [0, 1, 2] * 4,
+        "probabilities": [np.array([0.6, 0.3, 0.1], np.float32)] * 12,
+        "sex": ["male", "female"] * 6, "anatom_site_general": ["back"] * 12, "age_bucket": ["<30"] * 12,
+    })
+    eval_config = config_util.update_eval_config_with_defaults(
+        build_eval_config(DermflowConfig(), LABELS), has_baseline=False, rubber_stamp=True
+    )
+    analyze_raw_data(frame, eval_config, output_path=str(out))
+    return out
+
+
+@pytest.fixture
+def inputs(tmp_path, evaluation_dir):
+    model = _artifact(standard_artifacts.Model, tmp_path / "model")
+    serving = Path(model.uri) / "Format-Serving"
+    module = _LabelEcho()
+    tf.saved_model.save(module, str(serving), signatures={"serving_default": module.serve})
+    extra = serving / "assets.extra"
+    extra.mkdir()
+    (extra / "model.keras").write_bytes(b"keras zip stand-in")
+    (extra / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    (extra / "weights_provenance.json").write_text(json.dumps({"source": "none"}))
+
+    model_run = _artifact(standard_artifacts.ModelRun, tmp_path / "model_run")
+    (Path(model_run.uri) / "history.json").write_text(json.dumps([{"epoch": 0, "phase": 1, "loss": 1.0}]))
+
+    examples = _artifact(standard_artifacts.Examples, tmp_path / "examples")
+    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    (Path(examples.uri) / "Split-eval").mkdir()
+    with tf.io.TFRecordWriter(str(Path(examples.uri) / "Split-eval" / "data.gz"), options="GZIP") as writer:
+        for index, label in enumerate([0, 1, 2, 1]):
+            writer.write(_example(label, f"ISIC_{index:07d}"))
+
+    vocabulary = _artifact(LabelVocabulary, tmp_path / "vocabulary")
+    write_label_vocabulary(Path(vocabulary.uri), DermflowConfig().labels, counts={"eval": {"MEL": 1, "NV": 2, "BCC": 1}})
+    evaluation = standard_artifacts.ModelEvaluation()
+    evaluation.uri = str(evaluation_dir)
+    return {
+        "model": [model], "model_run": [model_run], "examples": [examples],
+        "label_vocabulary": [vocabulary], "evaluation": [evaluation],
+    }
+
+
+def _run(inputs, tmp_path, blessed: int):
+    cfg = DermflowConfig.model_validate({"paths": {"registry": str(tmp_path / "registry")}, "model_name": "m"})
+    blessing = _artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    blessing.set_int_custom_property("blessed", blessed)
+    pushed = _artifact(standard_artifacts.PushedModel, tmp_path / "pushed")
+    Executor().Do({**inputs, "model_blessing": [blessing]}, {"pushed_model": [pushed]}, {"config_json": cfg.to_json()})
+    return cfg, pushed
+
+
+def test_a_blessed_model_is_published_with_metrics_history_and_eval_predictions(inputs, tmp_path):
+    cfg, pushed = _run(inputs, tmp_path, blessed=1)
+
+    version = resolve_model(cfg.paths.registry / "m")
+    assert pushed.get_int_custom_property("pushed") == 1
+    assert pushed.get_string_custom_property("pushed_version") == version.version
+    assert pushed.get_string_custom_property("pushed_destination") == str(version.path)
+    assert version.labels == LABELS
+    metrics = version.read_json("metrics.json")
+    assert metrics["overall"]["isic_balanced_accuracy"] == pytest.approx(1 / 3)
+    assert set(metrics["overall"]["per_class"]) == set(LABELS)
+    assert "sex=female" in metrics["slices"]
+    provenance = version.read_json("provenance.json")
+    assert provenance["weights"] == {"source": "none"}
+    assert provenance["data"]["counts"]["eval"]["NV"] == 2
+    extra = version.saved_model_dir / "assets.extra"
+    assert json.loads((extra / "history.json").read_text())[0]["loss"] == 1.0
+    predictions = np.load(extra / "eval_predictions.npz")
+    assert predictions["labels"].tolist() == [0, 1, 2, 1]
+    assert predictions["probabilities"].argmax(axis=1).tolist() == [0, 1, 2, 1]
+    assert predictions["image_ids"][3] == "ISIC_0000003"
+
+
+def test_an_unblessed_model_is_not_published_and_the_reason_is_recorded(inputs, tmp_path):
+    cfg, pushed = _run(inputs, tmp_path, blessed=0)
+
+    assert list_versions(cfg.paths.registry, "m") == []
+    assert pushed.get_int_custom_property("pushed") == 0
+    reason = json.loads((Path(pushed.uri) / "not_pushed.json").read_text())["reason"]
+    assert "isic_balanced_accuracy = 0.3333 is below the minimum 0.5000" in reason
+
+
+def test_a_model_trained_on_other_labels_is_refused(inputs, tmp_path):
+    serving = Path(inputs["model"][0].uri) / "Format-Serving"
+    (serving / "assets.extra" / "labels.txt").write_text("NV\nMEL\nBCC\n")
+    with pytest.raises(VocabularyMismatchError):
+        _run(inputs, tmp_path, blessed=1)
+    assert list_versions(tmp_path / "registry", "m") == []
