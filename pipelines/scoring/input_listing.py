@@ -1,0 +1,87 @@
+"""The files a scoring run is given: folders (recursive) and globs, expanded up front.
+
+Listing goes through ``apache_beam.io.filesystems.FileSystems``, so ``gs://``, ``s3://`` and
+local paths behave alike. Each file keeps a path relative to the input root it was found
+under (for a glob: its directory part before the first wildcard); that relative path is what
+lands in the outputs, never the absolute one.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+
+
+class InputError(ValueError):
+    """An --input that matches no file (a typo must not silently score nothing)."""
+
+
+@dataclass(frozen=True, order=True)
+class InputFile:
+    path: str  # as the filesystem names it (absolute, or a URL)
+    relative_path: str  # forward slashes, relative to its input root
+
+
+def list_input_files(inputs: list[str], exclude_under: str | None = None) -> list[InputFile]:
+    """Expands every input; sorted by path, each file once (the first input that reaches it names it).
+
+    Files under ``exclude_under`` (the run's own output folder) are left out.
+    """
+    if not inputs:
+        raise InputError("no --input given")
+    excluded = _as_dir(_absolute(exclude_under)) if exclude_under else None
+    seen: dict[str, InputFile] = {}
+    for spec in inputs:
+        found = _expand(spec)
+        if not found:
+            raise InputError(f"--input {spec!r} matches no file")
+        for item in found:
+            if excluded and item.path.startswith(excluded):
+                continue
+            seen.setdefault(item.path, item)
+    return sorted(seen.values())
+
+
+def _expand(spec: str) -> list[InputFile]:
+    spec = _absolute(spec)
+    if _GLOB_MAGIC.search(spec):
+        root = _glob_root(spec)
+        return [InputFile(path, _relative(path, root)) for path in _match(spec)]
+    folder = _as_dir(spec)
+    inside = _match(folder + "**")
+    if inside:
+        return [InputFile(path, _relative(path, folder)) for path in inside]
+    parent, _ = FileSystems.split(spec.rstrip("/"))
+    return [InputFile(path, _relative(path, _as_dir(parent))) for path in _match(spec)]
+
+
+def _absolute(path: str) -> str:
+    """Local paths made absolute (URLs like gs://bucket/x are left alone)."""
+    path = str(path)
+    if "://" in path:
+        return path
+    trailing = "/" if path.endswith("/") else ""
+    return os.path.abspath(path) + trailing
+
+
+def _match(pattern: str) -> list[str]:
+    result = FileSystems.match([pattern])[0]
+    return [meta.path for meta in result.metadata_list]
+
+
+def _glob_root(pattern: str) -> str:
+    prefix = pattern[: _GLOB_MAGIC.search(pattern).start()]
+    return prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
+
+
+def _as_dir(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+def _relative(path: str, root: str) -> str:
+    relative = path[len(root):] if root and path.startswith(root) else path
+    return relative.replace("\\", "/").lstrip("/")

@@ -1,0 +1,121 @@
+"""What a run hands to people, read back from the published predictions of its model version:
+the ISIC challenge CSV and an HTML gallery of the most suspicious images.
+
+Both cover the run's files given that are scored by this model version, whether scored now or
+by an earlier run (a re-run that skips everything still reports on everything).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import posixpath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from apache_beam.io.filesystems import FileSystems
+
+from dermflow.config import ISIC_CLASSES
+from dermflow.imaging import ImageRejected, decode_image, resize_max_side
+from dermflow.pipelines.scoring.overlay_rendering import overlay_png
+from dermflow.pipelines.scoring.scored_index import model_version_dir
+
+_COLUMNS = ["path", "sha256", "predicted_label", "predicted_probability", "probabilities", "gradcam", "gradcam_shape", "scored_at"]
+GALLERY_IMAGE_SIDE = 256
+
+
+def read_scored_rows(predictions_dir: str, model_version: str, relative_paths: set[str]) -> pa.Table:
+    """The latest row per path among ``relative_paths``, sorted by path."""
+    folder = model_version_dir(predictions_dir, model_version)
+    files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**.parquet")])[0].metadata_list]
+    if not files:
+        return pa.table({name: [] for name in _COLUMNS})
+    table = ds.dataset(files, format="parquet").to_table(
+        columns=_COLUMNS, filter=pc.field("path").isin(pa.array(sorted(relative_paths), pa.string()))
+    )
+    table = table.sort_by([("path", "ascending"), ("scored_at", "descending")])
+    paths = table.column("path").to_pylist()
+    keep = [i for i, path in enumerate(paths) if i == 0 or paths[i - 1] != path]
+    return table.take(pa.array(keep, pa.int64()))
+
+
+def code_columns(labels: list[str], groups: dict[str, list[str]]) -> dict[str, str]:
+    """ISIC code -> the model label whose probability fills that CSV column.
+
+    A label that is an ISIC code fills its own column. A grouped label (e.g. ``malignant``:
+    MEL, BCC, SCC, AK) fills the column of every code in its group with the group's
+    probability, so each column still ranks images for that code. Other codes get 0.0.
+    """
+    mapping = {label: label for label in labels if label in ISIC_CLASSES}
+    for label in labels:
+        for code in groups.get(label, []):
+            mapping.setdefault(code, label)
+    return mapping
+
+
+def isic_csv_text(rows: pa.Table, labels: list[str], groups: dict[str, list[str]]) -> str:
+    """``image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`` with image = file name without extension."""
+    mapping = code_columns(labels, groups)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["image", *ISIC_CLASSES])
+    for path, probabilities in zip(rows.column("path").to_pylist(), rows.column("probabilities").to_pylist()):
+        by_label = dict(probabilities)
+        stem = posixpath.splitext(posixpath.basename(path))[0]
+        writer.writerow([stem, *(_format(by_label.get(mapping[code], 0.0)) if code in mapping else "0.0" for code in ISIC_CLASSES)])
+    return buffer.getvalue()
+
+
+def _format(probability: float) -> str:
+    return f"{probability:.6f}"
+
+
+def positive_label(labels: list[str], wanted: str) -> str:
+    return wanted if wanted in labels else labels[0]
+
+
+def top_rows(rows: pa.Table, label: str, count: int) -> list[dict]:
+    """The ``count`` rows with the highest probability of ``label``, highest first (ties: by path)."""
+    records = rows.select(["path", "predicted_label", "probabilities", "gradcam", "gradcam_shape"]).to_pylist()
+    for record in records:
+        record["score"] = dict(record["probabilities"]).get(label, 0.0)
+    records.sort(key=lambda r: (-r["score"], r["path"]))
+    return records[:count]
+
+
+def gallery_html(records: list[dict], label: str, title: str, source_paths: dict[str, str], max_pixels: int) -> str:
+    """A self-contained page: each card inlines the heatmap-over-image PNG as base64."""
+    cards = []
+    for rank, record in enumerate(records, start=1):
+        image = _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels)
+        picture = f'<img src="{image}" alt="Grad-CAM overlay">' if image else '<div class="missing">image not readable</div>'
+        cards.append(
+            f'<figure>{picture}<figcaption><b>#{rank}</b> {html.escape(record["path"])}<br>'
+            f'{html.escape(label)}: {record["score"]:.3f} &middot; predicted {html.escape(record["predicted_label"])}'
+            "</figcaption></figure>"
+        )
+    body = "\n".join(cards) if cards else "<p>No scored images.</p>"
+    return (
+        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:1em}main{display:flex;flex-wrap:wrap;gap:12px}"
+        "figure{margin:0;width:260px}img{width:256px;height:auto;border:1px solid #ccc}"
+        ".missing{width:256px;height:64px;background:#eee}figcaption{font-size:12px;word-break:break-all}"
+        f"</style></head><body><h1>{html.escape(title)}</h1><main>\n{body}\n</main></body></html>\n"
+    )
+
+
+def _overlay_data_uri(record: dict, source: str | None, max_pixels: int) -> str | None:
+    if source is None:
+        return None
+    try:
+        with FileSystems.open(source, compression_type="uncompressed") as handle:
+            pixels = decode_image(handle.read(), max_pixels=max_pixels).pixels
+    except (OSError, ImageRejected):
+        return None
+    heatmap = np.asarray(record["gradcam"], np.float32).reshape(record["gradcam_shape"])
+    png = overlay_png(resize_max_side(pixels, GALLERY_IMAGE_SIDE), heatmap)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

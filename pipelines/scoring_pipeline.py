@@ -1,0 +1,212 @@
+"""Batch scoring of image folders with Beam: Grad-CAM predictions to Parquet.
+
+    dermflow score --input DIR_OR_GLOB [--input ...] --model REGISTRY[/NAME[/VERSION]] --output DIR [-- BEAM_ARGS]
+
+    summary = run_scoring(cfg, inputs=["/archive"], model="var/registry", output=Path("var/scores"))
+
+The launcher lists the files given, reads which of them this model version has already scored,
+runs the Beam job, publishes its staged Parquet into the Hive-partitioned dataset, and writes the
+ISIC CSV and the HTML gallery. Beam graph (the parts live in ``dermflow.pipelines.scoring``)::
+
+    Create(files) -> Reshuffle -> DecodeImageDoFn --+-- images   -> RunInference(Keyed(GradcamModelHandler))
+                                                    |                 -> prediction rows -> WriteToParquet (staged)
+                                                    |                 -> overlay PNGs (score.write_overlays)
+                                                    +-- rejected -> error rows -> WriteToParquet (staged)
+                                                    +-- skipped  -> WriteToText (staged; counted)
+
+Every file given leaves by exactly one branch, and the launcher checks it:
+scored + skipped_already_scored + rejected == files_given, or the run fails.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dermflow.config import DermflowConfig
+from dermflow.registry import RegisteredModel, resolve_model
+from dermflow.schemas.scores_schema import ERRORS_SCHEMA, PREDICTIONS_SCHEMA
+
+_LOG = logging.getLogger("dermflow.scoring")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SKIPPED_TABLE = "skipped"
+
+
+class ScoringError(RuntimeError):
+    """The run's accounting does not add up, or its inputs are unusable; nothing was published."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def model_image_size(model: RegisteredModel, signature: str) -> int:
+    """The square input side of ``signature``, read from saved_model.pb without loading TensorFlow's runtime."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((model.saved_model_dir / "saved_model.pb").read_bytes())
+    for meta_graph in proto.meta_graphs:
+        if signature in meta_graph.signature_def:
+            (tensor,) = meta_graph.signature_def[signature].inputs.values()
+            return int(tensor.tensor_shape.dim[1].size)
+    raise ScoringError(f"{model.saved_model_dir} has no {signature!r} signature; export it with dermflow.models.export_model")
+
+
+def run_scoring(
+    cfg: DermflowConfig,
+    inputs: list[str],
+    model: str,
+    output: Path,
+    run_id: str | None = None,
+    beam_args: list[str] | None = None,
+) -> dict:
+    """Scores every file under ``inputs`` with ``model``; returns the run's summary (see the module docstring)."""
+    from dermflow.pipelines.scoring.gradcam_model_handler import SIGNATURE
+    from dermflow.pipelines.scoring.input_listing import list_input_files
+    from dermflow.pipelines.scoring.scored_index import read_scored_sha256
+    from dermflow.pipelines.scoring.score_rows import RunContext
+    from dermflow.pipelines.scoring.staged_output import OutputLayout, remove_staging
+
+    started = datetime.now(timezone.utc)
+    run_id = run_id or new_run_id(started)
+    if not _RUN_ID.match(run_id):
+        raise ScoringError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' (it names folders)")
+    registered = resolve_model(model, default_name=cfg.model_name)
+    labels = registered.labels
+    image_size = model_image_size(registered, SIGNATURE)
+    layout = OutputLayout(str(output), run_id, registered.version, started.strftime("%Y-%m-%d"))
+    context = RunContext(run_id, registered.name, registered.version, tuple(labels), cfg.score.heatmap_png_size)
+
+    files = list_input_files(list(inputs), exclude_under=str(output))
+    scored_before = read_scored_sha256(layout.predictions_dir, registered.version) if cfg.score.skip_scored else frozenset()
+    _LOG.warning(
+        "scoring %d files with %s/%s (%d images already scored by this version); run %s",
+        len(files), registered.name, registered.version, len(scored_before), run_id,
+    )
+    remove_staging(layout)
+    clock = time.monotonic()
+    _run_beam_job(cfg, files, registered, image_size, layout, context, scored_before, beam_args or [])
+    _LOG.warning("Beam job done in %.1f s; publishing", time.monotonic() - clock)
+
+    summary = _publish(layout, files)
+    summary.update(run_id=run_id, model_name=registered.name, model_version=registered.version, output=str(output))
+    summary.update(_write_reports(cfg, registered, layout, files))
+    remove_staging(layout)
+    _LOG.warning(
+        "run %s: %d scored, %d skipped (already scored), %d rejected of %d files given",
+        run_id, summary["scored"], summary["skipped_already_scored"], summary["rejected"], summary["files_given"],
+    )
+    return summary
+
+
+def beam_pipeline_args(cfg: DermflowConfig, beam_args: list[str]) -> list[str]:
+    """The config's Beam options, then the command line's (after ``--``), which win."""
+    extra = list(beam_args)
+    if extra and extra[0] == "--":
+        extra = extra[1:]
+    return cfg.beam.pipeline_args() + extra
+
+
+def _run_beam_job(cfg, files, registered, image_size, layout, context, scored_before, beam_args) -> None:
+    import apache_beam as beam
+    from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from dermflow.pipelines.scoring.gradcam_model_handler import GradcamModelHandler
+    from dermflow.pipelines.scoring.image_decoding_dofn import REJECTED, SKIPPED, DecodeImageDoFn
+    from dermflow.pipelines.scoring.overlay_writer import WriteOverlayDoFn
+    from dermflow.pipelines.scoring.score_rows import error_row, prediction_row
+    from dermflow.pipelines.scoring.staged_output import ERRORS, PREDICTIONS, STAGED_SUFFIX
+
+    handler = KeyedModelHandler(GradcamModelHandler(
+        str(registered.saved_model_dir), min_batch_size=cfg.score.min_batch_size, max_batch_size=cfg.score.max_batch_size,
+    ))
+    options = PipelineOptions(beam_pipeline_args(cfg, beam_args))
+    with beam.Pipeline(options=options) as pipeline:
+        decoded = (
+            pipeline
+            | "FilesGiven" >> beam.Create(files)
+            | "Spread" >> beam.Reshuffle()
+            | "Decode" >> beam.ParDo(
+                DecodeImageDoFn(image_size, cfg.score.max_image_pixels, scored_before)
+            ).with_outputs(REJECTED, SKIPPED, main="images")
+        )
+        results = decoded.images | "GradCam" >> RunInference(handler)
+        _ = (
+            results
+            | "PredictionRows" >> beam.MapTuple(lambda key, result: prediction_row(key, result.inference, context))
+            | "WritePredictions" >> beam.io.WriteToParquet(
+                layout.staging_prefix(PREDICTIONS), PREDICTIONS_SCHEMA, codec="snappy", file_name_suffix=STAGED_SUFFIX
+            )
+        )
+        _ = (
+            decoded[REJECTED]
+            | "ErrorRows" >> beam.Map(error_row, context)
+            | "WriteErrors" >> beam.io.WriteToParquet(
+                layout.staging_prefix(ERRORS), ERRORS_SCHEMA, codec="snappy", file_name_suffix=STAGED_SUFFIX
+            )
+        )
+        _ = decoded[SKIPPED] | "WriteSkipped" >> beam.io.WriteToText(
+            layout.staging_prefix(SKIPPED_TABLE), file_name_suffix=STAGED_SUFFIX
+        )
+        if cfg.score.write_overlays:
+            _ = results | "WriteOverlays" >> beam.ParDo(WriteOverlayDoFn(layout.overlays_dir))
+
+
+def _count_lines(paths: list[str]) -> int:
+    from apache_beam.io.filesystems import FileSystems
+
+    total = 0
+    for path in paths:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            total += sum(1 for line in handle.read().splitlines() if line)
+    return total
+
+
+def _publish(layout, files) -> dict:
+    from dermflow.pipelines.scoring.staged_output import ERRORS, PREDICTIONS, count_rows, publish, staged_files
+
+    scored = count_rows(staged_files(layout, PREDICTIONS))
+    rejected = count_rows(staged_files(layout, ERRORS))
+    skipped = _count_lines(staged_files(layout, SKIPPED_TABLE))
+    if scored + skipped + rejected != len(files):
+        raise ScoringError(
+            f"run {layout.run_id}: {scored} scored + {skipped} skipped + {rejected} rejected != {len(files)} files given; "
+            f"nothing published, staged output left in {layout.staging_dir}"
+        )
+    publish(layout, PREDICTIONS, layout.predictions_partition, "part")
+    publish(layout, ERRORS, layout.errors_partition, "errors")
+    return {
+        "files_given": len(files), "scored": scored, "skipped_already_scored": skipped, "rejected": rejected,
+        "predictions_dir": layout.predictions_dir, "errors_dir": layout.errors_dir,
+    }
+
+
+def _write_reports(cfg, registered, layout, files) -> dict:
+    from dermflow.pipelines.scoring import run_reports
+    from dermflow.pipelines.scoring.staged_output import write_bytes_atomically
+
+    sources = {}
+    for item in files:
+        sources.setdefault(item.relative_path, item.path)
+    rows = run_reports.read_scored_rows(layout.predictions_dir, registered.version, set(sources))
+    labels = registered.labels
+    groups = _model_label_groups(cfg, registered)
+    write_bytes_atomically(layout.isic_csv_path(), run_reports.isic_csv_text(rows, labels, groups).encode("utf-8"))
+    label = run_reports.positive_label(labels, cfg.labels.positive_label)
+    top = run_reports.top_rows(rows, label, cfg.score.gallery_size)
+    title = f"{registered.name} {registered.version}: top {len(top)} by {label} probability (run {layout.run_id})"
+    page = run_reports.gallery_html(top, label, title, sources, cfg.score.max_image_pixels)
+    write_bytes_atomically(layout.gallery_path(), page.encode("utf-8"))
+    return {"gallery": layout.gallery_path(), "isic_csv": layout.isic_csv_path()}
+
+
+def _model_label_groups(cfg: DermflowConfig, registered: RegisteredModel) -> dict[str, list[str]]:
+    """label -> ISIC codes, from the config the model was trained with (else the scoring config)."""
+    trained = registered.read_json("config.json").get("labels") or {}
+    if trained.get("mode") == "groups":
+        return dict(trained.get("groups") or {})
+    return dict(cfg.labels.groups) if cfg.labels.mode == "groups" else {}

@@ -1,0 +1,73 @@
+"""A tiny classifier trained here on a synthetic archive and pushed to a temp registry, shared by the scoring tests."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCORING_LABELS = ["MEL", "NV", "BCC"]
+SCORING_IMAGE_SIZE = 48
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    registry: Path
+    spec: str  # what --model takes
+    version: str
+    labels: list[str]
+    archive: Path  # the synthetic archive the model was trained on
+    images_dir: Path
+    masks_dir: Path
+
+
+def _training_set(archive: Path, images_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    from dermflow.imaging import decode_image, resize_square
+
+    pixels, targets = [], []
+    with open(archive / "ISIC_2019_Training_GroundTruth.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            found = [label for label in SCORING_LABELS if float(row[label]) == 1.0]
+            if found:
+                image = decode_image((images_dir / f"{row['image']}.jpg").read_bytes()).pixels
+                pixels.append(resize_square(image, SCORING_IMAGE_SIZE))
+                targets.append(SCORING_LABELS.index(found[0]))
+    return np.stack(pixels).astype("float32"), np.array(targets)
+
+
+@pytest.fixture(scope="session")
+def scoring_model(tmp_path_factory) -> ScoringModel:
+    import keras
+
+    from dermflow.config import DataConfig, load_config
+    from dermflow.models import build_classifier, export_model
+    from dermflow.models.model_exporter import EXTRAS_DIR, KERAS_FILE
+    from dermflow.registry import publish_version
+    from dermflow.synthetic_archive import LESION_MASKS_DIR, write_archive
+
+    root = tmp_path_factory.mktemp("scoring_model")
+    archive = root / "archive"
+    write_archive(archive, n=160, seed=0, image_size=SCORING_IMAGE_SIZE)
+    images_dir = archive / DataConfig().images_dir
+    x, y = _training_set(archive, images_dir)
+
+    cfg = load_config(None, ["model.backbone=small_cnn", "model.weights=none", f"model.image_size={SCORING_IMAGE_SIZE}"])
+    keras.utils.set_random_seed(0)
+    built = build_classifier(cfg.model, num_classes=len(SCORING_LABELS))
+    for layer in built.model.layers:
+        layer.trainable = True
+    built.model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    built.model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+
+    export_dir = root / "export"
+    export_model(built, SCORING_LABELS, export_dir)
+    registered = publish_version(
+        root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
+        metrics={}, provenance={"test": "tests/e2e/pipelines/conftest.py"}, config_json=cfg.to_json(),
+    )
+    return ScoringModel(
+        registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,
+        archive=archive, images_dir=images_dir, masks_dir=archive / LESION_MASKS_DIR,
+    )
