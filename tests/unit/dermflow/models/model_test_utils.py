@@ -33,3 +33,18 @@ def calibrate_batchnorm(model: keras.Model, pixels: np.ndarray) -> None:
     model(pixels, training=True)
     for layer, (trainable, momentum) in zip(norms, saved):
         layer.trainable, layer.momentum = trainable, momentum
+
+
+def coloured_square_images(count: int, size: int, square: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grey noise with one square at a random place; its colour (red, green, blue) is the class.
+
+    Returns pixels float32 [N, S, S, 3], labels [N] and the squares' top-left corners [N, 2].
+    """
+    rng = np.random.default_rng(seed)
+    pixels = rng.normal(110, 20, (count, size, size, 3)).clip(0, 255).astype("float32")
+    labels = rng.integers(0, 3, count)
+    corners = rng.integers(0, size - square, (count, 2))
+    for image, label, (row, col) in zip(pixels, labels, corners):
+        image[row : row + square, col : col + square] = 40
+        image[row : row + square, col : col + square, label] = 250
+    return pixels, labels, corners
