@@ -1,0 +1,193 @@
+"""The report of a pushed model version: PNG pictures and one self-contained ``report.html``.
+
+    write_run_report("var/registry")                     # LATEST of the only model
+    write_run_report("var/registry/NAME/VERSION", out)   # -> out/report.html (+ the PNGs)
+
+Pictures: the confusion matrix, one-vs-rest ROC curves per class (from the eval split's
+predictions, ``eval_predictions.npz``) and the training curves (``history.json``). Both files
+travel inside the version's ``saved_model/assets.extra/``; a picture whose data is missing is
+left out and the HTML says so.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
+
+from dermflow.registry import RegisteredModel, resolve_model  # noqa: E402
+
+REPORT_DIR = "report"
+REPORT_HTML = "report.html"
+CONFUSION_PNG = "confusion_matrix.png"
+ROC_PNG = "roc_curves.png"
+CURVES_PNG = "training_curves.png"
+HISTORY_FILE = "history.json"
+EVAL_PREDICTIONS_FILE = "eval_predictions.npz"
+
+
+def write_run_report(model_spec: str | Path, out: str | Path | None = None) -> Path:
+    """Writes the pictures and ``report.html`` of a model version; returns the HTML's path."""
+    version = resolve_model(model_spec)
+    out = Path(out) if out is not None else version.path / REPORT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    labels = version.labels
+    metrics = version.read_json("metrics.json")
+    predictions = load_eval_predictions(version)
+    history = load_history(version)
+
+    pictures: dict[str, Path | None] = {"Confusion matrix (eval split)": None, "ROC curves, one vs rest": None, "Training curves": None}
+    confusion = confusion_from(predictions, metrics, len(labels))
+    if confusion is not None:
+        pictures["Confusion matrix (eval split)"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
+    if predictions is not None and len(predictions["labels"]):
+        pictures["ROC curves, one vs rest"] = plot_roc_curves(predictions["labels"], predictions["probabilities"], labels, out / ROC_PNG)
+    if history:
+        pictures["Training curves"] = plot_training_curves(history, out / CURVES_PNG)
+    report = out / REPORT_HTML
+    report.write_text(render_html(version, metrics, pictures), encoding="utf-8")
+    return report
+
+
+def load_eval_predictions(version: RegisteredModel) -> dict[str, np.ndarray] | None:
+    path = _find(version, EVAL_PREDICTIONS_FILE)
+    if path is None:
+        return None
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_history(version: RegisteredModel) -> list[dict]:
+    path = _find(version, HISTORY_FILE)
+    return json.loads(path.read_text(encoding="utf-8")) if path else []
+
+
+def _find(version: RegisteredModel, name: str) -> Path | None:
+    for candidate in (version.path / name, version.saved_model_dir / "assets.extra" / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def confusion_from(predictions: dict | None, metrics: dict, num_classes: int) -> np.ndarray | None:
+    """From the predictions when there are any, else from the Evaluator's confusion matrix."""
+    if predictions is not None and len(predictions["labels"]):
+        matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+        np.add.at(matrix, (predictions["labels"], predictions["probabilities"].argmax(axis=1)), 1)
+        return matrix
+    stored = (metrics.get("confusion_matrix") or {}).get("rows_true_columns_predicted")
+    return np.asarray(stored, dtype=np.float64) if stored else None
+
+
+def plot_confusion_matrix(matrix: np.ndarray, labels: list[str], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2.5, 1.2 * len(labels) + 2))
+    row_totals = matrix.sum(axis=1, keepdims=True)
+    recall = np.divide(matrix, row_totals, out=np.zeros_like(matrix, dtype=float), where=row_totals > 0)
+    ax.imshow(recall, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, f"{count:g}\n{recall[row, col]:.0%}", ha="center", va="center",
+                color="white" if recall[row, col] > 0.6 else "black", fontsize=9)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted (argmax)")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix (row %: recall)")
+    return _save(fig, path)
+
+
+def plot_roc_curves(labels: np.ndarray, probabilities: np.ndarray, names: list[str], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for class_id, name in enumerate(names):
+        positives = labels == class_id
+        if positives.all() or not positives.any():
+            continue  # ROC needs both positives and negatives
+        fpr, tpr, _ = roc_curve(positives, probabilities[:, class_id])
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(positives, probabilities[:, class_id]):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_title("ROC, one class vs the rest")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def plot_training_curves(history: list[dict], path: Path) -> Path:
+    epochs = np.arange(1, len(history) + 1)
+    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax in (("loss", loss_ax), ("val_loss", loss_ax), ("accuracy", score_ax),
+                    ("val_accuracy", score_ax), ("val_balanced_accuracy", score_ax)):
+        values = [row.get(key) for row in history]
+        if any(value is not None for value in values):
+            ax.plot(epochs, [np.nan if value is None else value for value in values], marker="o", label=key)
+    phases = [row.get("phase") for row in history]
+    for index in range(1, len(phases)):
+        if phases[index] != phases[index - 1]:
+            for ax in (loss_ax, score_ax):
+                ax.axvline(index + 0.5, color="grey", linestyle="--", linewidth=1)
+    loss_ax.set_title("loss")
+    score_ax.set_title("accuracy and ISIC balanced accuracy")
+    score_ax.set_ylim(0, 1)
+    for ax in (loss_ax, score_ax):
+        ax.set_xlabel("epoch (dashed: fine-tuning starts)")
+        ax.legend()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Path | None]) -> str:
+    overall = metrics.get("overall", {})
+    provenance = version.read_json("provenance.json")
+    sections = [
+        f"<h1>{html.escape(version.name)} &middot; version {html.escape(version.version)}</h1>",
+        "<h2>Overall (eval split)</h2>",
+        _table(["metric", "value"], [[name, _fmt(value)] for name, value in overall.items() if name != "per_class"]),
+        "<h2>Per class</h2>",
+        _per_class_table(overall.get("per_class", {})),
+    ]
+    for title, picture in pictures.items():
+        sections.append(f"<h2>{html.escape(title)}</h2>")
+        sections.append(_image(picture) if picture else "<p><em>not available for this version</em></p>")
+    slices = metrics.get("slices", {})
+    if slices:
+        keys = ["example_count", "accuracy", "isic_balanced_accuracy"]
+        sections += ["<h2>Slices</h2>", _table(["slice"] + keys, [[name] + [_fmt(values.get(k)) for k in keys] for name, values in slices.items()])]
+    sections += ["<h2>Provenance</h2>", f"<pre>{html.escape(json.dumps(provenance, indent=2, sort_keys=True))}</pre>"]
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}img{max-width:100%}")
+    title = html.escape(f"{version.name} {version.version}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
+
+
+def _per_class_table(per_class: dict) -> str:
+    columns = sorted({key for values in per_class.values() for key in values})
+    return _table(["class"] + columns, [[name] + [_fmt(values.get(c)) for c in columns] for name, values in per_class.items()])
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _image(path: Path) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{encoded}'>"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
