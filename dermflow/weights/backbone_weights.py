@@ -55,9 +55,14 @@ def _installed_imagenet_weights(
 ) -> BackboneWeights:
     path = keras_models_dir(keras_home) / mobilenet_v2_filename(alpha, keras_rows(rows), include_top)
     if not path.is_file():
+        width_note = "" if float(alpha) == 1.0 else (
+            f" Offline, only alpha 1.0 can be installed (torchvision has no other width); for alpha {float(alpha)} "
+            "the installer needs Keras's download host."
+        )
         raise WeightsNotFoundError(
             f"model.weights is 'imagenet' but the ImageNet MobileNetV2 weights (alpha {float(alpha)}, "
-            f"{'with' if include_top else 'without'} top) are not installed: {path} does not exist. {INSTALL_HINT}"
+            f"{'with' if include_top else 'without'} top) are not installed: {path} does not exist. "
+            f"{INSTALL_HINT}{width_note}"
         )
     return _with_provenance(path)
 

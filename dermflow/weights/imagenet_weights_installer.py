@@ -83,7 +83,8 @@ def install_imagenet_weights(
     ]
     missing = [path for path in wanted if not _is_installed(path)]
     failures: list[str] = []
-    if missing and source in ("auto", "keras") and checkpoint is None:
+    # A checkpoint given with source "auto" means: install from it, don't try the network.
+    if missing and (source == "keras" or (source == "auto" and checkpoint is None)):
         missing = _install_from_keras(missing, keras_url, download_timeout_s, failures)
     if missing and source in ("auto", "torchvision"):
         try:
@@ -104,6 +105,7 @@ def install_imagenet_weights(
 
 
 def _is_installed(path: Path) -> bool:
+    """True when ``path`` matches its provenance; a file with none is Keras's own download and is adopted."""
     if not path.is_file():
         return False
     provenance = read_provenance(path)

@@ -80,3 +80,8 @@ def test_path_setting_without_provenance_expects_tf_preprocessing(tmp_path):
 def test_missing_path_setting_is_a_clear_error(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="not a file"):
         resolve_mobilenet_v2_weights(str(tmp_path / "absent.h5"), alpha=1.0, rows=225)
+
+
+def test_missing_other_width_says_offline_install_is_alpha_one_only(tmp_path):
+    with pytest.raises(WeightsNotFoundError, match="only alpha 1.0"):
+        resolve_mobilenet_v2_weights("imagenet", alpha=0.35, rows=96, keras_home=tmp_path)
