@@ -111,3 +111,21 @@ def test_mixed_precision_keeps_probabilities_and_gradcam_in_float32(tiny_model_c
     assert built.model.output.dtype == "float32"
     assert probabilities.dtype == "float32" and heatmap.dtype == "float32"
     np.testing.assert_allclose(probabilities.numpy().sum(axis=1), 1.0, atol=1e-3)
+
+
+def test_imagenet_weights_load_into_the_inlined_backbone():
+    cfg = ModelConfig(alpha=1.0, image_size=65, weights="imagenet")  # 65 px loads the 224 px file
+    try:
+        built = build_classifier(cfg, 3)
+    except WeightsNotFoundError as missing:
+        pytest.skip(f"ImageNet MobileNetV2 weights are not installed here: {missing}")
+    from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
+
+    reference = keras.applications.MobileNetV2(
+        input_shape=(65, 65, 3), include_top=False, weights=str(built.weights.path), alpha=1.0
+    )
+    pixels = random_pixels(2, 65)
+    expected = reference.predict(ImageNetPreprocessing(built.weights.preprocessing)(pixels), verbose=0)
+    features = keras.Model(built.model.input, built.model.get_layer("out_relu").output)
+    np.testing.assert_allclose(features.predict(pixels, verbose=0), expected, atol=1e-4)
+    assert built.weights.provenance
