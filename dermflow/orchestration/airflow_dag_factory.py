@@ -57,6 +57,12 @@ def registry_asset(cfg: DermflowConfig) -> Asset:
     return Asset(name=f"dermflow-registry-{cfg.model_name}", uri=model_dir.as_uri())
 
 
+def uses_sqlite_metadata(cfg: DermflowConfig) -> bool:
+    """ML Metadata on SQLite takes one writer at a time, so the retraining tasks then run one by one."""
+    connection = cfg.paths.metadata_connection
+    return not connection or connection.startswith("sqlite:")
+
+
 def retrain_params() -> dict[str, Param]:
     """DAG params, validated by Airflow (JSON schema) before a run starts."""
     return {
@@ -156,6 +162,7 @@ def build_retrain_dag(
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
+        "max_active_tasks": 1 if uses_sqlite_metadata(cfg) else 16,
         "default_args": default_args,
         "params": retrain_params(),
         "tags": ["dermflow", "tfx", "training"],

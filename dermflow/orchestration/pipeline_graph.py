@@ -43,13 +43,13 @@ class PipelineGraph:
         return {node.node_id: set(node.upstream) for node in self.nodes}
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "pipeline_factory": self.pipeline_factory,
-                "nodes": [{"id": node.node_id, "upstream": list(node.upstream)} for node in self.nodes],
-            },
-            indent=2,
-        ) + "\n"
+        """One line per node, so a change to the pipeline reads as a one-line diff."""
+        lines = [json.dumps({"id": node.node_id, "upstream": list(node.upstream)}) for node in self.nodes]
+        return (
+            "{\n"
+            f'  "pipeline_factory": {json.dumps(self.pipeline_factory)},\n'
+            '  "nodes": [\n    ' + ",\n    ".join(lines) + "\n  ]\n}\n"
+        )
 
     @classmethod
     def from_json(cls, text: str) -> "PipelineGraph":
