@@ -167,7 +167,9 @@ def _count_lines(paths: list[str]) -> int:
 
 
 def _publish(layout, files) -> dict:
-    from dermflow.pipelines.scoring.staged_output import ERRORS, PREDICTIONS, count_rows, publish, staged_files
+    from dermflow.pipelines.scoring.staged_output import (
+        ERRORS, ERRORS_EXTENSION, PREDICTIONS, PREDICTIONS_EXTENSION, count_rows, publish, staged_files,
+    )
 
     scored = count_rows(staged_files(layout, PREDICTIONS))
     rejected = count_rows(staged_files(layout, ERRORS))
@@ -177,8 +179,8 @@ def _publish(layout, files) -> dict:
             f"run {layout.run_id}: {scored} scored + {skipped} skipped + {rejected} rejected != {len(files)} files given; "
             f"nothing published, staged output left in {layout.staging_dir}"
         )
-    publish(layout, PREDICTIONS, layout.predictions_partition, "part")
-    publish(layout, ERRORS, layout.errors_partition, "errors")
+    publish(layout, PREDICTIONS, layout.predictions_partition, "part", PREDICTIONS_EXTENSION)
+    publish(layout, ERRORS, layout.errors_partition, "errors", ERRORS_EXTENSION)
     return {
         "files_given": len(files), "scored": scored, "skipped_already_scored": skipped, "rejected": rejected,
         "predictions_dir": layout.predictions_dir, "errors_dir": layout.errors_dir,

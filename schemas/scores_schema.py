@@ -1,7 +1,10 @@
 """The Parquet tables written by the scoring job: one row per scored image, one per rejected file.
 
     <output>/predictions/model_version=<v>/scored_date=<YYYY-MM-DD>/part-<run_id>-*.parquet
-    <output>/errors/run_id=<id>/errors-<run_id>-*.parquet
+    <output>/errors/run_id=<id>/errors-<run_id>-*.pq
+
+Only predictions end in ``.parquet``, so ``read_parquet('<output>/**/*.parquet', hive_partitioning=1)``
+reads exactly the predictions; the errors files are Parquet too (``read_parquet('<output>/errors/**/*.pq')``).
 
 Partition columns live in the directory names only (Hive style), never inside the files:
 pandas refuses a dataset where a column is both. DuckDB (``hive_partitioning=1``), Spark,

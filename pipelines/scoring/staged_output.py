@@ -20,6 +20,11 @@ ERRORS = "errors"
 OVERLAYS = "overlays"
 STAGING = "_staging"
 STAGED_SUFFIX = ".staged"
+# Predictions are the only ``*.parquet`` files under the output folder, so the natural query
+# ``read_parquet('OUT/**/*.parquet', hive_partitioning=1)`` reads exactly them; the errors
+# table (another schema, another partitioning) is Parquet too, named ``*.pq``.
+PREDICTIONS_EXTENSION = ".parquet"
+ERRORS_EXTENSION = ".pq"
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def count_rows(files: list[str]) -> int:
     return total
 
 
-def publish(layout: OutputLayout, table: str, partition_dir: str, file_prefix: str) -> list[str]:
+def publish(layout: OutputLayout, table: str, partition_dir: str, file_prefix: str, extension: str) -> list[str]:
     """Renames the run's staged shards of ``table`` into ``partition_dir``; empty shards are deleted."""
     published = []
     for staged in staged_files(layout, table):
@@ -84,7 +89,7 @@ def publish(layout: OutputLayout, table: str, partition_dir: str, file_prefix: s
             FileSystems.delete([staged])
             continue
         shard = FileSystems.split(staged)[1][len(table):-len(STAGED_SUFFIX)]  # "-00000-of-00002"
-        final = FileSystems.join(partition_dir, f"{file_prefix}-{layout.run_id}{shard}.parquet")
+        final = FileSystems.join(partition_dir, f"{file_prefix}-{layout.run_id}{shard}{extension}")
         _ensure_dir(partition_dir)
         FileSystems.rename([staged], [final])
         published.append(final)
