@@ -88,7 +88,7 @@ class ArchiveRow:
     sex: str  # "" when unknown
 
 
-def plan_archive(n: int, seed: int = 0) -> list[ArchiveRow]:
+def archive_rows(n: int, seed: int = 0) -> list[ArchiveRow]:
     """The rows ``write_archive(n=n, seed=seed)`` writes, without rendering anything."""
     rows: list[ArchiveRow] = []
     for block in range(math.ceil(n / _BLOCK)):
@@ -147,7 +147,8 @@ def _patient(seed: int, lesion: int, diagnosis: str) -> tuple[int | None, str, s
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre coordinates in [-1, 1]: x grows to the right, y downwards."""
     c = (np.arange(size, dtype=np.float32) + 0.5) * (2.0 / size) - 1.0
-    x, y = np.broadcast_to(c[None, :], (size, size)), np.broadcast_to(c[:, None], (size, size))
+    x, y = np.tile(c, (size, 1)), np.tile(c[:, None], (1, size))
+    x.flags.writeable = y.flags.writeable = False
     return x, y
 
 
@@ -194,7 +195,7 @@ class _Frame:
         u0 = (c * (-1 - self.cx) + s * (-1 - self.cy)) / self.radius
         v0 = (c * (-1 - self.cy) - s * (-1 - self.cx)) / self.radius
         coeffs = (k * c * step, k * s * step, k * (u0 + extent), -k * s * step, k * c * step, k * (v0 + extent))
-        out = grid.transform((self.size, self.size), Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC)
+        out = grid.transform((self.size, self.size), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
         return np.clip(np.asarray(out), 0.0, 1.0)
 
     def stamp(self, draw: Callable[[ImageDraw.ImageDraw], None], blur: float = 0.0) -> np.ndarray:
@@ -503,28 +504,43 @@ def _gains(rng: np.random.Generator, spread: float) -> np.ndarray:
 
 
 def _photograph(rng: np.random.Generator, pixels: np.ndarray) -> np.ndarray:
-    """Camera and dermoscope nuisance: white balance, light, vignette, hairs, noise; -> uint8."""
+    """Camera and dermoscope nuisance: white balance, light, vignette, hairs, noise, focus; -> uint8."""
     size = pixels.shape[1]
     x, y = _grid(size)
-    pixels = pixels * _gains(rng, 0.07)
     slope, direction, falloff = rng.uniform(0, 0.25), rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.18)
     light = (1.0 + np.float32(slope) * (x * np.float32(math.cos(direction)) + y * np.float32(math.sin(direction)))
              - np.float32(falloff) * (x * x + y * y))
-    pixels = pixels * light
-    if rng.random() < 0.6:
+    scope = None
+    if rng.random() < 0.6:  # the dermoscope's dark circular rim
         ox, oy = rng.uniform(-0.1, 0.1, 2)
         rim = rng.uniform(0.95, 1.35)
         scope = _smoothstep(rim, rim + rng.uniform(0.04, 0.15), np.hypot(x - np.float32(ox), y - np.float32(oy)))
-        pixels = _mix(pixels, _rgb(0.03, 0.03, 0.03), scope)
+        light *= 1.0 - scope
+    pixels *= light
+    pixels *= _gains(rng, 0.07)
+    if scope is not None:
+        pixels += np.float32(0.03) * scope
     hairs = _hairs(rng, size)
     if hairs is not None:
         pixels = _mix(pixels, _rgb(0.12, 0.08, 0.06) * np.float32(rng.uniform(0.5, 1.2)), hairs)
-    pixels = pixels + rng.standard_normal(pixels.shape, dtype=np.float32) * np.float32(rng.uniform(0.005, 0.025))
-    pixels = (np.clip(pixels, 0.0, 1.0) * 255 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+    row, col = rng.integers(0, size, 2)
+    pixels += np.float32(rng.uniform(0.005, 0.025)) * _sensor_noise(size)[:, row:row + size, col:col + size]
+    np.clip(pixels, 0.0, 1.0, out=pixels)
+    pixels *= 255
+    pixels += 0.5
+    rgb = np.ascontiguousarray(pixels.astype(np.uint8).transpose(1, 2, 0))
     focus = rng.uniform(0.0, 0.9) * size / 128
     if focus < 0.3:
-        return np.ascontiguousarray(pixels)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).filter(ImageFilter.GaussianBlur(focus)))
+        return rgb
+    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(focus)))
+
+
+@functools.lru_cache(maxsize=4)
+def _sensor_noise(size: int) -> np.ndarray:
+    """A fixed bank of gaussian noise; each photograph reads a random window of it (much cheaper than drawing)."""
+    bank = np.random.default_rng(2019).standard_normal((3, 2 * size, 2 * size), dtype=np.float32)
+    bank.flags.writeable = False
+    return bank
 
 
 def _hairs(rng: np.random.Generator, size: int) -> np.ndarray | None:
@@ -586,7 +602,7 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
     images_dir.mkdir(parents=True)
     masks_dir.mkdir()
 
-    rows = plan_archive(n, seed)
+    rows = archive_rows(n, seed)
     report_every = max(1, n // 10)
     for done, row in enumerate(rows, start=1):
         pixels, mask = render_image(row.diagnosis, image_size, seed, row.index, row.lesion_index)

@@ -16,7 +16,7 @@ from dermflow.config import ISIC_CLASSES, ISIC_DIAGNOSES
 from dermflow.synthetic_archive import (
     ANATOMIC_SITES,
     LESION_MASKS_DIR,
-    plan_archive,
+    archive_rows,
     render_image,
     write_archive,
 )
@@ -125,7 +125,7 @@ def test_class_counts_follow_isic_with_every_class_from_40_images(archive):
     assert counts.most_common(1)[0][0] == "NV"
     assert counts["MEL"] > counts["BCC"] > max(counts["AK"], counts["DF"], counts["VASC"], counts["SCC"])
     for seed in range(5):
-        assert {row.diagnosis for row in plan_archive(40, seed)} == set(ISIC_DIAGNOSES)
+        assert {row.diagnosis for row in archive_rows(40, seed)} == set(ISIC_DIAGNOSES)
 
 
 def test_summary_prints_readably(archive):
@@ -154,7 +154,7 @@ def test_a_larger_archive_starts_with_the_same_images(tmp_path):
 
 
 def test_repeated_photographs_show_one_lesion_under_different_conditions():
-    rows = plan_archive(200)
+    rows = archive_rows(200)
     repeat = next(r for r in rows if r.lesion_index != r.index)
     first = rows[repeat.lesion_index]
     pixels, mask = render_image(repeat.diagnosis, 64, 0, repeat.index, repeat.lesion_index)
@@ -190,14 +190,14 @@ def test_classes_are_learnable_from_pixels():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    rows = plan_archive(400, seed=0)
+    rows = archive_rows(400, seed=0)
     features = np.stack([image_features(render_image(r.diagnosis, 64, 0, r.index, r.lesion_index)[0]) for r in rows])
     labels = np.array([r.diagnosis for r in rows])
     lesions = np.array([r.lesion_index for r in rows])
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=3e-3, max_iter=1000))
     # Held out by lesion, so repeated photographs of one lesion never sit on both sides.
     predicted = cross_val_predict(model, features, labels, groups=lesions, cv=GroupKFold(4))
-    # Measured 0.72-0.76 over seeds 0-5; chance is 0.125.
+    # Measured 0.77 for seed 0 (0.67-0.82 over seeds 0-3); chance is 0.125.
     assert balanced_accuracy_score(labels, predicted) > 0.6
 
 
