@@ -30,8 +30,8 @@ Deterministic: the same seed writes byte-identical files. Image ``i`` depends on
 ``(seed, i)`` (its lesion on ``(seed, index of the lesion's first image)``, the class plan on
 ``(seed, i // 40)``), so a larger ``n`` extends an archive without changing its first images.
 
-Speed (2-core CPU, ``benchmarks/bench_synthetic_archive.py``): about 4.6 ms per image at 128 px,
-files written (2.2 ms at 64 px, 12 ms at 224 px).
+Speed (``benchmarks/bench_synthetic_archive.py``, 2-core CPU, 24 GiB): 3.7 ms of CPU per image at
+128 px, files written (1.9 ms at 64 px, 10.4 ms at 224 px); see docs/benchmarks.md.
 """
 from __future__ import annotations
 
