@@ -213,30 +213,33 @@ def test_a_rerun_skips_everything_already_scored(first_run, scoring_model):
     assert not (output / "_staging" / "second").exists()
 
 
+def _files_under(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
+
+
 def test_a_killed_run_then_a_rerun_gives_one_row_per_image(scoring_model, tmp_path):
     inputs = tmp_path / "inputs"
+    inputs.mkdir()
     for source in sorted(scoring_model.images_dir.glob("*.jpg"))[:40]:
-        (inputs / source.name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, inputs / source.name)
     output = tmp_path / "out"
     command = [
         sys.executable, "-m", "dermflow.cli", "score", "--input", str(inputs), "--model", scoring_model.spec,
-        "--output", str(output), "--set", "score.max_batch_size=4", "--set", "beam.direct_num_workers=2",
+        "--output", str(output), "--set", "score.max_batch_size=4",
     ]
-    killed = subprocess.Popen([*command, "--run-id", "killed"], start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (output / "_staging" / "killed").exists() and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)
+    # Killed while its Parquet writer has a file open (in_memory: one process, quick to start).
+    killed = subprocess.Popen([*command, "--set", "beam.direct_running_mode=in_memory", "--run-id", "killed"],
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not _files_under(output / "_staging" / "killed") and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     os.killpg(killed.pid, signal.SIGKILL)
-    killed.wait()
+    assert killed.wait() == -signal.SIGKILL
+    assert not list(output.rglob("*.parquet")), "a killed run must leave nothing where readers look"
 
-    visible = list(output.rglob("*.parquet"))
-    for path in visible:  # whatever a reader can see is complete
-        duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
-
-    finished = subprocess.run([*command, "--run-id", "rerun"], capture_output=True, text=True, timeout=300)
+    # The re-run uses the default runner mode: DirectRunner, multi_processing, two workers.
+    finished = subprocess.run([*command, "--set", "beam.direct_num_workers=2", "--run-id", "rerun"],
+                              capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     per_image = duckdb.sql(
         f"SELECT sha256, count(*) FROM read_parquet('{output}/**/*.parquet', hive_partitioning=1) GROUP BY 1"
