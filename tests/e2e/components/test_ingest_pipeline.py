@@ -17,6 +17,9 @@ from dermflow.schemas import INGESTED_EXAMPLES_SCHEMA, TRAINING_EXAMPLES_SCHEMA
 from dermflow.synthetic_archive import write_archive
 
 pytestmark = pytest.mark.e2e
+# StatisticsGen's Beam workers import TFDV before TFX, which fails on this stack (STACK.md), so it
+# runs in-process even when our components use the multi-processing DirectRunner.
+IN_PROCESS = ["--direct_running_mode=in_memory"]
 
 
 def validated(statistics_gen, schema_file: Path, name: str) -> list:
@@ -30,10 +33,12 @@ def run_pipeline(tmp_path: Path, data_root: Path, *overrides: str, with_ingest_c
     cfg = load_config(overrides=[f"data.data_root={data_root}", *overrides])
     example_gen = IsicExampleGen(config_json=cfg.to_json())
     class_filter = ClassFilter(examples=example_gen.outputs["examples"], config_json=cfg.to_json())
-    train_stats = tfx.components.StatisticsGen(examples=class_filter.outputs["filtered_examples"]).with_id("stats_train")
+    train_stats = tfx.components.StatisticsGen(
+        examples=class_filter.outputs["filtered_examples"]).with_id("stats_train").with_beam_pipeline_args(IN_PROCESS)
     components = [example_gen, class_filter, train_stats, *validated(train_stats, TRAINING_EXAMPLES_SCHEMA, "train")]
     if with_ingest_checks:
-        ingest_stats = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id("stats_ingest")
+        ingest_stats = tfx.components.StatisticsGen(
+            examples=example_gen.outputs["examples"]).with_id("stats_ingest").with_beam_pipeline_args(IN_PROCESS)
         components += [ingest_stats, *validated(ingest_stats, INGESTED_EXAMPLES_SCHEMA, "ingest"),
                        *validated(ingest_stats, TRAINING_EXAMPLES_SCHEMA, "ingest_as_train")]
     root = tmp_path / "pipeline_root"
