@@ -49,13 +49,15 @@ def _cmd_weights_install(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dermflow.pipelines.training_pipeline import run_training
+    from dermflow.pipelines.training_run_summary import format_result
 
     cfg = _config(args, {
         "data.data_root": args.data_root, "paths.registry": args.registry, "paths.work_dir": args.work_dir,
         "model.image_size": args.image_size, "train.head_epochs": args.epochs,
+        "train.fine_tune_epochs": args.fine_tune_epochs, "eval.min_balanced_accuracy": args.min_balanced_accuracy,
     })
     result = run_training(cfg)
-    print(result)
+    print(format_result(result))
     return 0 if result.get("pushed") or not args.require_push else 3
 
 
@@ -106,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", type=Path)
     p.add_argument("--image-size", type=int)
     p.add_argument("--epochs", type=int, help="Head-training epochs (train.head_epochs).")
+    p.add_argument("--fine-tune-epochs", type=int, help="Fine-tuning epochs (train.fine_tune_epochs).")
+    p.add_argument("--min-balanced-accuracy", type=float, help="Blessing floor (eval.min_balanced_accuracy).")
     p.add_argument("--require-push", action="store_true", help="Exit 3 when the model is not blessed.")
     p.set_defaults(func=_cmd_train)
 
@@ -131,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"dermflow: {exc}", file=sys.stderr)
+    except (ConfigError, FileExistsError, FileNotFoundError) as exc:
+        if args.verbose:
+            raise
+        print(f"dermflow {args.command}: {exc}", file=sys.stderr)
         return 2
 
 

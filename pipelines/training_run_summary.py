@@ -1,0 +1,100 @@
+"""What a training run did, read back from ML Metadata: per-node states, blessing, push, metrics, reason."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from dermflow.evaluation.eval_config_builder import GATED_METRIC
+from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
+from dermflow.label_vocabulary import read_label_names
+
+log = logging.getLogger(__name__)
+
+
+def node_summaries(pipeline_ir: Any) -> dict[str, dict]:
+    """node id -> its latest execution in this pipeline run (state, output artifacts); absent if it never ran."""
+    from tfx.orchestration import metadata
+
+    from dermflow.orchestration.tfx_node_runner import execution_summary, metadata_connection_config, node_executions
+
+    summaries = {}
+    with metadata.Metadata(metadata_connection_config(pipeline_ir)) as mlmd:
+        for node in pipeline_ir.nodes:
+            pipeline_node = node.pipeline_node
+            node_id = pipeline_node.node_info.id
+            executions = node_executions(mlmd, pipeline_node)
+            if executions:
+                latest = max(executions, key=lambda execution: execution.id)
+                summaries[node_id] = execution_summary(mlmd, latest, node_id, reused=False)
+    return summaries
+
+
+def summarize_training(nodes: dict[str, dict], run_id: str) -> dict:
+    """The ``run_training`` result: pushed, blessed, version, model_dir, metrics, reason (+ run_id, states)."""
+    evaluation_uri = _output_uri(nodes, "Evaluator", "evaluation")
+    vocabulary_uri = _output_uri(nodes, "ClassFilter", "label_vocabulary")
+    labels = read_label_names(Path(vocabulary_uri)) if vocabulary_uri else []
+    blessed = _custom_property(nodes, "Evaluator", "blessing", "blessed") == 1
+    pushed = _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed") == 1
+    metrics = read_eval_metrics(evaluation_uri, labels)["overall"] if evaluation_uri else {}
+    return {
+        "pushed": pushed,
+        "blessed": blessed,
+        "version": _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed_version") if pushed else None,
+        "model_dir": _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed_destination") if pushed else None,
+        "metrics": metrics,
+        "reason": blessing_reason(blessed, evaluation_uri, metrics),
+        "report": None,
+        "run_id": run_id,
+        "states": {node_id: summary["state"] for node_id, summary in nodes.items()},
+    }
+
+
+def blessing_reason(blessed: bool, evaluation_uri: str | None, metrics: dict) -> str:
+    if evaluation_uri is None:
+        return "the Evaluator did not run"
+    value = metrics.get(GATED_METRIC)
+    shown = f"{value:.4f}" if isinstance(value, float) else "n/a"
+    if blessed:
+        return f"blessed: {GATED_METRIC} = {shown} passed every threshold"
+    return f"not blessed: {read_validation(evaluation_uri).reason}"
+
+
+def log_outcome(result: dict) -> None:
+    """One plain line for the logs, at WARNING when the model was not pushed."""
+    overall = {key: value for key, value in result["metrics"].items() if key != "per_class"}
+    if result["pushed"]:
+        log.info("training run %s pushed version %s (%s); metrics %s", result["run_id"], result["version"], result["reason"], overall)
+    else:
+        log.warning("training run %s pushed nothing: %s; metrics %s", result["run_id"], result["reason"], overall)
+
+
+def format_result(result: dict) -> str:
+    """A short human-readable summary for the command line."""
+    lines = [f"run {result['run_id']}: " + (f"pushed version {result['version']}" if result["pushed"] else "nothing pushed")]
+    lines.append(f"  {result['reason']}")
+    for key in ("example_count", "accuracy", GATED_METRIC):
+        if key in result["metrics"]:
+            lines.append(f"  {key}: {result['metrics'][key]}")
+    for label, values in result["metrics"].get("per_class", {}).items():
+        lines.append(f"  {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, float)))
+    if result["model_dir"]:
+        lines.append(f"  model: {result['model_dir']}")
+    if result["report"]:
+        lines.append(f"  report: {result['report']}")
+    return "\n".join(lines)
+
+
+def _outputs(nodes: dict[str, dict], node_id: str, key: str) -> list[dict]:
+    return nodes.get(node_id, {}).get("outputs", {}).get(key, [])
+
+
+def _output_uri(nodes: dict[str, dict], node_id: str, key: str) -> str | None:
+    artifacts = _outputs(nodes, node_id, key)
+    return artifacts[0]["uri"] if artifacts else None
+
+
+def _custom_property(nodes: dict[str, dict], node_id: str, key: str, name: str):
+    artifacts = _outputs(nodes, node_id, key)
+    return artifacts[0]["custom_properties"].get(name) if artifacts else None
