@@ -1,0 +1,126 @@
+"""Accuracy of the default training on the real ISIC 2019 sample (../shared/data/isic2019-dev).
+
+    python benchmarks/bench_accuracy_isic_dev.py [--data-root DIR] [--set train.fine_tune_epochs=8 ...]
+
+MEL / NV / BCC (the default labels), default model and training settings, IsicExampleGen's
+lesion-grouped split (``data.eval_fraction`` 0.2: train on 80% of the lesions, evaluate on the
+rest), then IsicExampleGen -> ClassFilter -> Trainer by LocalDagRunner. The exported ``.keras``
+model is then scored on the eval split through the Trainer's own input pipeline (every image
+resized the same way to ``model.image_size``; the source resolution, which correlates with the
+class in this sample, is never a feature).
+
+Prints ISIC balanced multiclass accuracy, per-class recall, melanoma one-vs-rest AUC, and the
+Trainer's wall and CPU time. Goals: balanced accuracy >= 0.88 and melanoma AUC >= 0.95 within
+60 minutes of CPU training; the baseline to beat clearly is a frozen backbone + logistic
+regression at about 0.82 (``bench_weights_linear_probe.py``). Takes up to an hour on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dermflow.config import DermflowConfig, load_config
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2019-dev"
+
+
+def run_pipeline(cfg: DermflowConfig) -> Path:
+    """IsicExampleGen -> ClassFilter -> Trainer; returns the pipeline root."""
+    from tfx import v1 as tfx
+    from tfx.proto import trainer_pb2
+
+    from dermflow.components.class_filter.component import ClassFilter
+    from dermflow.components.isic_example_gen.component import IsicExampleGen
+    from dermflow.pipelines.trainer_module import CONFIG_KEY
+
+    example_gen = IsicExampleGen(config_json=cfg.to_json())
+    class_filter = ClassFilter(examples=example_gen.outputs["examples"], config_json=cfg.to_json())
+    trainer = tfx.components.Trainer(
+        run_fn="dermflow.pipelines.trainer_module.run_fn",
+        examples=class_filter.outputs["filtered_examples"],
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
+        custom_config={CONFIG_KEY: cfg.to_json()},
+    )
+    root = cfg.paths.resolved_pipeline_root()
+    pipeline = tfx.dsl.Pipeline(
+        pipeline_name="bench_accuracy_isic_dev",
+        pipeline_root=str(root),
+        components=[example_gen, class_filter, trainer],
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(cfg.paths.resolved_metadata_path())
+        ),
+        beam_pipeline_args=cfg.beam.pipeline_args(),
+    )
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    return root
+
+
+def newest(pattern: str, root: Path) -> Path:
+    return max(root.glob(pattern), key=lambda path: path.stat().st_mtime)
+
+
+def evaluate(cfg: DermflowConfig, root: Path) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    from dermflow.models import load_keras_model
+    from dermflow.pipelines import trainer_input
+    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy, per_class_recall
+
+    labels = cfg.labels.label_names()
+    serving = newest("Trainer/model/*/Format-Serving", root)
+    eval_split = newest("ClassFilter/filtered_examples/*/Split-eval", root)
+    model = load_keras_model(serving / "assets.extra" / "model.keras")
+    summary = trainer_input.summarize_split([str(eval_split / "*")], len(labels))
+    data = trainer_input.eval_dataset(summary, cfg.model.image_size, cfg.train.batch_size)
+    truth = np.concatenate([y for _, y in data.as_numpy_iterator()])
+    probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    positive = labels.index(cfg.labels.positive_label)
+    history = json.loads((newest("Trainer/model_run/*", root) / "history.json").read_text())
+    return {
+        "eval_examples": dict(zip(labels, summary.class_counts)),
+        "balanced_accuracy": isic_balanced_accuracy(truth, predicted),
+        "per_class_recall": dict(zip(labels, per_class_recall(truth, predicted, len(labels)))),
+        f"{labels[positive]}_auc": float(roc_auc_score(truth == positive, probabilities[:, positive])),
+        "epochs": len(history),
+        "train_step_seconds": sum(row["train_seconds"] for row in history),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--work-dir", type=Path, help="Default: a new temporary folder.")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    if not (args.data_root / "ISIC_2019_Training_GroundTruth.csv").is_file():
+        print(f"no ISIC sample at {args.data_root}", file=sys.stderr)
+        return 2
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
+    cfg = load_config(overrides=[f"data.data_root={args.data_root}", f"paths.work_dir={work}", *args.overrides])
+
+    start = time.perf_counter()
+    root = run_pipeline(cfg)
+    wall = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    result = evaluate(cfg, root)
+    result.update(pipeline_wall_seconds=wall, pipeline_cpu_seconds=cpu)
+    print(json.dumps(result, indent=2))
+    print(f"ISIC balanced accuracy {result['balanced_accuracy']:.3f} (goal >= 0.88; frozen backbone + logistic "
+          f"regression ~0.82), {cfg.labels.positive_label} AUC {result[f'{cfg.labels.positive_label}_auc']:.3f} "
+          f"(goal >= 0.95), training steps {result['train_step_seconds'] / 60:.1f} min, "
+          f"pipeline {wall / 60:.1f} min wall / {cpu / 60:.1f} min CPU")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
