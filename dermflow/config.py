@@ -156,13 +156,21 @@ class EvalConfig(_Section):
 
 
 class ScoreConfig(_Section):
-    min_batch_size: int = Field(1, gt=0)
-    max_batch_size: int = Field(32, gt=0)
+    min_batch_size: int = Field(
+        32, gt=0, description="RunInference batches hold at least this many images (except a bundle's last); below max: adaptive."
+    )
+    max_batch_size: int = Field(32, gt=0, description="RunInference batches hold at most this many images.")
     heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
     write_overlays: bool = False
     gallery_size: int = Field(24, ge=0)
     max_image_pixels: int = Field(100_000_000, gt=0)
     skip_scored: bool = Field(True, description="Skip images already scored by the same model version (sha256).")
+
+    @model_validator(mode="after")
+    def _batch_sizes(self) -> "ScoreConfig":
+        if self.min_batch_size > self.max_batch_size:
+            raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
+        return self
 
 
 class BeamConfig(_Section):
