@@ -82,7 +82,7 @@ def _make_input_folder(model, folder: Path) -> dict[str, Path]:
 
 def _config(*overrides: str):
     return load_config(None, [
-        "beam.direct_running_mode=in_memory", "score.max_batch_size=8", "score.gallery_size=5",
+        "beam.direct_running_mode=in_memory", "score.min_batch_size=8", "score.max_batch_size=8", "score.gallery_size=5",
         "score.heatmap_png_size=32", *overrides,
     ])
 
@@ -225,7 +225,7 @@ def test_a_killed_run_then_a_rerun_gives_one_row_per_image(scoring_model, tmp_pa
     output = tmp_path / "out"
     command = [
         sys.executable, "-m", "dermflow.cli", "score", "--input", str(inputs), "--model", scoring_model.spec,
-        "--output", str(output), "--set", "score.max_batch_size=4",
+        "--output", str(output), "--set", "score.min_batch_size=4", "--set", "score.max_batch_size=4",
     ]
     # Killed while its Parquet writer has a file open (in_memory: one process, quick to start).
     killed = subprocess.Popen([*command, "--set", "beam.direct_running_mode=in_memory", "--run-id", "killed"],

@@ -1,0 +1,177 @@
+"""Throughput and memory of the Beam scoring job (Grad-CAM included), against baselines from the same run.
+
+    python benchmarks/bench_scoring.py [--images 1000] [--memory-sizes 1000 5000] [--mode multi_processing]
+
+Model: MobileNetV2 alpha 0.35, random weights (speed does not depend on them), exported with its
+four signatures and pushed to a temp registry. Images: the synthetic archive (JPEG).
+
+Baselines, measured here on the same images:
+  (a) plain batched Keras ``predict`` (batch 32) on the already decoded and resized images, no Grad-CAM;
+  (b) a naive per-image loop: read, decode, resize, predict and Grad-CAM with a GradientTape, one image at a time.
+The job's figure is files given / wall time of ``run_scoring`` (listing, Beam start-up, decode, sha256,
+inference, Parquet, publishing, CSV and gallery all included), and also the steady-state rate from the
+difference between the two memory runs. Goals on 2 cores: >= 0.6x (a), >= 5x (b).
+
+Memory: peak RSS of the launcher and of the largest Beam worker, for each of ``--memory-sizes``
+(each size runs in a fresh process); flat means the same at every size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def build_registry(root: Path, model_size: int) -> str:
+    from dermflow.config import load_config
+    from dermflow.models import build_classifier, export_model
+    from dermflow.models.model_exporter import EXTRAS_DIR, KERAS_FILE
+    from dermflow.registry import publish_version
+
+    cfg = load_config(None, ["model.alpha=0.35", "model.weights=none", f"model.image_size={model_size}"])
+    built = build_classifier(cfg.model, num_classes=3)
+    export_model(built, ["MEL", "NV", "BCC"], root / "export")
+    publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
+                    ["MEL", "NV", "BCC"], {}, {}, cfg.to_json())
+    return str(root / "registry")
+
+
+def image_folder(archive_images: list[Path], folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in archive_images[:count]:
+        os.link(source, folder / source.name)
+    return folder
+
+
+def decoded(files: list[Path], size: int) -> np.ndarray:
+    from dermflow.imaging import decode_image, resize_square
+
+    return np.stack([resize_square(decode_image(f.read_bytes()).pixels, size) for f in files]).astype("float32")
+
+
+def baseline_predict(keras_file: Path, pixels: np.ndarray) -> float:
+    from dermflow.models import load_keras_model
+
+    model = load_keras_model(keras_file)
+    model.predict(pixels[:64], batch_size=32, verbose=0)
+    start = time.perf_counter()
+    model.predict(pixels, batch_size=32, verbose=0)
+    return len(pixels) / (time.perf_counter() - start)
+
+
+def baseline_naive_loop(keras_file: Path, files: list[Path], size: int) -> float:
+    import keras
+    import tensorflow as tf
+
+    from dermflow.imaging import decode_image, resize_square
+    from dermflow.models import load_keras_model
+
+    model = load_keras_model(keras_file)
+    grad_model = keras.Model(model.inputs, [model.get_layer("out_relu").output, model.output])
+
+    def one(path: Path) -> np.ndarray:
+        x = resize_square(decode_image(path.read_bytes()).pixels, size)[None].astype("float32")
+        with tf.GradientTape() as tape:
+            features, probabilities = grad_model(x)
+            score = probabilities[0, int(tf.argmax(probabilities[0]))]
+        weights = tf.reduce_mean(tape.gradient(score, features), axis=[1, 2])
+        cam = tf.nn.relu(tf.einsum("nhwk,nk->nhw", features, weights))[0].numpy()
+        return cam / cam.max() if cam.max() > 0 else cam
+
+    one(files[0])
+    start = time.perf_counter()
+    for path in files:
+        one(path)
+    return len(files) / (time.perf_counter() - start)
+
+
+def child_run(folder: str, registry: str, output: str, mode: str, overrides: list[str]) -> dict:
+    """One scoring run in this (fresh) process; prints wall time and peak RSS."""
+    from dermflow.config import load_config
+    from dermflow.pipelines.scoring_pipeline import run_scoring
+
+    cfg = load_config(None, [f"beam.direct_running_mode={mode}", "beam.direct_num_workers=2", *overrides])
+    start = time.perf_counter()
+    summary = run_scoring(cfg, [folder], registry, Path(output))
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall, "scored": summary["scored"], "files_given": summary["files_given"],
+        "launcher_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest_worker_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def run_in_fresh_process(folder: Path, registry: str, output: Path, mode: str, overrides: list[str]) -> dict:
+    command = [sys.executable, __file__, "--child", str(folder), registry, str(output), mode, *overrides]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-4000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="Images for the throughput comparison.")
+    parser.add_argument("--memory-sizes", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--image-size", type=int, default=128, help="Side of the synthetic JPEGs.")
+    parser.add_argument("--model-size", type=int, default=96, help="Model input side.")
+    parser.add_argument("--naive-images", type=int, default=200)
+    parser.add_argument("--mode", default="multi_processing", choices=["multi_processing", "in_memory", "multi_threading"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="Config overrides for the job.")
+    args = parser.parse_args()
+
+    from dermflow.config import DataConfig
+    from dermflow.synthetic_archive import write_archive
+
+    with tempfile.TemporaryDirectory(prefix="bench_scoring_") as tmp:
+        root = Path(tmp)
+        total = max([args.images, *args.memory_sizes])
+        clock = time.perf_counter()
+        write_archive(root / "archive", n=total, seed=0, image_size=args.image_size)
+        images = sorted((root / "archive" / DataConfig().images_dir).glob("*.jpg"))
+        print(f"synthetic archive: {total} JPEGs of {args.image_size} px in {time.perf_counter() - clock:.0f} s", flush=True)
+        registry = build_registry(root, args.model_size)
+        keras_file = next((root / "registry").glob("*/*/model.keras"))
+
+        pixels = decoded(images[: args.images], args.model_size)
+        predict_rate = baseline_predict(keras_file, pixels)
+        naive_rate = baseline_naive_loop(keras_file, images[: args.naive_images], args.model_size)
+        print(f"(a) batched Keras predict, no Grad-CAM:     {predict_rate:8.1f} images/s", flush=True)
+        print(f"(b) naive per-image loop with GradientTape: {naive_rate:8.1f} images/s", flush=True)
+
+        folder = image_folder(images, root / f"in_{args.images}", args.images)
+        job = run_in_fresh_process(folder, registry, root / "out_throughput", args.mode, args.overrides)
+        rate = job["files_given"] / job["wall_s"]
+        print(f"scoring job ({args.mode}, 2 workers), {args.images} images: {rate:8.1f} images/s "
+              f"(wall {job['wall_s']:.1f} s incl. start-up) = {rate / predict_rate:.2f}x (a), {rate / naive_rate:.1f}x (b)")
+
+        runs = {}
+        for size in args.memory_sizes:
+            sized = folder if size == args.images else image_folder(images, root / f"in_{size}", size)
+            runs[size] = run_in_fresh_process(sized, registry, root / f"out_{size}", args.mode, args.overrides)
+            print(f"memory, {size:6d} images: launcher peak RSS {runs[size]['launcher_peak_rss_mib']:7.0f} MiB, "
+                  f"largest worker {runs[size]['largest_worker_peak_rss_mib']:7.0f} MiB, wall {runs[size]['wall_s']:.1f} s",
+                  flush=True)
+        small, large = min(runs), max(runs)
+        if large > small:
+            steady = (large - small) / (runs[large]["wall_s"] - runs[small]["wall_s"])
+            print(f"steady state ({small} -> {large} images): {steady:8.1f} images/s = "
+                  f"{steady / predict_rate:.2f}x (a), {steady / naive_rate:.1f}x (b)")
+            for key in ("launcher_peak_rss_mib", "largest_worker_peak_rss_mib"):
+                print(f"peak RSS ratio {large}/{small} images, {key}: {runs[large][key] / runs[small][key]:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        folder, registry, output, mode, *overrides = sys.argv[2:]
+        print(json.dumps(child_run(folder, registry, output, mode, overrides)))
+    else:
+        main()

@@ -1,0 +1,62 @@
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dermflow.pipelines.scoring import run_reports
+from dermflow.pipelines.scoring.overlay_rendering import heatmap_png, jet, overlay
+
+
+def _rows(entries):
+    return pa.table({
+        "path": [path for path, _ in entries],
+        "predicted_label": [max(p, key=p.get) for _, p in entries],
+        "probabilities": pa.array([list(p.items()) for _, p in entries], pa.map_(pa.string(), pa.float32())),
+        "gradcam": [[0.0, 1.0, 0.5, 0.25]] * len(entries),
+        "gradcam_shape": [[2, 2]] * len(entries),
+    })
+
+
+def test_isic_csv_puts_each_label_in_its_code_column():
+    rows = _rows([("x/ISIC_1.jpg", {"MEL": 0.25, "NV": 0.5, "BCC": 0.25})])
+    lines = run_reports.isic_csv_text(rows, ["MEL", "NV", "BCC"], {}).splitlines()
+    assert lines == ["image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK",
+                     "ISIC_1,0.250000,0.500000,0.250000,0.0,0.0,0.0,0.0,0.0,0.0"]
+
+
+def test_isic_csv_spreads_a_group_probability_over_its_codes():
+    groups = {"malignant": ["MEL", "BCC", "SCC", "AK"], "benign": ["NV", "BKL", "DF", "VASC"]}
+    rows = _rows([("a.png", {"malignant": 0.75, "benign": 0.25})])
+    values = dict(zip(run_reports.isic_csv_text(rows, ["malignant", "benign"], groups).splitlines()[0].split(","),
+                      run_reports.isic_csv_text(rows, ["malignant", "benign"], groups).splitlines()[1].split(",")))
+    assert [values[c] for c in ("MEL", "BCC", "SCC", "AK")] == ["0.750000"] * 4
+    assert [values[c] for c in ("NV", "BKL", "DF", "VASC")] == ["0.250000"] * 4
+    assert values["UNK"] == "0.0"
+
+
+def test_top_rows_ranks_by_the_positive_label():
+    rows = _rows([("a", {"MEL": 0.1, "NV": 0.9}), ("b", {"MEL": 0.8, "NV": 0.2}), ("c", {"MEL": 0.5, "NV": 0.5})])
+    assert [r["path"] for r in run_reports.top_rows(rows, "MEL", 2)] == ["b", "c"]
+    assert run_reports.positive_label(["malignant", "benign"], "MEL") == "malignant"
+
+
+def test_gallery_escapes_paths_and_survives_missing_images():
+    rows = _rows([("<script>.jpg", {"MEL": 0.9, "NV": 0.1})])
+    page = run_reports.gallery_html(run_reports.top_rows(rows, "MEL", 5), "MEL", "t", {}, 10**8)
+    assert "<script>.jpg" not in page and "&lt;script&gt;.jpg" in page
+    assert "image not readable" in page
+
+
+def test_heatmap_png_and_overlay_keep_the_hot_spot():
+    heat = np.zeros((4, 4), np.float32)
+    heat[0, 3] = 1.0
+    from PIL import Image
+    import io
+    grey = np.asarray(Image.open(io.BytesIO(heatmap_png(heat, 16))))
+    assert grey.shape == (16, 16) and np.unravel_index(grey.argmax(), grey.shape)[1] >= 12
+    assert tuple(jet(np.array([0.0]))[0]) != tuple(jet(np.array([1.0]))[0])
+    pixels = np.full((8, 8, 3), 128, np.uint8)
+    blended = overlay(pixels, heat)
+    assert blended.shape == pixels.shape
+    assert np.abs(blended.astype(int) - 128).sum(axis=2)[0, 7] > np.abs(blended.astype(int) - 128).sum(axis=2)[7, 0]
