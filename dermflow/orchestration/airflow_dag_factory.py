@@ -25,11 +25,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset, AssetAlias, Param, Variable
 
-from dermflow.config import ISIC_CLASSES, DermflowConfig, load_config
+from dermflow.config import ISIC_CLASSES, ConfigError, DermflowConfig, load_config
 from dermflow.orchestration.pipeline_graph import PipelineGraph, read_graph
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,20 @@ def params_to_overrides(params: dict[str, Any]) -> list[str]:
 
 
 def task_config(config_path: str | None, params: dict[str, Any]) -> DermflowConfig:
-    return load_config(run_time_config_path(config_path), params_to_overrides(params))
+    """The run's config; a bad file, param or override fails the task at once, without retries."""
+    try:
+        return load_config(run_time_config_path(config_path), params_to_overrides(params))
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def check_data_root(cfg: DermflowConfig) -> None:
+    """Fails at once, without retries, when the archive folder is missing: retrying cannot help."""
+    root = cfg.data.data_root
+    if root is None:
+        raise AirflowFailException("no data root: set the 'data_root' DAG param or data.data_root in the config")
+    if not Path(root).is_dir():
+        raise AirflowFailException(f"data root {root} is not a folder (the 'data_root' param or data.data_root)")
 
 
 def pushed_model_events(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -120,10 +133,15 @@ def pushed_model_events(summary: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _run_tfx_node(node_id: str, pipeline_factory: str, config_path: str | None, emits_model: bool, **context: Any):
+def _run_tfx_node(
+    node_id: str, pipeline_factory: str, config_path: str | None, reads_data_root: bool, emits_model: bool,
+    **context: Any,
+):
     from dermflow.orchestration.tfx_node_runner import STATE_SKIPPED, run_node
 
     cfg = task_config(config_path, dict(context["params"]))
+    if reads_data_root:
+        check_data_root(cfg)
     summary = run_node(node_id, context["run_id"], cfg.to_json(), pipeline_factory)
     if summary["state"] == STATE_SKIPPED:
         raise AirflowSkipException(f"TFX skipped {node_id}: its inputs are not available in this run")
@@ -142,10 +160,15 @@ def build_retrain_dag(
     dag_id: str,
     graph_json: str | Path,
     config_path: str | Path | None = None,
+    ingest_node: str = "IsicExampleGen",
     push_node: str = "RegistryPusher",
     **dag_kwargs: Any,
 ) -> DAG:
-    """One PythonOperator per node of the TFX pipeline graph in ``graph_json``, wired as in TFX."""
+    """One PythonOperator per node of the TFX pipeline graph in ``graph_json``, wired as in TFX.
+
+    ``ingest_node`` checks the data root before it starts; ``push_node`` emits the registry
+    asset event when its output says a model was pushed.
+    """
     path = parse_time_config_path(config_path)
     cfg = load_config(path)
     graph: PipelineGraph = read_graph(graph_json)
@@ -181,6 +204,7 @@ def build_retrain_dag(
                     "node_id": node.node_id,
                     "pipeline_factory": graph.pipeline_factory,
                     "config_path": str(path) if path else None,
+                    "reads_data_root": node.node_id == ingest_node,
                     "emits_model": emits_model,
                 },
                 queue=airflow_cfg.gpu_queue if on_gpu else airflow_cfg.default_queue,

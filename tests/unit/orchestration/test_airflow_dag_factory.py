@@ -75,3 +75,25 @@ def test_stream_command_fails_with_the_tail_of_the_output():
     script = "import sys; print('working'); print('bad input: /nowhere', file=sys.stderr); sys.exit(3)"
     with pytest.raises(RuntimeError, match=r"(?s)status 3.*bad input: /nowhere"):
         stream_command([sys.executable, "-c", script])
+
+
+def test_a_missing_data_root_fails_at_once_with_its_path(tmp_path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dermflow.orchestration.airflow_dag_factory import check_data_root
+
+    check_data_root(load_config(None, [f"data.data_root={tmp_path}"]))
+    with pytest.raises(AirflowFailException, match=f"data root {tmp_path / 'nowhere'} is not a folder"):
+        check_data_root(load_config(None, [f"data.data_root={tmp_path / 'nowhere'}"]))
+    with pytest.raises(AirflowFailException, match="no data root"):
+        check_data_root(load_config())
+
+
+def test_a_bad_override_fails_the_task_without_retries(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dermflow.orchestration import airflow_dag_factory
+
+    monkeypatch.setattr(airflow_dag_factory, "run_time_config_path", lambda path: path)
+    with pytest.raises(AirflowFailException, match="image_size"):
+        airflow_dag_factory.task_config(None, {"overrides": ["model.image_size=8"]})
