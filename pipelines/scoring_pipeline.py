@@ -200,6 +200,7 @@ def _write_reports(cfg, registered, layout, files) -> dict:
     write_bytes_atomically(layout.isic_csv_path(), run_reports.isic_csv_text(rows, labels, groups).encode("utf-8"))
     label = run_reports.positive_label(labels, cfg.labels.positive_label)
     top = run_reports.top_rows(rows, label, cfg.score.gallery_size)
+    top = run_reports.with_heatmaps(top, layout.predictions_dir, registered.version)
     title = f"{registered.name} {registered.version}: top {len(top)} by {label} probability (run {layout.run_id})"
     page = run_reports.gallery_html(top, label, title, sources, cfg.score.max_image_pixels)
     write_bytes_atomically(layout.gallery_path(), page.encode("utf-8"))

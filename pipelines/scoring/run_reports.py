@@ -23,23 +23,39 @@ from dermflow.imaging import ImageRejected, decode_image, resize_max_side
 from dermflow.pipelines.scoring.overlay_rendering import overlay_png
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
-_COLUMNS = ["path", "sha256", "predicted_label", "predicted_probability", "probabilities", "gradcam", "gradcam_shape", "scored_at"]
+_COLUMNS = ["path", "predicted_label", "probabilities", "scored_at"]
+_HEATMAP_COLUMNS = ["path", "gradcam", "gradcam_shape", "scored_at"]
 GALLERY_IMAGE_SIDE = 256
 
 
-def read_scored_rows(predictions_dir: str, model_version: str, relative_paths: set[str]) -> pa.Table:
-    """The latest row per path among ``relative_paths``, sorted by path."""
+def _latest_per_path(predictions_dir: str, model_version: str, paths: set[str], columns: list[str]) -> pa.Table:
     folder = model_version_dir(predictions_dir, model_version)
     files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**.parquet")])[0].metadata_list]
     if not files:
-        return pa.table({name: [] for name in _COLUMNS})
+        return pa.table({name: pa.array([], pa.string()) for name in columns})
     table = ds.dataset(files, format="parquet").to_table(
-        columns=_COLUMNS, filter=pc.field("path").isin(pa.array(sorted(relative_paths), pa.string()))
+        columns=columns, filter=pc.field("path").isin(pa.array(sorted(paths), pa.string()))
     )
     table = table.sort_by([("path", "ascending"), ("scored_at", "descending")])
-    paths = table.column("path").to_pylist()
-    keep = [i for i, path in enumerate(paths) if i == 0 or paths[i - 1] != path]
+    names = table.column("path").to_pylist()
+    keep = [i for i, path in enumerate(names) if i == 0 or names[i - 1] != path]
     return table.take(pa.array(keep, pa.int64()))
+
+
+def read_scored_rows(predictions_dir: str, model_version: str, relative_paths: set[str]) -> pa.Table:
+    """path, predicted_label, probabilities: the latest row per path among ``relative_paths``, sorted by path.
+
+    The heatmaps are left out (the launcher's memory stays small however large the run):
+    :func:`with_heatmaps` fetches them for the few gallery rows.
+    """
+    return _latest_per_path(predictions_dir, model_version, relative_paths, _COLUMNS)
+
+
+def with_heatmaps(records: list[dict], predictions_dir: str, model_version: str) -> list[dict]:
+    table = _latest_per_path(predictions_dir, model_version, {r["path"] for r in records}, _HEATMAP_COLUMNS)
+    heatmaps = {row["path"]: row for row in table.to_pylist()}
+    return [{**record, "gradcam": heatmaps[record["path"]]["gradcam"],
+             "gradcam_shape": heatmaps[record["path"]]["gradcam_shape"]} for record in records]
 
 
 def code_columns(labels: list[str], groups: dict[str, list[str]]) -> dict[str, str]:
@@ -79,7 +95,7 @@ def positive_label(labels: list[str], wanted: str) -> str:
 
 def top_rows(rows: pa.Table, label: str, count: int) -> list[dict]:
     """The ``count`` rows with the highest probability of ``label``, highest first (ties: by path)."""
-    records = rows.select(["path", "predicted_label", "probabilities", "gradcam", "gradcam_shape"]).to_pylist()
+    records = rows.select(["path", "predicted_label", "probabilities"]).to_pylist()
     for record in records:
         record["score"] = dict(record["probabilities"]).get(label, 0.0)
     records.sort(key=lambda r: (-r["score"], r["path"]))

@@ -43,7 +43,8 @@ def test_top_rows_ranks_by_the_positive_label():
 
 def test_gallery_escapes_paths_and_survives_missing_images():
     rows = _rows([("<script>.jpg", {"MEL": 0.9, "NV": 0.1})])
-    page = run_reports.gallery_html(run_reports.top_rows(rows, "MEL", 5), "MEL", "t", {}, 10**8)
+    records = [{**r, "gradcam": [1.0], "gradcam_shape": [1, 1]} for r in run_reports.top_rows(rows, "MEL", 5)]
+    page = run_reports.gallery_html(records, "MEL", "t", {}, 10**8)
     assert "<script>.jpg" not in page and "&lt;script&gt;.jpg" in page
     assert "image not readable" in page
 
