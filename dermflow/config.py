@@ -173,11 +173,30 @@ class ScoreConfig(_Section):
         return self
 
 
+# Tried on this stack and found to lose data silently or break TFX (docs/deployment.md#beam-runners).
+REFUSED_BEAM_RUNNERS: dict[str, str] = {
+    "daskrunner": "Beam's DaskRunner drops finish_bundle outputs, computes only the last branch and no-ops io.Read",
+    "pysparkrunner": "beam-pyspark-runner pins apache-beam 2.48 and breaks the TFX stack; RunInference fails on it",
+}
+
+
 class BeamConfig(_Section):
     runner: str = "DirectRunner"
     direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
     direct_num_workers: int = Field(0, ge=0, description="0: one worker per CPU core.")
     extra_args: list[str] = Field(default_factory=list, description="Passed through to Beam, e.g. --flink_master=...")
+
+    @field_validator("runner")
+    @classmethod
+    def _supported_runner(cls, value: str) -> str:
+        name = value.rsplit(".", 1)[-1].replace("_", "").replace("-", "").lower()
+        reason = REFUSED_BEAM_RUNNERS.get(name)
+        if reason:
+            raise ValueError(
+                f"beam.runner {value!r} is refused: {reason}. Use DirectRunner, FlinkRunner, SparkRunner, "
+                "PortableRunner or DataflowRunner (docs/deployment.md#beam-runners)"
+            )
+        return value
 
     def pipeline_args(self) -> list[str]:
         args = [f"--runner={self.runner}"]
@@ -220,6 +239,21 @@ class AirflowConfig(_Section):
     score_shards: int = Field(1, ge=1)
 
 
+class ClusterConfig(_Section):
+    """The local distributed mode (``dermflow cluster up``): Postgres, Redis, Airflow on Celery (docs/deployment.md)."""
+
+    state_dir: Path = Field(Path("var/cluster"), description="Data dirs, logs, PID files and secrets.env (git-ignored).")
+    default_workers: int = Field(1, ge=1, description="Celery workers serving airflow.default_queue.")
+    gpu_workers: int = Field(1, ge=0, description="Celery workers serving airflow.gpu_queue.")
+    worker_concurrency: int = Field(1, ge=1, description="Task slots per Celery worker.")
+    task_heartbeat_timeout_seconds: int = Field(
+        60, ge=10, description="A running task silent this long (its worker died) is failed and retried."
+    )
+    start_timeout_seconds: int = Field(180, gt=0, description="How long `up` waits for every service to be healthy.")
+    stop_grace_seconds: int = Field(20, gt=0, description="SIGTERM, then SIGKILL after this long.")
+    install_missing: bool = Field(True, description="apt-get install postgresql / redis-server when missing (root only).")
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = "dermflow"
     model_name: str = "dermflow_mobilenet_v2"
@@ -232,6 +266,7 @@ class DermflowConfig(_Section):
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     def to_json(self) -> str:
         """Serialises the whole config; ``DermflowConfig.from_json`` reads it back (TFX exec properties use this)."""

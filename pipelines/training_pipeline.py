@@ -91,7 +91,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
 
 
 def metadata_connection_config(cfg: DermflowConfig):
-    """SQLite at ``paths.metadata_path`` by default; ``paths.metadata_connection`` names a shared MySQL store."""
+    """SQLite at ``paths.metadata_path`` by default; ``paths.metadata_connection`` names a shared MySQL or PostgreSQL store."""
     connection = cfg.paths.metadata_connection
     if not connection:
         path = cfg.paths.resolved_metadata_path()
@@ -108,7 +108,25 @@ def metadata_connection_config(cfg: DermflowConfig):
             username=unquote(url.username or ""),
             password=unquote(url.password or ""),
         )
-    raise ValueError(f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE and mysql://USER:PASS@HOST:PORT/DB")
+    if url.scheme in ("postgresql", "postgres"):
+        return postgresql_metadata_connection_config(url)
+    raise ValueError(
+        f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE, "
+        "mysql://USER:PASS@HOST:PORT/DB and postgresql://USER:PASS@HOST:PORT/DB"
+    )
+
+
+def postgresql_metadata_connection_config(url):
+    """ML Metadata 1.17 has a PostgreSQL backend; TFX has no helper for it (docs/deployment.md)."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.postgresql.host = url.hostname or "127.0.0.1"
+    config.postgresql.port = str(url.port or 5432)
+    config.postgresql.dbname = url.path.lstrip("/") or "mlmd"
+    config.postgresql.user = unquote(url.username or "")
+    config.postgresql.password = unquote(url.password or "")
+    return config
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from dermflow.cluster.airflow_services import ServicePorts, airflow_env, airflow_processes
+from dermflow.cluster.cluster_layout import ClusterLayout
+from dermflow.cluster.cluster_manager import REPO_ROOT, cluster_config
+from dermflow.cluster.cluster_secrets import ensure_secrets
+from dermflow.config import ConfigError, load_config
+
+PORTS = ServicePorts(postgres=15432, redis=16379, api=18080)
+
+
+@pytest.fixture
+def secrets(tmp_path):
+    return ensure_secrets(tmp_path / "secrets.env")
+
+
+def test_mlmd_goes_to_the_clusters_postgres_and_paths_are_absolute(tmp_path, secrets):
+    effective = cluster_config(load_config(), ClusterLayout.at(tmp_path), PORTS, secrets)
+    assert effective.paths.metadata_connection == (
+        f"postgresql://mlmd:{secrets['MLMD_DB_PASSWORD']}@127.0.0.1:15432/mlmd"
+    )
+    assert effective.paths.work_dir == REPO_ROOT / "var/work"
+    assert effective.airflow.score_output.is_absolute()
+
+
+def test_an_explicit_metadata_connection_is_kept(tmp_path, secrets):
+    cfg = load_config(overrides=["paths.metadata_connection=mysql://u:p@db:3306/mlmd"])
+    effective = cluster_config(cfg, ClusterLayout.at(tmp_path), PORTS, secrets)
+    assert effective.paths.metadata_connection == "mysql://u:p@db:3306/mlmd"
+
+
+def test_airflow_env_is_celery_on_loopback_with_the_generated_secrets(tmp_path, secrets):
+    env = airflow_env(load_config(), ClusterLayout.at(tmp_path), PORTS, secrets, Path("/repo"))
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == secrets["JWT_SECRET"]
+    assert secrets["AIRFLOW_DB_PASSWORD"] in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{secrets['REDIS_PASSWORD']}@127.0.0.1:16379/0"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/repo/dags"
+
+
+def test_workers_serve_the_configured_queues_without_log_servers():
+    cfg = load_config(overrides=["cluster.default_workers=2", "airflow.gpu_queue=cuda"])
+    workers = {p.name: p for p in airflow_processes(cfg) if p.worker}
+    assert {name: p.queue for name, p in workers.items()} == {"default-1": "default", "default-2": "default", "gpu-1": "cuda"}
+    assert all("--skip-serve-logs" in p.args for p in workers.values())
+    scheduler = next(p for p in airflow_processes(cfg) if p.name == "scheduler")
+    assert "--skip-serve-logs" in scheduler.args
+
+
+@pytest.mark.parametrize("runner", ["DaskRunner", "apache_beam.runners.dask.dask_runner.DaskRunner",
+                                    "beam_pyspark_runner.pyspark_runner.PySparkRunner"])
+def test_beam_runners_that_lose_data_are_refused(runner):
+    with pytest.raises(ConfigError, match="deployment.md"):
+        load_config(overrides=[f"beam.runner={runner}"])
+
+
+@pytest.mark.parametrize("runner", ["DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "PortableRunner"])
+def test_real_beam_runners_are_accepted(runner):
+    assert load_config(overrides=[f"beam.runner={runner}"]).beam.pipeline_args()[0] == f"--runner={runner}"
