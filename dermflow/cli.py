@@ -79,6 +79,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dermflow.demo import DemoError, format_summary, run_demo
+
+    try:
+        result = run_demo(**({"var": args.var} if args.var else {}), n=args.n, image_size=args.image_size)
+    except DemoError as exc:
+        print(f"dermflow demo: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="Log at INFO level.")
@@ -126,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
     p.add_argument("--out", type=Path, help="Default: next to the model.")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
+    p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
+    p.add_argument("--n", type=int, default=300, help="Images in the synthetic archive.")
+    p.add_argument("--image-size", type=int, default=128, help="Side of the synthetic images.")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -151,6 +151,10 @@ def _run_tfx_node(
             extra = {k: v for k, v in pushed[0].items() if isinstance(v, (str, int, float, bool))}
             context["outlet_events"][AssetAlias(MODEL_PUSHED_ALIAS)].add(registry_asset(cfg), extra=extra)
             log.info("model pushed to the registry; asset event emitted with %s", extra)
+            if extra.get("pushed_destination"):
+                from dermflow.reporting import write_run_report
+
+                log.info("report: %s", write_run_report(str(extra["pushed_destination"])))
         else:
             log.info("no model was pushed (not blessed); no asset event, so scoring is not triggered")
     return summary

@@ -1,0 +1,151 @@
+"""``dermflow demo``: the whole job through Airflow, on a synthetic archive, on this machine.
+
+1. writes a synthetic ISIC-layout archive under ``var/demo/archive`` (kept for later runs);
+2. resolves ``configs/demo.yaml`` to ``var/demo/dermflow.yaml`` (absolute paths; falls back to
+   random weights when the ImageNet ones are not installed);
+3. ``airflow db migrate`` on SQLite in a project-local ``AIRFLOW_HOME`` (``var/airflow``);
+4. ``airflow dags test dermflow_retrain`` (one task per TFX node), then
+   ``airflow dags test dermflow_score`` on the archive's images;
+5. prints where the model, its report and the Parquet results are.
+
+Airflow's full output goes to ``var/demo/logs/``; the console shows one line per task.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from dermflow.config import load_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
+PROGRESS_MARKERS = ("[DAG TEST] end task", "[DAG TEST] starting task", "DagRun Finished", "NodeFailedError", "ERROR")
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def resolved_demo_config(var: Path, config: Path = DEMO_CONFIG) -> Path:
+    """Writes ``config`` with absolute paths (Airflow tasks may run elsewhere) to ``var/demo/dermflow.yaml``."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    for key in ("work_dir", "registry"):
+        data["paths"][key] = str((REPO_ROOT / data["paths"][key]).resolve())
+    data["airflow"]["score_output"] = str((REPO_ROOT / data["airflow"]["score_output"]).resolve())
+    if not imagenet_weights_available(data):
+        print("demo: ImageNet weights not installed (`dermflow weights install`); training from random weights")
+        data["model"].update(weights="none", alpha=0.35)
+    out = var / "demo" / "dermflow.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    load_config(out)  # fail here, not in a task, when the file is wrong
+    return out
+
+
+def imagenet_weights_available(data: dict) -> bool:
+    from dermflow.weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
+
+    model = data.get("model", {})
+    if model.get("weights") != "imagenet":
+        return True
+    try:
+        resolve_mobilenet_v2_weights("imagenet", model.get("alpha", 1.0), model.get("image_size", 224))
+    except WeightsNotFoundError:
+        return False
+    return True
+
+
+def ensure_archive(archive: Path, ground_truth_csv: str, n: int, image_size: int) -> Path:
+    from dermflow.synthetic_archive import write_archive
+
+    if (archive / ground_truth_csv).is_file():
+        print(f"demo: reusing the synthetic archive in {archive}")
+    else:
+        print(f"demo: writing a synthetic archive of {n} images ({image_size} px) to {archive}")
+        write_archive(archive, n=n, seed=0, image_size=image_size)
+    return archive
+
+
+def airflow_env(var: Path, config: Path) -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME") or str(var / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "KERAS_HOME": os.environ.get("KERAS_HOME") or str(var / "keras"),
+        "DERMFLOW_CONFIG": str(config),
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),  # Airflow runs `airflow` from PATH
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    }
+
+
+def run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> None:
+    """Runs ``airflow ARGS``, full output to ``log_file``, task progress to the console."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    print(f"demo: airflow {' '.join(args)}   (log: {log_file})", flush=True)
+    with open(log_file, "w", encoding="utf-8") as log, subprocess.Popen(
+        [airflow, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            if any(marker in line for marker in PROGRESS_MARKERS):
+                print(f"  {time.monotonic() - start:6.0f}s  {line.strip()[:200]}", flush=True)
+        code = process.wait()
+    if code != 0:
+        raise DemoError(f"airflow {' '.join(args[:3])} failed (exit {code}); see {log_file}")
+
+
+def run_demo(var: Path = REPO_ROOT / "var", n: int = 300, image_size: int = 128) -> dict[str, str]:
+    from dermflow.registry import resolve_model
+    from dermflow.reporting import REPORT_DIR, REPORT_HTML
+
+    var = var.resolve()
+    config = resolved_demo_config(var)
+    cfg = load_config(config)
+    archive = ensure_archive(var / "demo" / "archive", cfg.data.ground_truth_csv, n, image_size)
+    env = airflow_env(var, config)
+    logs = var / "demo" / "logs"
+    run_airflow(["db", "migrate"], env, logs / "db_migrate.log")
+    run_airflow(["dags", "test", "dermflow_retrain", "--conf", json.dumps({"data_root": str(archive)})],
+                env, logs / "dermflow_retrain.log")
+    model = resolve_model(Path(cfg.paths.registry) / cfg.model_name)
+    run_airflow(["dags", "test", "dermflow_score", "--conf", json.dumps({"input": [str(archive / cfg.data.images_dir)]})],
+                env, logs / "dermflow_score.log")
+    predictions = Path(cfg.airflow.score_output) / "predictions"
+    return {
+        "model": str(model.path),
+        "report": str(model.path / REPORT_DIR / REPORT_HTML),
+        "predictions": str(predictions),
+        "errors": str(Path(cfg.airflow.score_output) / "errors"),
+        "airflow_home": env["AIRFLOW_HOME"],
+        "logs": str(logs),
+    }
+
+
+def format_summary(result: dict[str, str]) -> str:
+    query = (
+        f"SELECT predicted_label, count(*) FROM read_parquet('{result['predictions']}/**/*.parquet', "
+        "hive_partitioning=true) GROUP BY 1"
+    )
+    return "\n".join([
+        "",
+        "dermflow demo: done",
+        f"  model version : {result['model']}",
+        f"  report        : {result['report']}",
+        f"  predictions   : {result['predictions']}  (Parquet, hive-partitioned)",
+        f"  errors        : {result['errors']}",
+        f"  airflow home  : {result['airflow_home']}  (logs: {result['logs']})",
+        "",
+        "Query the predictions:",
+        f"  {Path(sys.executable).parent}/python -c \"import duckdb; print(duckdb.sql(\\\"{query}\\\"))\"",
+    ])

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from dermflow.config import load_config
+from dermflow.demo import REPO_ROOT, format_summary, resolved_demo_config
+
+
+def test_demo_config_has_absolute_paths_and_falls_back_to_random_weights(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    cfg = load_config(resolved_demo_config(tmp_path))
+    assert cfg.paths.registry == REPO_ROOT / "var" / "demo" / "registry"
+    assert cfg.airflow.score_output.is_absolute() and cfg.paths.work_dir.is_absolute()
+    assert (cfg.model.weights, cfg.model.alpha) == ("none", 0.35)
+    assert "random weights" in capsys.readouterr().out
+    assert cfg.eval.min_balanced_accuracy == 0.0  # the demo must push, so that scoring has a model
+
+
+def test_summary_says_where_everything_is_and_how_to_query_it():
+    text = format_summary({
+        "model": "/r/m/v1", "report": "/r/m/v1/report/report.html", "predictions": "/s/predictions",
+        "errors": "/s/errors", "airflow_home": "/a", "logs": "/l",
+    })
+    for expected in ("/r/m/v1/report/report.html", "read_parquet('/s/predictions/**/*.parquet'", "duckdb"):
+        assert expected in text
