@@ -30,17 +30,23 @@ def run_measured(args: list[str]) -> tuple[dict, float]:
     """Runs this script as a subprocess phase; returns (its JSON result, peak RSS of the tree in MB)."""
     process = psutil.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     peak = 0
+    cpu: dict[int, float] = {}
     while process.poll() is None:
         try:
             tree = [process, *process.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            for p in tree:
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
         except psutil.Error:
             pass
         time.sleep(0.1)
     out = process.stdout.read().decode()
     if process.returncode != 0:
         raise RuntimeError(f"phase {args} failed ({process.returncode}): {out[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1]), peak / 2**20
+    result = json.loads(out.strip().splitlines()[-1])
+    result["cpu_seconds_tree"] = sum(cpu.values())  # sampled: a lower bound
+    return result, peak / 2**20
 
 
 def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> dict:
@@ -124,9 +130,13 @@ def compare(name: str, data_root: Path, args) -> dict:
         "baseline_peak_mb": base_peak, "beam_peak_mb": beam_peak,
     }
     row["speedup"] = row["beam_img_s"] / row["baseline_img_s"]
+    row["baseline_cpu_s"], row["beam_cpu_s"] = base["cpu_seconds_tree"], beam["cpu_seconds_tree"]
+    row["load_average"] = os.getloadavg()[0]
     print(f"{name}: {row['images']} images | baseline {row['baseline_img_s']:.1f} img/s, peak {base_peak:.0f} MB | "
           f"IsicExampleGen multi-processing x{args.workers}: {row['beam_img_s']:.1f} img/s, peak {beam_peak:.0f} MB | "
-          f"speed-up {row['speedup']:.2f}x (goal >= 1.6x), peak {'<' if beam_peak < 2048 else '>='} 2 GB", flush=True)
+          f"speed-up {row['speedup']:.2f}x (goal >= 1.6x), peak {'<' if beam_peak < 2048 else '>='} 2 GB | "
+          f"CPU s (whole tree, imports included): baseline {row['baseline_cpu_s']:.0f}, beam {row['beam_cpu_s']:.0f} | "
+          f"load average {row['load_average']:.1f}", flush=True)
     return row
 
 

@@ -11,6 +11,9 @@ from typing import Iterator
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
 from dermflow.imaging import UNREADABLE, ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
@@ -18,6 +21,7 @@ from dermflow.ingest_report import OK, REJECTED
 from dermflow.isic_csv import UNKNOWN, IsicRecord
 
 OUTCOMES = "outcomes"
+ENCODE_BATCH = 32  # examples serialized together: Arrow's per-call cost is paid once per batch, memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -63,16 +67,16 @@ def example_features(record: IsicRecord, image: bytes, width: int, height: int, 
     }
 
 
-def features_to_record_batch(features: dict) -> pa.RecordBatch:
-    """One-row Arrow batch: ints become int64 lists, everything else a bytes list (tf.Example's two kinds here)."""
-    arrays, names = [], []
-    for name, value in features.items():
+def features_to_record_batch(rows: list[dict]) -> pa.RecordBatch:
+    """Rows of features -> an Arrow batch: ints become int64 lists, everything else a bytes list."""
+    arrays = []
+    for name, value in rows[0].items():
         if isinstance(value, int):
-            arrays.append(pa.array([[value]], pa.list_(pa.int64())))
+            arrays.append(pa.array([[row[name]] for row in rows], pa.list_(pa.int64())))
         else:
-            arrays.append(pa.array([[value.encode("utf-8") if isinstance(value, str) else value]], pa.list_(pa.binary())))
-        names.append(name)
-    return pa.RecordBatch.from_arrays(arrays, names)
+            values = [row[name] for row in rows]
+            arrays.append(pa.array([[v.encode("utf-8") if isinstance(v, str) else v] for v in values], pa.list_(pa.binary())))
+    return pa.RecordBatch.from_arrays(arrays, list(rows[0]))
 
 
 class EncodeIsicExampleFn(beam.DoFn):
@@ -81,24 +85,40 @@ class EncodeIsicExampleFn(beam.DoFn):
     def __init__(self, settings: EncodeSettings):
         self._settings = settings
         self._encoder = None
+        self._pending: list[tuple[str, dict]] = []
 
     def setup(self):
         self._encoder = RecordBatchToExamplesEncoder()
 
+    def start_bundle(self):
+        self._pending = []
+
     def process(self, item: IngestItem) -> Iterator:
         record = item.record
         try:
-            example = self._encode(item)
+            features = self._features(item)
         except ImageRejected as rejected:
             yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(
                 {"status": REJECTED, "file": item.path, "image_id": record.image_id,
                  "reason": rejected.reason, "message": rejected.message}))
             return
-        yield item.split, example
         yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(
             {"status": OK, "file": item.path, "image_id": record.image_id, "split": item.split, "diagnosis": record.diagnosis}))
+        self._pending.append((item.split, features))
+        if len(self._pending) >= ENCODE_BATCH:
+            yield from self._flush()
 
-    def _encode(self, item: IngestItem) -> bytes:
+    def finish_bundle(self) -> Iterator:
+        for split_and_example in self._flush():
+            yield WindowedValue(split_and_example, MIN_TIMESTAMP, [GlobalWindow()])
+
+    def _flush(self) -> Iterator[tuple[str, bytes]]:
+        pending, self._pending = self._pending, []
+        if pending:
+            serialized = self._encoder.encode(features_to_record_batch([features for _, features in pending]))
+            yield from zip((split for split, _ in pending), serialized)
+
+    def _features(self, item: IngestItem) -> dict:
         try:
             with open(item.path, "rb") as handle:
                 data = handle.read()
@@ -106,8 +126,7 @@ class EncodeIsicExampleFn(beam.DoFn):
             raise ImageRejected(UNREADABLE, f"{type(exc).__name__}: {exc}") from None
         decoded = decode_image(data, max_pixels=self._settings.max_pixels)
         pixels = resize_max_side(decoded.pixels, self._settings.max_side)
-        features = example_features(
+        return example_features(
             item.record, encode_jpeg(pixels, self._settings.jpeg_quality),
             decoded.width, decoded.height, sha256_hex(data), self._settings.age_buckets,
         )
-        return self._encoder.encode(features_to_record_batch(features))[0]
