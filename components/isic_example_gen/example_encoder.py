@@ -11,9 +11,6 @@ from typing import Iterator
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
 from dermflow.imaging import UNREADABLE, ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
@@ -21,7 +18,9 @@ from dermflow.ingest_report import OK, REJECTED
 from dermflow.isic_csv import UNKNOWN, IsicRecord
 
 OUTCOMES = "outcomes"
-ENCODE_BATCH = 32  # examples serialized together: Arrow's per-call cost is paid once per batch, memory stays bounded
+# Items per Beam element: Beam's per-element cost and Arrow's per-call cost are paid once per chunk,
+# and a worker holds at most one chunk of encoded images.
+CHUNK_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -79,44 +78,39 @@ def features_to_record_batch(rows: list[dict]) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, list(rows[0]))
 
 
+def chunked(items: list, size: int = CHUNK_SIZE) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
 class EncodeIsicExampleFn(beam.DoFn):
-    """IngestItem -> (split, serialized tf.Example) on the main output, and a JSON outcome on ``OUTCOMES``."""
+    """A chunk of IngestItems -> serialized tf.Examples on the output tagged with their split,
+    and one JSON list of per-item outcomes on ``OUTCOMES``."""
 
     def __init__(self, settings: EncodeSettings):
         self._settings = settings
         self._encoder = None
-        self._pending: list[tuple[str, dict]] = []
 
     def setup(self):
         self._encoder = RecordBatchToExamplesEncoder()
 
-    def start_bundle(self):
-        self._pending = []
-
-    def process(self, item: IngestItem) -> Iterator:
-        record = item.record
-        try:
-            features = self._features(item)
-        except ImageRejected as rejected:
-            yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(
-                {"status": REJECTED, "file": item.path, "image_id": record.image_id,
-                 "reason": rejected.reason, "message": rejected.message}))
-            return
-        yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(
-            {"status": OK, "file": item.path, "image_id": record.image_id, "split": item.split, "diagnosis": record.diagnosis}))
-        self._pending.append((item.split, features))
-        if len(self._pending) >= ENCODE_BATCH:
-            yield from self._flush()
-
-    def finish_bundle(self) -> Iterator:
-        for split_and_example in self._flush():
-            yield WindowedValue(split_and_example, MIN_TIMESTAMP, [GlobalWindow()])
-
-    def _flush(self) -> Iterator[tuple[str, bytes]]:
-        pending, self._pending = self._pending, []
-        if pending:
-            serialized = self._encoder.encode(features_to_record_batch([features for _, features in pending]))
-            yield from zip((split for split, _ in pending), serialized)
+    def process(self, chunk: list[IngestItem]) -> Iterator:
+        encoded: list[tuple[str, dict]] = []
+        outcomes = []
+        for item in chunk:
+            record = item.record
+            try:
+                encoded.append((item.split, self._features(item)))
+            except ImageRejected as rejected:
+                outcomes.append({"status": REJECTED, "file": item.path, "image_id": record.image_id,
+                                 "reason": rejected.reason, "message": rejected.message})
+                continue
+            outcomes.append({"status": OK, "file": item.path, "image_id": record.image_id,
+                             "split": item.split, "diagnosis": record.diagnosis})
+        if encoded:
+            serialized = self._encoder.encode(features_to_record_batch([features for _, features in encoded]))
+            for (split, _), example in zip(encoded, serialized):
+                yield beam.pvalue.TaggedOutput(split, example)
+        yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(outcomes))
 
     def _features(self, item: IngestItem) -> dict:
         try:

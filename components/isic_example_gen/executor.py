@@ -19,7 +19,8 @@ from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
-from dermflow.components.isic_example_gen.example_encoder import OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem
+from dermflow.components.isic_example_gen.example_encoder import (
+    OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, chunked)
 from dermflow.config import DataConfig, DermflowConfig
 from dermflow.ingest_report import build_report, check_accounting, summary_text, write_report
 from dermflow.isic_archive import ArchiveError, ArchivePlan, check_missing, list_image_files, plan_archive
@@ -56,23 +57,23 @@ def write_ingest(pipeline: beam.Pipeline, items: list[IngestItem], splits: list[
     """Builds the Beam graph: encode every item, write each split to ``split_uri[split]``, outcomes as JSON lines."""
     encoded = (
         pipeline
-        | "Items" >> beam.Create(items)
-        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings)).with_outputs(OUTCOMES, main="examples")
+        | "Chunks" >> beam.Create(chunked(items))
+        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings)).with_outputs(OUTCOMES, *splits)
     )
-    by_split = encoded.examples | "BySplit" >> beam.Partition(lambda kv, _: splits.index(kv[0]), len(splits))
-    for split, examples in zip(splits, by_split):
-        (examples
-         | f"Serialized[{split}]" >> beam.Values()
-         | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-             os.path.join(split_uri[split], "data_tfrecord"), file_name_suffix=".gz", num_shards=num_shards))
+    for split in splits:
+        encoded[split] | f"Write[{split}]" >> beam.io.WriteToTFRecord(
+            os.path.join(split_uri[split], "data_tfrecord"), file_name_suffix=".gz", num_shards=num_shards)
     encoded[OUTCOMES] | "WriteOutcomes" >> beam.io.WriteToText(outcomes_prefix, file_name_suffix=".jsonl")
 
 
 def read_outcomes(folder: Path) -> list[dict]:
+    """The per-item outcomes; each line holds the JSON list of one chunk."""
     outcomes = []
     for path in sorted(folder.glob("*.jsonl")):
         with path.open(encoding="utf-8") as handle:
-            outcomes.extend(json.loads(line) for line in handle if line.strip())
+            for line in handle:
+                if line.strip():
+                    outcomes.extend(json.loads(line))
     return outcomes
 
 
