@@ -5,7 +5,8 @@
 
 Phase 1 trains the head on a frozen backbone (``train.head_epochs`` at ``train.learning_rate``);
 phase 2 also trains the top ``train.fine_tune_layers`` backbone layers (``train.fine_tune_epochs``
-at ``train.fine_tune_learning_rate``). Each phase stops early on the eval split's ISIC balanced
+at ``train.fine_tune_learning_rate``). A backbone without pretrained weights (``model.weights:
+none``) is trained whole in both phases. Each phase stops early on the eval split's ISIC balanced
 accuracy and keeps its best weights. Progress is backed up under ``paths.work_dir`` so a killed
 Trainer, re-executed, resumes where it was (see ``trainer_progress``). ``<model_run_dir>/history.json``
 holds one row per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
@@ -147,8 +148,22 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     return built
 
 
+def set_phase_trainable(built: BuiltClassifier, phase: Phase) -> None:
+    """The phase's trainable layers; a randomly initialised backbone is trained whole, in every phase.
+
+    Freezing random features (and their BatchNorm, whose identity statistics make MobileNetV2's
+    random features vanish) would leave the head nothing to learn from.
+    """
+    if built.weights.path is None:
+        built.model.trainable = True
+        for layer in built.model.layers:
+            layer.trainable = True
+    else:
+        set_backbone_trainable(built.model, phase.trainable_top_layers)
+
+
 def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, train_cfg, fit_kwargs):
-    set_backbone_trainable(built.model, phase.trainable_top_layers)
+    set_phase_trainable(built, phase)
     with strategy.scope():
         model.compile(
             optimizer=keras.optimizers.Adam(phase.learning_rate),
