@@ -91,7 +91,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
 
 
 def metadata_connection_config(cfg: DermflowConfig):
-    """SQLite at ``paths.metadata_path`` by default; ``paths.metadata_connection`` names a shared MySQL or PostgreSQL store."""
+    """SQLite at ``paths.metadata_path`` by default; ``paths.metadata_connection`` names a shared MySQL store."""
     connection = cfg.paths.metadata_connection
     if not connection:
         path = cfg.paths.resolved_metadata_path()
@@ -109,24 +109,14 @@ def metadata_connection_config(cfg: DermflowConfig):
             password=unquote(url.password or ""),
         )
     if url.scheme in ("postgresql", "postgres"):
-        return postgresql_metadata_connection_config(url)
+        raise ValueError(
+            f"paths.metadata_connection {connection!r}: ML Metadata 1.17.1's PostgreSQL backend breaks on any string "
+            "holding a backslash (it double-quotes PQescapeLiteral's E'...'), which TFX's JSON properties do; "
+            "use mysql://USER:PASS@HOST:PORT/DB or SQLite on a shared path (docs/deployment.md#ml-metadata)"
+        )
     raise ValueError(
-        f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE, "
-        "mysql://USER:PASS@HOST:PORT/DB and postgresql://USER:PASS@HOST:PORT/DB"
+        f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE and mysql://USER:PASS@HOST:PORT/DB"
     )
-
-
-def postgresql_metadata_connection_config(url):
-    """ML Metadata 1.17 has a PostgreSQL backend; TFX has no helper for it (docs/deployment.md)."""
-    from ml_metadata.proto import metadata_store_pb2
-
-    config = metadata_store_pb2.ConnectionConfig()
-    config.postgresql.host = url.hostname or "127.0.0.1"
-    config.postgresql.port = str(url.port or 5432)
-    config.postgresql.dbname = url.path.lstrip("/") or "mlmd"
-    config.postgresql.user = unquote(url.username or "")
-    config.postgresql.password = unquote(url.password or "")
-    return config
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -45,19 +45,20 @@ def layout_of(cfg: DermflowConfig) -> ClusterLayout:
     return ClusterLayout.at(path if path.is_absolute() else REPO_ROOT / path)
 
 
-def metadata_connection_url(port: int, secrets: dict[str, str]) -> str:
-    return f"postgresql://mlmd:{secrets['MLMD_DB_PASSWORD']}@127.0.0.1:{port}/mlmd"
+def cluster_config(cfg: DermflowConfig) -> DermflowConfig:
+    """``cfg`` with every path absolute, so every worker sees the same pipeline root and ML Metadata.
 
-
-def cluster_config(cfg: DermflowConfig, layout: ClusterLayout, ports: airflow_services.ServicePorts,
-                   secrets: dict[str, str]) -> DermflowConfig:
-    """``cfg`` with ML Metadata on the cluster's Postgres and every path absolute (the same for all workers)."""
+    ML Metadata stays on SQLite at ``paths.metadata_path`` (a shared path): MLMD 1.17.1's PostgreSQL
+    backend cannot store TFX's properties (docs/deployment.md#ml-metadata); across machines, point
+    ``paths.metadata_connection`` at MySQL.
+    """
     data = cfg.model_dump(mode="json")
     paths = data["paths"]
     for key in ("work_dir", "registry", "pipeline_root", "metadata_path"):
         if paths[key] is not None:
             paths[key] = str(_absolute(paths[key]))
-    paths["metadata_connection"] = paths["metadata_connection"] or metadata_connection_url(ports.postgres, secrets)
+    if paths["metadata_path"] is None and not paths["metadata_connection"]:
+        paths["metadata_path"] = str(Path(paths["work_dir"]) / "metadata.sqlite")
     data["airflow"]["score_output"] = str(_absolute(data["airflow"]["score_output"]))
     return DermflowConfig.model_validate(data)
 
@@ -110,7 +111,7 @@ def cluster_up(cfg: DermflowConfig) -> dict:
     try:
         _start_postgres(cfg, layout, ports, secrets)
         _start_redis(cfg, layout, ports, secrets)
-        effective = cluster_config(cfg, layout, ports, secrets)
+        effective = cluster_config(cfg)
         write_private(layout.config_file, yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False))
         airflow_services.write_admin_password(layout, secrets)
         env = airflow_services.airflow_env(effective, layout, ports, secrets, REPO_ROOT)
@@ -136,7 +137,7 @@ def _start_postgres(cfg, layout: ClusterLayout, ports, secrets) -> None:
     _record(layout, POSTGRES, pid)
     postgres_server.ensure_databases(
         ports.postgres, secrets["POSTGRES_SUPERUSER_PASSWORD"],
-        {"airflow": secrets["AIRFLOW_DB_PASSWORD"], "mlmd": secrets["MLMD_DB_PASSWORD"]},
+        {"airflow": secrets["AIRFLOW_DB_PASSWORD"]},
     )
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 SECRET_NAMES = (
     "POSTGRES_SUPERUSER_PASSWORD",
     "AIRFLOW_DB_PASSWORD",
-    "MLMD_DB_PASSWORD",
     "REDIS_PASSWORD",
     "JWT_SECRET",
     "FERNET_KEY",

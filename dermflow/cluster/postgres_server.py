@@ -1,8 +1,8 @@
-"""The cluster's PostgreSQL: Airflow's metadata DB and the ML Metadata store.
+"""The cluster's PostgreSQL: Airflow's metadata DB (and Celery's result backend).
 
 ``initdb`` into ``<state>/pgdata`` (as the ``postgres`` user when run as root: Postgres refuses
 to run as root), password auth (scram-sha-256) over TCP on 127.0.0.1 only, no Unix socket.
-Two databases, each with its own role and generated password: ``airflow`` and ``mlmd``.
+One database, ``airflow``, owned by its own role with a generated password.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from dermflow.cluster.debian_packages import postgres_bindir
 
 SUPERUSER = "postgres"
-DATABASES = ("airflow", "mlmd")  # each owned by the role of the same name
+DATABASES = ("airflow",)  # each owned by the role of the same name
 
 
 def _as_postgres(command: list[str]) -> list[str]:

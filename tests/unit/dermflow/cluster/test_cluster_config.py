@@ -16,18 +16,18 @@ def secrets(tmp_path):
     return ensure_secrets(tmp_path / "secrets.env")
 
 
-def test_mlmd_goes_to_the_clusters_postgres_and_paths_are_absolute(tmp_path, secrets):
-    effective = cluster_config(load_config(), ClusterLayout.at(tmp_path), PORTS, secrets)
-    assert effective.paths.metadata_connection == (
-        f"postgresql://mlmd:{secrets['MLMD_DB_PASSWORD']}@127.0.0.1:15432/mlmd"
-    )
+def test_mlmd_and_the_pipeline_root_are_on_one_absolute_shared_path():
+    effective = cluster_config(load_config())
+    assert effective.paths.metadata_connection is None
     assert effective.paths.work_dir == REPO_ROOT / "var/work"
+    assert effective.paths.resolved_metadata_path() == REPO_ROOT / "var/work/metadata.sqlite"
+    assert effective.paths.resolved_pipeline_root() == REPO_ROOT / "var/work/tfx"
     assert effective.airflow.score_output.is_absolute()
 
 
-def test_an_explicit_metadata_connection_is_kept(tmp_path, secrets):
+def test_an_explicit_metadata_connection_is_kept():
     cfg = load_config(overrides=["paths.metadata_connection=mysql://u:p@db:3306/mlmd"])
-    effective = cluster_config(cfg, ClusterLayout.at(tmp_path), PORTS, secrets)
+    effective = cluster_config(cfg)
     assert effective.paths.metadata_connection == "mysql://u:p@db:3306/mlmd"
 
 
