@@ -65,11 +65,25 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from dermflow.pipelines.scoring_pipeline import run_scoring
 
     cfg = _config(args, {})
+    if not args.input and not args.files_from:
+        raise SystemExit("dermflow score: give --input or --files-from")
+    files = None
+    if args.files_from:
+        from dermflow.orchestration.scoring_shards import read_manifest
+
+        files = read_manifest(args.files_from)
     summary = run_scoring(
-        cfg, inputs=args.input, model=args.model, output=args.output, run_id=args.run_id, beam_args=args.beam_args
+        cfg, inputs=args.input or [], model=args.model, output=args.output, run_id=args.run_id,
+        beam_args=args.beam_args, files=files, shard=args.shard,
     )
     print(summary)
     return 0
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from dermflow.cluster.cluster_cli import run
+
+    return run(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -127,12 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.")
     _add_config_args(p)
-    p.add_argument("--input", action="append", required=True, help="Folder (recursive) or glob; repeatable.")
+    p.add_argument("--input", action="append", help="Folder (recursive) or glob; repeatable.")
+    p.add_argument("--files-from", type=Path, metavar="MANIFEST",
+                   help="Score exactly the files of this shard manifest (JSON) instead of listing --input.")
+    p.add_argument("--shard", default="", help="Shard label (shard-K-of-N) of a run scored by several tasks.")
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--run-id", help="Default: a timestamp.")
     p.add_argument("beam_args", nargs=argparse.REMAINDER, help="After --: Beam pipeline options.")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("cluster", help="Local cluster: Postgres, Redis, Airflow on Celery (docs/deployment.md).")
+    from dermflow.cluster.cluster_cli import add_arguments as _cluster_arguments
+
+    _cluster_arguments(p)
+    p.set_defaults(func=_cmd_cluster)
 
     p = sub.add_parser("report", help="Write the HTML report of a pushed model version.")
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")

@@ -62,8 +62,14 @@ def run_scoring(
     output: Path,
     run_id: str | None = None,
     beam_args: list[str] | None = None,
+    files: list | None = None,
+    shard: str = "",
 ) -> dict:
-    """Scores every file under ``inputs`` with ``model``; returns the run's summary (see the module docstring)."""
+    """Scores every file under ``inputs`` with ``model``; returns the run's summary (see the module docstring).
+
+    ``files`` (``InputFile``s, e.g. a shard manifest) replaces listing ``inputs``. ``shard`` names one
+    of several tasks scoring the same ``run_id``: its staging folder and published files carry it.
+    """
     from dermflow.pipelines.scoring.gradcam_model_handler import SIGNATURE
     from dermflow.pipelines.scoring.input_listing import list_input_files
     from dermflow.pipelines.scoring.scored_index import read_scored_sha256
@@ -77,10 +83,10 @@ def run_scoring(
     registered = resolve_model(model, default_name=cfg.model_name)
     labels = registered.labels
     image_size = model_image_size(registered, SIGNATURE)
-    layout = OutputLayout(str(output), run_id, registered.version, started.strftime("%Y-%m-%d"))
+    layout = OutputLayout(str(output), run_id, registered.version, started.strftime("%Y-%m-%d"), shard)
     context = RunContext(run_id, registered.name, registered.version, tuple(labels), cfg.score.heatmap_png_size)
 
-    files = list_input_files(list(inputs), exclude_under=str(output))
+    files = list(files) if files is not None else list_input_files(list(inputs), exclude_under=str(output))
     scored_before = read_scored_sha256(layout.predictions_dir, registered.version) if cfg.score.skip_scored else frozenset()
     _LOG.warning(
         "scoring %d files with %s/%s (%d images already scored by this version); run %s",

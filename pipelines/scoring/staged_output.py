@@ -33,6 +33,12 @@ class OutputLayout:
     run_id: str
     model_version: str
     scored_date: str  # YYYY-MM-DD, UTC, when the run started
+    shard: str = ""  # "shard-00001-of-00004" when one run is scored by several tasks (dermflow.orchestration.scoring_shards)
+
+    @property
+    def file_tag(self) -> str:
+        """Run id, plus the shard for a sharded run: shards of one run never share a file name."""
+        return f"{self.run_id}-{self.shard}" if self.shard else self.run_id
 
     @property
     def predictions_dir(self) -> str:
@@ -56,16 +62,18 @@ class OutputLayout:
 
     @property
     def staging_dir(self) -> str:
+        if self.shard:
+            return FileSystems.join(self.output, STAGING, self.run_id, self.shard)
         return FileSystems.join(self.output, STAGING, self.run_id)
 
     def staging_prefix(self, table: str) -> str:
         return FileSystems.join(self.staging_dir, table)
 
     def gallery_path(self) -> str:
-        return FileSystems.join(self.output, f"gallery-{self.run_id}.html")
+        return FileSystems.join(self.output, f"gallery-{self.file_tag}.html")
 
     def isic_csv_path(self) -> str:
-        return FileSystems.join(self.output, f"isic_submission-{self.run_id}.csv")
+        return FileSystems.join(self.output, f"isic_submission-{self.file_tag}.csv")
 
 
 def staged_files(layout: OutputLayout, table: str) -> list[str]:
@@ -89,7 +97,7 @@ def publish(layout: OutputLayout, table: str, partition_dir: str, file_prefix: s
             FileSystems.delete([staged])
             continue
         shard = FileSystems.split(staged)[1][len(table):-len(STAGED_SUFFIX)]  # "-00000-of-00002"
-        final = FileSystems.join(partition_dir, f"{file_prefix}-{layout.run_id}{shard}{extension}")
+        final = FileSystems.join(partition_dir, f"{file_prefix}-{layout.file_tag}{shard}{extension}")
         _ensure_dir(partition_dir)
         FileSystems.rename([staged], [final])
         published.append(final)
