@@ -79,7 +79,7 @@ def airflow_env(var: Path, config: Path) -> dict[str, str]:
         "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME") or str(var / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "KERAS_HOME": os.environ.get("KERAS_HOME") or str(var / "keras"),
+        "KERAS_HOME": os.environ.get("KERAS_HOME") or str(REPO_ROOT / "var" / "keras"),
         "DERMFLOW_CONFIG": str(config),
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),  # Airflow runs `airflow` from PATH
         "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
@@ -110,6 +110,8 @@ def run_demo(var: Path = REPO_ROOT / "var", n: int = 300, image_size: int = 128)
     from dermflow.reporting import REPORT_DIR, REPORT_HTML
 
     var = var.resolve()
+    # Where `make install` put the ImageNet weights (the Makefile exports the same default).
+    os.environ.setdefault("KERAS_HOME", str(REPO_ROOT / "var" / "keras"))
     config = resolved_demo_config(var)
     cfg = load_config(config)
     archive = ensure_archive(var / "demo" / "archive", cfg.data.ground_truth_csv, n, image_size)
