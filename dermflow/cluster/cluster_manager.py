@@ -4,9 +4,9 @@
     cluster_status(cfg)          # every process, alive or not, ports, API health
     cluster_down(cfg)            # stops exactly what up started; raises if a process or a port is left
 
-Every process ``up`` starts gets a PID file; ``down`` stops those process groups (SIGTERM, then
+Every process ``up`` starts gets a PID file; ``down`` stops those sessions (SIGTERM, then
 SIGKILL after ``cluster.stop_grace_seconds``), stops Postgres with ``pg_ctl stop``, then checks
-that no process of those groups is alive and no port of the cluster is still open.
+that no process of those sessions is alive and no port of the cluster is still open.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dermflow.cluster.cluster_layout import ClusterLayout
 from dermflow.cluster.cluster_secrets import ensure_secrets, read_secrets, write_private
 from dermflow.cluster.debian_packages import ensure_installed
 from dermflow.cluster.managed_process import (
-    free_port, group_alive, port_open, read_pid, start_process, stop_group, wait_for,
+    free_port, session_alive, port_open, read_pid, start_process, stop_session, wait_for,
 )
 from dermflow.config import DermflowConfig
 
@@ -74,6 +74,7 @@ def _env(cfg: DermflowConfig, layout: ClusterLayout) -> dict[str, str]:
 
 
 def _record(layout: ClusterLayout, name: str, pid: int) -> None:
+    """Remembers ``pid``, the leader of the session holding the process and all it starts."""
     state = layout.read_state()
     state.setdefault("started", [])
     if name not in state["started"]:
@@ -83,17 +84,13 @@ def _record(layout: ClusterLayout, name: str, pid: int) -> None:
 
 
 def running_processes(layout: ClusterLayout) -> dict[str, int]:
-    """Name -> PID of every process with a PID file whose process group is still alive."""
+    """Name -> PID of every process with a PID file whose session still has a live process."""
     alive = {}
     for name in layout.read_state().get("started", []):
         pid = read_pid(layout.pid_file(name))
-        if pid is not None and group_alive(_pgid(name, pid)):
+        if pid is not None and session_alive(pid):
             alive[name] = pid
     return alive
-
-
-def _pgid(name: str, pid: int) -> int:
-    return pid  # every process is started as the leader of its own session
 
 
 def cluster_up(cfg: DermflowConfig) -> dict:
@@ -205,12 +202,12 @@ def start_worker(cfg: DermflowConfig, name: str, queue: str | None = None, timeo
 
 
 def stop_process(cfg: DermflowConfig, name: str, sig: int = signal.SIGTERM) -> None:
-    """Stops one process of the cluster (with SIGKILL: as if its machine died) and its whole process group."""
+    """Stops one process of the cluster and everything it started (with SIGKILL: as if its machine died)."""
     layout = layout_of(cfg)
     pid = read_pid(layout.pid_file(name))
     if pid is None:
         raise ClusterError(f"no process named {name} in {layout.pids_dir}")
-    stop_group(_pgid(name, pid), cfg.cluster.stop_grace_seconds, sig)
+    stop_session(pid, cfg.cluster.stop_grace_seconds, sig)
 
 
 def cluster_down(cfg: DermflowConfig, check: bool = True) -> dict:
@@ -225,13 +222,13 @@ def cluster_down(cfg: DermflowConfig, check: bool = True) -> dict:
             continue
         if name == POSTGRES:
             postgres_server.stop(layout.pgdata, cfg.cluster.stop_grace_seconds)
-        if group_alive(_pgid(name, pid)):
-            killed = stop_group(_pgid(name, pid), cfg.cluster.stop_grace_seconds)
+        if session_alive(pid):
+            killed = stop_session(pid, cfg.cluster.stop_grace_seconds)
             report["killed" if killed else "stopped"].append(name)
         else:
             report["stopped"].append(name)
     left = [name for name in started
-            if (pid := read_pid(layout.pid_file(name))) is not None and group_alive(_pgid(name, pid))]
+            if (pid := read_pid(layout.pid_file(name))) is not None and session_alive(pid)]
     ports = state.get("ports", {})
     open_ports = {name: port for name, port in ports.items() if port_open(port)}
     report.update(left_running=left, open_ports=open_ports)

@@ -1,8 +1,10 @@
-"""Processes the cluster starts and stops by PID: one session (process group) and one log each.
+"""Processes the cluster starts and stops by PID: one session and one log each.
 
-Every process is started with ``start_new_session=True``, so its process group holds it and
-everything it forks (Celery's pool, a task's Beam subprocesses). ``stop_group`` signals that
-group, so ``down`` stops exactly what ``up`` started and nothing else.
+Every process is started with ``start_new_session=True``, so its session holds it and everything
+it forks: Celery's pool, and the task processes, which Airflow moves into process groups of their
+own (``setpgid``) but which stay in the worker's session, with their Beam subprocesses.
+``stop_session`` signals every process of that session, so ``down`` stops exactly what ``up``
+started, and killing a worker kills its running tasks too, as when its machine dies.
 """
 from __future__ import annotations
 
@@ -46,25 +48,20 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the process group ``pgid`` is still running (zombies excluded)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return any(_state(pid) not in (None, "Z") for pid in group_members(pgid))
-
-
-def group_members(pgid: int) -> list[int]:
+def session_members(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid``."""
     members = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = _stat_fields(int(entry.name))
-            if fields and int(fields[2]) == pgid:
+            if fields and int(fields[3]) == sid and fields[0] != "Z":
                 members.append(int(entry.name))
     return members
+
+
+def session_alive(sid: int) -> bool:
+    _reap(sid)
+    return bool(session_members(sid))
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -72,12 +69,7 @@ def _stat_fields(pid: int) -> list[str] | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, ...
-
-
-def _state(pid: int) -> str | None:
-    fields = _stat_fields(pid)
-    return fields[0] if fields else None
+    return stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, session, ...
 
 
 def _reap(pid: int) -> None:
@@ -87,25 +79,31 @@ def _reap(pid: int) -> None:
         pass
 
 
-def stop_group(pgid: int, grace_seconds: float, sig: int = signal.SIGTERM) -> bool:
-    """Signals the group, waits up to ``grace_seconds``, then SIGKILLs what is left. True if it had to kill."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_session(sid: int, grace_seconds: float, sig: int = signal.SIGTERM) -> bool:
+    """Signals every process of the session, waits up to ``grace_seconds``, then SIGKILLs what is left.
+
+    Returns True when it had to SIGKILL.
+    """
+    _signal_all(session_members(sid), sig)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        _reap(pgid)
-        if not group_alive(pgid):
+        if not session_alive(sid):
             return False
         time.sleep(0.2)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
+    left = session_members(sid)
+    if not left:
         return False
+    _signal_all(left, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and group_alive(pgid):
-        _reap(pgid)
+    while time.monotonic() < deadline and session_alive(sid):
         time.sleep(0.1)
     return True
 

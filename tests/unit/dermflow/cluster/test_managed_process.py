@@ -1,10 +1,12 @@
 import socket
 import sys
 
-from dermflow.cluster.managed_process import free_port, group_alive, port_open, read_pid, start_process, stop_group
+from dermflow.cluster.managed_process import (
+    free_port, port_open, read_pid, session_alive, session_members, start_process, stop_session,
+)
 
-# A parent that forks a child into its own process group, then both sleep.
-FAMILY = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
+# A parent whose child moves to a process group of its own (as Airflow's task processes do), then both sleep.
+FAMILY = "import os, subprocess, time; subprocess.Popen(['sleep', '60'], process_group=0); time.sleep(60)"
 DEAF = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
 
 
@@ -14,11 +16,11 @@ def _start(tmp_path, code):
     return pid
 
 
-def test_stop_group_stops_the_process_and_its_children(tmp_path):
+def test_stop_session_stops_the_process_and_its_children(tmp_path):
     pid = _start(tmp_path, FAMILY)
-    assert group_alive(pid)
-    assert stop_group(pid, grace_seconds=10) is False
-    assert not group_alive(pid)
+    assert session_alive(pid)
+    assert stop_session(pid, grace_seconds=10) is False
+    assert not session_alive(pid)
 
 
 def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
@@ -28,8 +30,8 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     deadline = time.monotonic() + 10
     while "up" not in (tmp_path / "p.log").read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert stop_group(pid, grace_seconds=0.5) is True
-    assert not group_alive(pid)
+    assert stop_session(pid, grace_seconds=0.5) is True
+    assert not session_alive(pid)
 
 
 def test_port_checks():
