@@ -129,7 +129,9 @@ def _slice_values(metric_keys_and_values, label_names: list[str]) -> dict:
 
 
 def _is_baseline(key) -> bool:
-    return key.model_name == BASELINE_MODEL_NAME and not key.is_diff
+    """A baseline's own value (not the candidate-minus-baseline diff); plot keys have no diffs."""
+    is_diff = "is_diff" in key.DESCRIPTOR.fields_by_name and key.is_diff
+    return key.model_name == BASELINE_MODEL_NAME and not is_diff
 
 
 def _json_number(value: float) -> float | None:

@@ -29,8 +29,8 @@ def _config(root: Path, **sections) -> DermflowConfig:
         "model_name": "tiny",
         "data": {"data_root": str(root / "archive")},
         "model": {"backbone": "small_cnn", "image_size": IMAGE_SIZE, "weights": "none", "dropout": 0.1},
-        "train": {"head_epochs": 0, "fine_tune_epochs": 6, "fine_tune_layers": 20, "fine_tune_learning_rate": 3e-3,
-                  "batch_size": 16, "augment": False, "early_stopping_patience": 6},
+        "train": {"head_epochs": 0, "fine_tune_epochs": 15, "fine_tune_layers": 20, "fine_tune_learning_rate": 3e-3,
+                  "batch_size": 16, "augment": False, "early_stopping_patience": 15},
         "eval": {"min_balanced_accuracy": 0.0},
         "beam": {"direct_running_mode": "in_memory", "direct_num_workers": 1},
         "paths": {"work_dir": str(root / "work"), "registry": str(root / "registry")},
@@ -43,7 +43,7 @@ def _config(root: Path, **sections) -> DermflowConfig:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("training")
-    write_archive(root / "archive", n=120, seed=3, image_size=IMAGE_SIZE)
+    write_archive(root / "archive", n=160, seed=3, image_size=IMAGE_SIZE)
     return root
 
 
