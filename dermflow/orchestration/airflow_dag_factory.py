@@ -6,8 +6,9 @@ TensorFlow or TFX. The heavy work runs inside the tasks:
 
 * each retraining task calls ``dermflow.orchestration.tfx_node_runner.run_node`` for its
   TFX node, in the TFX pipeline run named after the Airflow run;
-* the scoring task runs ``python -m dermflow.cli score`` in the same interpreter's venv,
-  streaming its output into the task log.
+* the scoring DAG lists and shards its inputs, then one mapped task per shard runs
+  ``python -m dermflow.cli score --files-from MANIFEST`` in the same interpreter's venv,
+  streaming its output into the task log, and a last task reconciles the run's Parquet.
 
 The config file is ``config_path``, else ``$DERMFLOW_CONFIG``, else the defaults; at run time
 the Airflow Variable ``dermflow_config`` (a path), when set, takes precedence. Parse-time
@@ -31,6 +32,7 @@ from airflow.sdk import DAG, Asset, AssetAlias, Param, Variable
 
 from dermflow.config import ISIC_CLASSES, ConfigError, DermflowConfig, load_config
 from dermflow.orchestration.pipeline_graph import PipelineGraph, read_graph
+from dermflow.orchestration.sharded_scoring_tasks import LIST_TASK, list_shards, reconcile, score_shard
 
 log = logging.getLogger(__name__)
 
@@ -248,20 +250,12 @@ def score_command(inputs: list[str], model: str, output: str, run_id: str, confi
     return command
 
 
-def _run_scoring(config_path: str | None, **context: Any) -> str:
-    from dermflow.orchestration.tfx_node_runner import tfx_run_id
-
-    params = context["params"]
-    path = run_time_config_path(config_path)
-    inputs = list(params.get("input") or [])
-    if not inputs:
-        raise AirflowSkipException("nothing to score: set the 'input' param or airflow.score_inputs in the config")
-    stream_command(score_command(inputs, params["model"], params["output"], tfx_run_id(context["run_id"]), path))
-    return params["output"]
-
-
 def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kwargs: Any) -> DAG:
-    """Scores folders with the Beam job; runs on each new model in the registry, or by hand."""
+    """Scores folders with the Beam job in ``shards`` mapped tasks; runs on each new model in the registry, or by hand.
+
+    ``list_shards`` -> ``score`` (one mapped task per shard) -> ``reconcile``
+    (``dermflow.orchestration.sharded_scoring_tasks``; docs/deployment.md#sharded-scoring).
+    """
     path = parse_time_config_path(config_path)
     cfg = load_config(path)
     model_default = str(Path(cfg.paths.registry) / cfg.model_name)
@@ -283,15 +277,22 @@ def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kw
                             description="Output folder for the Parquet predictions and errors."),
             "model": Param(model_default, type="string", minLength=1,
                            description="REGISTRY[/NAME[/VERSION]]; default the latest registered model."),
+            "shards": Param(cfg.airflow.score_shards, type="integer", minimum=1,
+                            description="Tasks the files are split across, by a stable hash of their path."),
         },
         "tags": ["dermflow", "beam", "scoring"],
         "doc_md": "Batch scoring with Beam (dermflow score); triggered by new models (see docs/airflow.md).",
     }
     settings.update(dag_kwargs)
+    config_arg = str(path) if path else None
     with DAG(dag_id, **settings) as dag:
-        PythonOperator(
-            task_id="score",
-            python_callable=_run_scoring,
-            op_kwargs={"config_path": str(path) if path else None},
+        listing = PythonOperator(task_id=LIST_TASK, python_callable=list_shards, op_kwargs={"config_path": config_arg})
+        shards = PythonOperator.partial(
+            task_id="score", python_callable=score_shard, op_args=[config_arg],
+            map_index_template="{{ task.op_kwargs['shard'] }}",
+        ).expand(op_kwargs=listing.output)
+        check = PythonOperator(
+            task_id="reconcile", python_callable=reconcile, op_kwargs={"config_path": config_arg}, retries=0,
         )
+        listing >> shards >> check
     return dag
