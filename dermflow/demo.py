@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,12 @@ from dermflow.config import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
-PROGRESS_MARKERS = ("[DAG TEST] end task", "[DAG TEST] starting task", "DagRun Finished", "NodeFailedError", "ERROR")
+PROGRESS = (
+    (re.compile(r"\[DAG TEST\] starting task_id=(\S+)"), "{} ..."),
+    (re.compile(r"\[DAG TEST\] end task task_id=(\S+)"), "{} finished"),
+    (re.compile(r"DagRun Finished: dag_id=(\S+),.*state=(\w+)"), "{} run: {}"),
+    (re.compile(r"(\w+(?:Error|Exception): .*)"), "{}"),
+)
 
 
 class DemoError(RuntimeError):
@@ -86,6 +92,15 @@ def airflow_env(var: Path, config: Path) -> dict[str, str]:
     }
 
 
+def progress_message(line: str) -> str | None:
+    """The console line for one line of Airflow output: task starts and ends, run states, errors."""
+    for pattern, template in PROGRESS:
+        match = pattern.search(line)
+        if match:
+            return template.format(*match.groups())[:300]
+    return None
+
+
 def run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> None:
     """Runs ``airflow ARGS``, full output to ``log_file``, task progress to the console."""
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -98,8 +113,9 @@ def run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             log.write(line)
-            if any(marker in line for marker in PROGRESS_MARKERS):
-                print(f"  {time.monotonic() - start:6.0f}s  {line.strip()[:200]}", flush=True)
+            message = progress_message(line)
+            if message:
+                print(f"  {time.monotonic() - start:6.0f}s  {message}", flush=True)
         code = process.wait()
     if code != 0:
         raise DemoError(f"airflow {' '.join(args[:3])} failed (exit {code}); see {log_file}")

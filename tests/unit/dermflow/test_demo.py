@@ -23,3 +23,14 @@ def test_summary_says_where_everything_is_and_how_to_query_it():
     })
     for expected in ("/r/m/v1/report/report.html", "read_parquet('/s/predictions/**/*.parquet'", "duckdb"):
         assert expected in text
+
+
+def test_progress_keeps_task_starts_ends_run_states_and_errors():
+    from dermflow.demo import progress_message
+
+    assert progress_message("2026 [info ] [DAG TEST] end task task_id=Trainer map_index=-1 [x]") == "Trainer finished"
+    assert progress_message("DagRun Finished: dag_id=dermflow_score, logical_date=x, state=success, run_type=m") == (
+        "dermflow_score run: success")
+    assert progress_message("NodeFailedError: TFX node IsicExampleGen failed: no CSV") == (
+        "NodeFailedError: TFX node IsicExampleGen failed: no CSV")
+    assert progress_message("[info ] Resolved inputs: {...}") is None
