@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -239,15 +238,6 @@ def stream_command(command: list[str], env: dict[str, str] | None = None) -> int
     if code != 0:
         raise RuntimeError(f"command exited with status {code}: {' '.join(command)}\n" + "\n".join(tail))
     return code
-
-
-def score_command(inputs: list[str], model: str, output: str, run_id: str, config_path: str | None) -> list[str]:
-    command = [sys.executable, "-m", "dermflow.cli", "score", "--model", model, "--output", output, "--run-id", run_id]
-    for item in inputs:
-        command += ["--input", item]
-    if config_path:
-        command += ["--config", config_path]
-    return command
 
 
 def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kwargs: Any) -> DAG:

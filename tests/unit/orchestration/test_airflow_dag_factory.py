@@ -12,7 +12,6 @@ from dermflow.orchestration.airflow_dag_factory import (
     params_to_overrides,
     pushed_model_events,
     registry_asset,
-    score_command,
     stream_command,
 )
 
@@ -44,13 +43,6 @@ def test_registry_asset_is_the_same_for_both_dags_and_absolute(tmp_path):
     asset = registry_asset(cfg)
     assert asset.uri == (tmp_path / "reg" / cfg.model_name).as_uri()
     assert asset == registry_asset(load_config(None, [f"paths.registry={tmp_path}/reg"]))
-
-
-def test_score_command_repeats_input_and_passes_the_config():
-    command = score_command(["/a", "/b/*.jpg"], "reg/m", "out", "run_1", "cfg.yaml")
-    assert command[:4] == [sys.executable, "-m", "dermflow.cli", "score"]
-    assert command[command.index("--config") + 1] == "cfg.yaml"
-    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--input"] == ["/a", "/b/*.jpg"]
 
 
 def test_stream_command_logs_lines_as_they_come(caplog):
