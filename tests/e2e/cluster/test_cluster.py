@@ -33,11 +33,11 @@ RUN_TIMEOUT = 900
 CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
 model: {{image_size: {size}, alpha: 0.35, weights: none}}
-train: {{batch_size: 16, head_epochs: 1, fine_tune_epochs: 1, fine_tune_layers: 5}}
+train: {{batch_size: 16, head_epochs: 1, fine_tune_epochs: 0, augment: false}}
 eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0}}
 beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{min_batch_size: 16, max_batch_size: 16, heatmap_png_size: 32, gallery_size: 4}}
-airflow: {{score_output: {root}/scores, retries: 2, retry_delay_seconds: 2, retry_backoff: 0}}
+airflow: {{schedule: null, score_output: {root}/scores, retries: 2, retry_delay_seconds: 2, retry_backoff: 0}}
 cluster: {{state_dir: {state}, task_heartbeat_timeout_seconds: 20}}
 """
 
@@ -124,19 +124,21 @@ def test_two_shards_score_every_image_once_into_one_dataset(api, retrain_run, ro
 
 
 def test_a_worker_killed_mid_shard_is_recovered_with_one_row_per_image(api, cfg, retrain_run, root):
-    killed = {}
+    killed: dict = {"seen_at": None}
 
     def kill_once_a_shard_runs(run):
-        if killed or run["state"] != "running":
+        if "map_index" in killed or run["state"] != "running":
             return
         running = [ti for ti in api.task_instances("dermflow_score", run["dag_run_id"])
                    if ti["task_id"] == "score" and ti["state"] == "running"]
-        if running and time.monotonic() - killed.setdefault("seen", time.monotonic()) > 8:
+        if not running:
+            killed["seen_at"] = None
+        elif killed["seen_at"] is None:
+            killed["seen_at"] = time.monotonic()
+        elif time.monotonic() - killed["seen_at"] > 8:  # the shard's Beam job is under way
             stop_process(cfg, "default-1", signal.SIGKILL)  # the worker, its task and the Beam job: a dead machine
             killed["map_index"] = running[0]["map_index"]
             start_worker(cfg, "default-1")
-        elif not running:
-            killed.pop("seen", None)
 
     run_id = _score(api, root, "scores-killed", on_poll=kill_once_a_shard_runs)
     assert "map_index" in killed, "no shard was seen running, so no worker was killed"
