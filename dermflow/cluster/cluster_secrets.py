@@ -2,7 +2,7 @@
 
 Nothing is shipped with a default: a fresh checkout has no secrets.env, and ``up`` makes one
 with ``secrets.token_urlsafe``. Later ``up``s reuse it (the Postgres data dir was initialised
-with those passwords); ``dermflow cluster down --purge`` removes both.
+with those passwords); ``make clean`` (which removes ``var/``) deletes both.
 """
 from __future__ import annotations
 
