@@ -36,12 +36,25 @@ NODE_IDS = (
 )
 
 
+def _in_process_on_direct_runner(cfg: DermflowConfig) -> list[str]:
+    """Beam options for stock components whose DoFns import TFDV when a worker unpickles them.
+
+    TFDV 1.16 imports only after ``tfx`` (which patches ``tfx_bsl.arrow.sql_util``), and a fresh
+    multi-process DirectRunner worker unpickles TFDV first, so those stages run in-process there.
+    """
+    return ["--direct_running_mode=in_memory", "--direct_num_workers=1"] if cfg.beam.runner == "DirectRunner" else []
+
+
 def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
     config_json = cfg.to_json()
     example_gen = IsicExampleGen(config_json=config_json).with_id("IsicExampleGen")
     class_filter = ClassFilter(examples=example_gen.outputs["examples"], config_json=config_json).with_id("ClassFilter")
     examples = class_filter.outputs["filtered_examples"]
-    statistics_gen = tfx.components.StatisticsGen(examples=examples).with_id("StatisticsGen")
+    statistics_gen = (
+        tfx.components.StatisticsGen(examples=examples)
+        .with_id("StatisticsGen")
+        .with_beam_pipeline_args(_in_process_on_direct_runner(cfg))
+    )
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(TRAINING_EXAMPLES_SCHEMA)).with_id("ImportSchemaGen")
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
@@ -67,7 +80,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         schema=schema_gen.outputs["schema"],
         eval_config=build_eval_config(cfg, cfg.labels.label_names()),
         example_splits=[EVAL_SPLIT],
-    ).with_id("Evaluator")
+    ).with_id("Evaluator").with_beam_pipeline_args(_in_process_on_direct_runner(cfg))
     pusher = RegistryPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],

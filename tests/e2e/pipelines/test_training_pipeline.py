@@ -32,7 +32,7 @@ def _config(root: Path, **sections) -> DermflowConfig:
         "train": {"head_epochs": 0, "fine_tune_epochs": 15, "fine_tune_layers": 20, "fine_tune_learning_rate": 3e-3,
                   "batch_size": 16, "augment": False, "early_stopping_patience": 15},
         "eval": {"min_balanced_accuracy": 0.0},
-        "beam": {"direct_running_mode": "in_memory", "direct_num_workers": 1},
+        "beam": {"direct_running_mode": "multi_processing", "direct_num_workers": 2},  # the default runner mode
         "paths": {"work_dir": str(root / "work"), "registry": str(root / "registry")},
     }
     for section, values in sections.items():
