@@ -27,3 +27,14 @@ def isic_full_csv_root() -> Path:
     if not (ISIC_FULL_CSV / "ISIC_2019_Training_GroundTruth.csv").is_file():
         pytest.skip(f"full ISIC CSVs not found at {ISIC_FULL_CSV}")
     return ISIC_FULL_CSV
+
+
+@pytest.fixture(scope="session")
+def imagenet_weights():
+    """ImageNet MobileNetV2 weights where Keras looks ($KERAS_HOME, which make sets to var/keras).
+
+    Installed here if missing (idempotent, offline-capable: see docs/weights.md), as `make install` does.
+    """
+    from dermflow.weights import install_imagenet_weights
+
+    return install_imagenet_weights()

@@ -1,7 +1,9 @@
 """The whole training pipeline on a small synthetic archive, twice: an easy gate, then one that cannot be met.
 
-Settings are tiny (64 px, ``small_cnn`` trained from scratch in a few epochs) so the two runs fit in
-a few minutes on 2 CPU cores; they are still enough for the model to learn where the lesion is.
+Settings are small (the default MobileNetV2 with its ImageNet weights at 96 px, a few epochs) so the
+two runs fit in a few minutes on 2 CPU cores. A network trained from scratch at these sizes learns
+where the lesion is only now and then (small_cnn: 14 to 27 of 32 heatmaps hotter inside the lesion
+from run to run); the pretrained one does it every time (62 of 64 in the demo's model).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from dermflow.synthetic_archive import LESION_MASKS_DIR, write_archive
 
 pytestmark = pytest.mark.e2e
 
-IMAGE_SIZE = 64
+IMAGE_SIZE = 96
 REGISTRY_FILES = ("saved_model", "model.keras", "labels.txt", "metrics.json", "provenance.json", "config.json")
 
 
@@ -28,9 +30,9 @@ def _config(root: Path, **sections) -> DermflowConfig:
     data = {
         "model_name": "tiny",
         "data": {"data_root": str(root / "archive")},
-        "model": {"backbone": "small_cnn", "image_size": IMAGE_SIZE, "weights": "none", "dropout": 0.1},
-        "train": {"head_epochs": 0, "fine_tune_epochs": 15, "fine_tune_layers": 20, "fine_tune_learning_rate": 3e-3,
-                  "batch_size": 16, "augment": False, "early_stopping_patience": 15},
+        "model": {"backbone": "mobilenet_v2", "alpha": 1.0, "image_size": IMAGE_SIZE, "weights": "imagenet"},
+        "train": {"head_epochs": 3, "fine_tune_epochs": 1, "fine_tune_layers": 10, "batch_size": 32,
+                  "early_stopping_patience": 3},
         "eval": {"min_balanced_accuracy": 0.0},
         "beam": {"direct_running_mode": "multi_processing", "direct_num_workers": 2},  # the default runner mode
         "paths": {"work_dir": str(root / "work"), "registry": str(root / "registry")},
@@ -48,7 +50,7 @@ def root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def easy_run(root) -> dict:
+def easy_run(root, imagenet_weights) -> dict:
     return run_training(_config(root))
 
 
