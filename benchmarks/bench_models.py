@@ -13,22 +13,13 @@ of CPU time (other jobs sharing the cores barely move it) and of wall time.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from dermflow.config import ModelConfig
+from timing import best_seconds
 from dermflow.models import GradCam, build_classifier
-
-
-def best_seconds(run, repeat: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return min(times)
 
 
 def batches(pixels: np.ndarray, size: int) -> list[tf.Tensor]:

@@ -13,24 +13,14 @@ from __future__ import annotations
 import argparse
 import io
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from dermflow.config import ISIC_DIAGNOSES
+from timing import best_seconds
 from dermflow.synthetic_archive import render_image, write_archive
-
-
-def best_seconds(run, repeat: int) -> tuple[float, float]:
-    """(wall, CPU) seconds of the fastest run; CPU time barely moves when other jobs share the cores."""
-    times = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return min(times)
 
 
 def write_flat_images(root: Path, n: int, size: int) -> None:
