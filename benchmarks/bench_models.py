@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from dermflow.config import ModelConfig
-from timing import best_seconds
 from dermflow.models import GradCam, build_classifier
+from timing import best_seconds
 
 
 def batches(pixels: np.ndarray, size: int) -> list[tf.Tensor]:
