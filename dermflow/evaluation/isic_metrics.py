@@ -52,21 +52,32 @@ def balanced_accuracy_from_confusion(confusion: np.ndarray) -> float:
     return float(recalls.mean())
 
 
-def _isic_balanced_accuracy(
-    name: str = ISIC_BALANCED_ACCURACY_NAME,
-    eval_config: Optional[config_pb2.EvalConfig] = None,
-    model_name: str = "",
-    output_name: str = "",
-    sub_key: Optional[metric_types.SubKey] = None,
-    aggregation_type: Optional[metric_types.AggregationType] = None,
-    class_weights: Optional[Dict[int, float]] = None,
-    example_weighted: bool = False,
-) -> metric_types.MetricComputations:
-    key = metric_types.MetricKey(
-        name=name, model_name=model_name, output_name=output_name, sub_key=sub_key, example_weighted=example_weighted
-    )
-    summary = functools.partial(_single_value, key, balanced_accuracy_from_confusion)
-    return [_confusion_computation([key], eval_config, example_weighted, summary)]
+def _scalar_from_confusion(default_name: str, compute: Callable[[np.ndarray], float]):
+    """A TFMA create-computations function for one scalar read off the argmax confusion matrix.
+
+    TFMA picks the keyword arguments it passes by reading this signature, so it is spelled out.
+    """
+
+    def create_computations(
+        name: str = default_name,
+        eval_config: Optional[config_pb2.EvalConfig] = None,
+        model_name: str = "",
+        output_name: str = "",
+        sub_key: Optional[metric_types.SubKey] = None,
+        aggregation_type: Optional[metric_types.AggregationType] = None,
+        class_weights: Optional[Dict[int, float]] = None,
+        example_weighted: bool = False,
+    ) -> metric_types.MetricComputations:
+        key = metric_types.MetricKey(
+            name=name, model_name=model_name, output_name=output_name, sub_key=sub_key, example_weighted=example_weighted
+        )
+        summary = functools.partial(_single_value, key, compute)
+        return [_confusion_computation([key], eval_config, example_weighted, summary)]
+
+    return create_computations
+
+
+_isic_balanced_accuracy = _scalar_from_confusion(ISIC_BALANCED_ACCURACY_NAME, balanced_accuracy_from_confusion)
 
 
 class ArgmaxAccuracy(metric_types.Metric):
@@ -84,21 +95,7 @@ def accuracy_from_confusion(confusion: np.ndarray) -> float:
     return float(np.trace(confusion) / total) if total > 0 else float("nan")
 
 
-def _argmax_accuracy(
-    name: str = ARGMAX_ACCURACY_NAME,
-    eval_config: Optional[config_pb2.EvalConfig] = None,
-    model_name: str = "",
-    output_name: str = "",
-    sub_key: Optional[metric_types.SubKey] = None,
-    aggregation_type: Optional[metric_types.AggregationType] = None,
-    class_weights: Optional[Dict[int, float]] = None,
-    example_weighted: bool = False,
-) -> metric_types.MetricComputations:
-    key = metric_types.MetricKey(
-        name=name, model_name=model_name, output_name=output_name, sub_key=sub_key, example_weighted=example_weighted
-    )
-    summary = functools.partial(_single_value, key, accuracy_from_confusion)
-    return [_confusion_computation([key], eval_config, example_weighted, summary)]
+_argmax_accuracy = _scalar_from_confusion(ARGMAX_ACCURACY_NAME, accuracy_from_confusion)
 
 
 class ArgmaxClassMetrics(metric_types.Metric):
