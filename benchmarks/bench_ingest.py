@@ -1,7 +1,12 @@
 """Ingest throughput (images/s) and peak memory: IsicExampleGen on DirectRunner multi-processing vs a plain loop.
 
 Baseline, measured in the same run on the same archive: one process that reads each image, decodes it
-with Pillow, re-encodes it, builds a tf.train.Example and writes it with tf.io.TFRecordWriter.
+with Pillow, keeps a JPEG that already fits within ``--max-side`` as it is and shrinks and re-encodes
+anything else, builds a tf.train.Example and writes it with tf.io.TFRecordWriter (gzip, as the
+component does). The same job as IsicExampleGen, done the plain way; IsicExampleGen validates a fitting
+JPEG with a 1/8-scale decode instead of a full one (``dermflow.imaging.normalized_jpeg``), so the
+figures also give CPU seconds per image for each, and the same Beam job on one in-process worker,
+to tell the saving per image from the parallel speed-up.
 Each measurement runs in its own subprocess; peak memory is the largest sum of RSS over that
 process and all its children, polled every 0.1 s (shared library pages are counted once per
 process, so this overstates real use).
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,14 +36,10 @@ def run_measured(args: list[str]) -> tuple[dict, float]:
     """Runs this script as a subprocess phase; returns (its JSON result, peak RSS of the tree in MB)."""
     process = psutil.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     peak = 0
-    cpu: dict[int, float] = {}
     while process.poll() is None:
         try:
             tree = [process, *process.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            for p in tree:
-                times = p.cpu_times()
-                cpu[p.pid] = times.user + times.system
         except psutil.Error:
             pass
         time.sleep(0.1)
@@ -45,19 +47,24 @@ def run_measured(args: list[str]) -> tuple[dict, float]:
     if process.returncode != 0:
         raise RuntimeError(f"phase {args} failed ({process.returncode}): {out[-2000:]}")
     result = json.loads(out.strip().splitlines()[-1])
-    result["cpu_seconds_tree"] = sum(cpu.values())  # sampled: a lower bound
     return result, peak / 2**20
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (Beam's workers, once the job is done)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> dict:
     import tensorflow as tf
 
     from dermflow.config import DataConfig
-    from dermflow.imaging import ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
+    from dermflow.imaging import JPEG, ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
     from dermflow.isic_csv import read_isic_csvs
 
     layout = DataConfig()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     table = read_isic_csvs(data_root / layout.ground_truth_csv, data_root / layout.metadata_csv)
     images = data_root / layout.images_dir
     written = 0
@@ -68,7 +75,8 @@ def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> d
                 decoded = decode_image(data)
             except ImageRejected:
                 continue
-            jpeg = encode_jpeg(resize_max_side(decoded.pixels, max_side), quality)
+            fits = max(decoded.width, decoded.height) <= max_side
+            jpeg = data if decoded.format == JPEG and fits else encode_jpeg(resize_max_side(decoded.pixels, max_side), quality)
             def b(v):
                 return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v if isinstance(v, bytes) else v.encode()]))
             def i(v):
@@ -81,10 +89,10 @@ def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> d
             }))
             writer.write(example.SerializeToString())
             written += 1
-    return {"images": written, "seconds": time.perf_counter() - start}
+    return {"images": written, "seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu}
 
 
-def phase_beam(data_root: Path, out: Path, max_side: int, quality: int, workers: int) -> dict:
+def phase_beam(data_root: Path, out: Path, max_side: int, quality: int, workers: int, mode: str) -> dict:
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.types import standard_artifacts
 
@@ -94,14 +102,14 @@ def phase_beam(data_root: Path, out: Path, max_side: int, quality: int, workers:
     from dermflow.ingest_report import read_report
 
     cfg = load_config(overrides=[f"data.data_root={data_root}", f"data.max_side={max_side}", f"data.jpeg_quality={quality}",
-                                 "beam.direct_running_mode=multi_processing", f"beam.direct_num_workers={workers}"])
+                                 f"beam.direct_running_mode={mode}", f"beam.direct_num_workers={workers}"])
     examples, report = standard_artifacts.Examples(), IngestReport()
     examples.uri, report.uri = str(out / "examples"), str(out / "report")
     executor = Executor(BaseBeamExecutor.Context(beam_pipeline_args=cfg.beam.pipeline_args()))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     executor.Do({}, {"examples": [examples], "ingest_report": [report]}, {"config_json": cfg.to_json()})
     seconds = time.perf_counter() - start
-    return {"images": read_report(report.uri)["totals"]["examples"], "seconds": seconds}
+    return {"images": read_report(report.uri)["totals"]["examples"], "seconds": seconds, "cpu_seconds": cpu_seconds() - cpu}
 
 
 def ensure_synthetic(path: Path, n: int, image_size: int) -> Path:
@@ -120,23 +128,37 @@ def ensure_synthetic(path: Path, n: int, image_size: int) -> Path:
 
 def compare(name: str, data_root: Path, args) -> dict:
     common = ["--max-side", str(args.max_side), "--quality", str(args.quality)]
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        base, base_peak = run_measured(["--phase", "baseline", "--root", str(data_root), "--out", a, *common])
-        beam, beam_peak = run_measured(["--phase", "beam", "--root", str(data_root), "--out", b, *common,
-                                        "--workers", str(args.workers)])
+    runs = {}
+    for label, extra in (("baseline", ["--phase", "baseline"]),
+                         ("beam", ["--phase", "beam", "--workers", str(args.workers), "--mode", "multi_processing"]),
+                         ("beam_1", ["--phase", "beam", "--workers", "1", "--mode", "in_memory"])):
+        if label == "beam_1" and args.skip_one_worker:
+            continue
+        with tempfile.TemporaryDirectory() as out:
+            runs[label] = run_measured([*extra, "--root", str(data_root), "--out", out, *common])
+    (base, base_peak), (beam, beam_peak) = runs["baseline"], runs["beam"]
     row = {
         "archive": name, "images": beam["images"],
         "baseline_img_s": base["images"] / base["seconds"], "beam_img_s": beam["images"] / beam["seconds"],
         "baseline_peak_mb": base_peak, "beam_peak_mb": beam_peak,
+        "baseline_cpu_ms_per_image": 1000 * base["cpu_seconds"] / base["images"],
+        "beam_cpu_ms_per_image": 1000 * beam["cpu_seconds"] / beam["images"],
+        "load_average": os.getloadavg()[0],
     }
     row["speedup"] = row["beam_img_s"] / row["baseline_img_s"]
-    row["baseline_cpu_s"], row["beam_cpu_s"] = base["cpu_seconds_tree"], beam["cpu_seconds_tree"]
-    row["load_average"] = os.getloadavg()[0]
-    print(f"{name}: {row['images']} images | baseline {row['baseline_img_s']:.1f} img/s, peak {base_peak:.0f} MB | "
-          f"IsicExampleGen multi-processing x{args.workers}: {row['beam_img_s']:.1f} img/s, peak {beam_peak:.0f} MB | "
-          f"speed-up {row['speedup']:.2f}x (goal >= 1.6x), peak {'<' if beam_peak < 2048 else '>='} 2 GB | "
-          f"CPU s (whole tree, imports included): baseline {row['baseline_cpu_s']:.0f}, beam {row['beam_cpu_s']:.0f} | "
-          f"load average {row['load_average']:.1f}", flush=True)
+    line = (f"{name}: {row['images']} images | baseline {row['baseline_img_s']:.1f} img/s, peak {base_peak:.0f} MB | "
+            f"IsicExampleGen multi-processing x{args.workers}: {row['beam_img_s']:.1f} img/s, peak {beam_peak:.0f} MB | "
+            f"speed-up {row['speedup']:.2f}x (goal >= 1.6x), peak {'<' if beam_peak < 2048 else '>='} 2 GB | "
+            f"CPU ms/image (timed part, Beam workers included): baseline {row['baseline_cpu_ms_per_image']:.2f}, "
+            f"beam {row['beam_cpu_ms_per_image']:.2f}")
+    if "beam_1" in runs:
+        one = runs["beam_1"][0]
+        row["beam_1_worker_img_s"] = one["images"] / one["seconds"]
+        row["parallel_speedup"] = row["beam_img_s"] / row["beam_1_worker_img_s"]
+        line += (f" | one in-process worker {row['beam_1_worker_img_s']:.1f} img/s "
+                 f"({row['beam_1_worker_img_s'] / row['baseline_img_s']:.2f}x baseline), "
+                 f"{args.workers} workers / 1 = {row['parallel_speedup']:.2f}x")
+    print(line + f" | load average {row['load_average']:.1f}", flush=True)
     return row
 
 
@@ -153,12 +175,14 @@ def main() -> None:
     parser.add_argument("--max-side", type=int, default=512)
     parser.add_argument("--quality", type=int, default=90)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--mode", default="multi_processing", help="beam phase: direct_running_mode")
+    parser.add_argument("--skip-one-worker", action="store_true", help="skip the one-worker Beam run")
     args = parser.parse_args()
     if args.phase == "baseline":
         print(json.dumps(phase_baseline(args.root, args.out, args.max_side, args.quality)))
         return
     if args.phase == "beam":
-        print(json.dumps(phase_beam(args.root, args.out, args.max_side, args.quality, args.workers)))
+        print(json.dumps(phase_beam(args.root, args.out, args.max_side, args.quality, args.workers, args.mode)))
         return
     print(f"machine: {os.cpu_count()} CPU cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM", flush=True)
     rows = []

@@ -44,12 +44,21 @@ class Phase:
     epochs: int
     learning_rate: float
     trainable_top_layers: int | None  # None: backbone frozen
+    schedule: str = "constant"
+
+    def learning_rate_at(self, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+        """The optimizer's learning rate; a cosine decay runs over the phase's planned steps (it resumes
+        with the optimizer's restored step count)."""
+        if self.schedule == "cosine":
+            return keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, self.epochs * steps_per_epoch))
+        return self.learning_rate
 
 
 def training_phases(train_cfg: TrainConfig) -> list[Phase]:
     return [
         Phase(1, train_cfg.head_epochs, train_cfg.learning_rate, None),
-        Phase(2, train_cfg.fine_tune_epochs, train_cfg.fine_tune_learning_rate, train_cfg.fine_tune_layers),
+        Phase(2, train_cfg.fine_tune_epochs, train_cfg.fine_tune_learning_rate, train_cfg.fine_tune_layers,
+              train_cfg.fine_tune_schedule),
     ]
 
 
@@ -166,7 +175,7 @@ def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, glob
     set_phase_trainable(built, phase)
     with strategy.scope():
         model.compile(
-            optimizer=keras.optimizers.Adam(phase.learning_rate),
+            optimizer=keras.optimizers.Adam(phase.learning_rate_at(fit_kwargs["steps_per_epoch"])),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
@@ -180,7 +189,8 @@ def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, glob
         EpochScalarSummaries(str(run_dir)),
         keras.callbacks.BackupAndRestore(str(progress.backup_dir(phase.number)), double_checkpoint=True),
     ]
-    log.info("Trainer: phase %d, %d epoch(s) at learning rate %g", phase.number, phase.epochs, phase.learning_rate)
+    log.info("Trainer: phase %d, %d epoch(s) at learning rate %g (%s)", phase.number, phase.epochs, phase.learning_rate,
+             phase.schedule)
     model.fit(initial_epoch=first_epoch, epochs=first_epoch + phase.epochs, callbacks=callbacks, **fit_kwargs)
 
 

@@ -5,15 +5,18 @@ serialized with tfx_bsl's Arrow encoder, which writes the same tf.Example protos
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Iterator
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
-from dermflow.imaging import UNREADABLE, ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
+from dermflow.imaging import UNREADABLE, ImageRejected, normalized_jpeg, sha256_hex
 from dermflow.ingest_report import OK, REJECTED
 from dermflow.isic_csv import UNKNOWN, IsicRecord
 
@@ -82,18 +85,48 @@ def chunked(items: list, size: int = CHUNK_SIZE) -> list[list]:
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
-class EncodeIsicExampleFn(beam.DoFn):
-    """A chunk of IngestItems -> serialized tf.Examples on the output tagged with their split,
-    and one JSON list of per-item outcomes on ``OUTCOMES``."""
+def write_work_list(items: list[IngestItem], path: str) -> list[tuple[int, int]]:
+    """Writes the items as JSON lines, one chunk per line; returns each line's (offset, length).
 
-    def __init__(self, settings: EncodeSettings):
+    Only these spans travel through Beam: a pipeline that carried the items themselves would
+    pickle them all into its graph, which costs about 0.1 ms per image before any work starts.
+    """
+    spans, offset = [], 0
+    with FileSystems.create(path) as handle:
+        for chunk in chunked(items):
+            line = json.dumps([[item.path, dataclasses.asdict(item.record), item.split] for item in chunk]).encode() + b"\n"
+            handle.write(line)
+            spans.append((offset, len(line)))
+            offset += len(line)
+    return spans
+
+
+def read_chunk(handle, span: tuple[int, int]) -> list[IngestItem]:
+    offset, length = span
+    handle.seek(offset)
+    return [IngestItem(path, IsicRecord(**record), split) for path, record, split in json.loads(handle.read(length))]
+
+
+class EncodeIsicExampleFn(beam.DoFn):
+    """The span of one chunk of IngestItems in the work list -> serialized tf.Examples on the output
+    tagged with their split, and one JSON list of per-item outcomes on ``OUTCOMES``."""
+
+    def __init__(self, settings: EncodeSettings, work_list: str):
         self._settings = settings
+        self._work_list = work_list
         self._encoder = None
+        self._handle = None
 
     def setup(self):
         self._encoder = RecordBatchToExamplesEncoder()
+        self._handle = FileSystems.open(self._work_list, compression_type=CompressionTypes.UNCOMPRESSED)
 
-    def process(self, chunk: list[IngestItem]) -> Iterator:
+    def teardown(self):
+        if self._handle is not None:
+            self._handle.close()
+
+    def process(self, span: tuple[int, int]) -> Iterator:
+        chunk = read_chunk(self._handle, span)
         encoded: list[tuple[str, dict]] = []
         outcomes = []
         for item in chunk:
@@ -118,9 +151,5 @@ class EncodeIsicExampleFn(beam.DoFn):
                 data = handle.read()
         except OSError as exc:
             raise ImageRejected(UNREADABLE, f"{type(exc).__name__}: {exc}") from None
-        decoded = decode_image(data, max_pixels=self._settings.max_pixels)
-        pixels = resize_max_side(decoded.pixels, self._settings.max_side)
-        return example_features(
-            item.record, encode_jpeg(pixels, self._settings.jpeg_quality),
-            decoded.width, decoded.height, sha256_hex(data), self._settings.age_buckets,
-        )
+        image = normalized_jpeg(data, self._settings.max_side, self._settings.jpeg_quality, self._settings.max_pixels)
+        return example_features(item.record, image.data, image.width, image.height, sha256_hex(data), self._settings.age_buckets)

@@ -1,8 +1,10 @@
 """IsicExampleGen executor: plan on the driver (CSV + file list, small), decode and write with Beam.
 
-The Beam job streams: it carries (path, CSV row) pairs, each worker reads, decodes and
-re-encodes one image at a time and writes it straight to its split's gzipped TFRecords. Per-image
-outcomes (a few bytes each) go to a JSON-lines side output, from which the report is built.
+The Beam job streams: the driver writes the (path, CSV row, split) work list to a scratch file,
+Beam carries the byte span of each chunk of it, and each worker reads, validates (and where
+needed shrinks and re-encodes) one image at a time and writes it straight to its split's gzipped
+TFRecords. Per-image outcomes (a few bytes each) go to a JSON-lines side output, from which the
+report is built.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from dermflow.components.isic_example_gen.example_encoder import (
-    OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, chunked)
+    OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, write_work_list)
 from dermflow.config import DataConfig, DermflowConfig
 from dermflow.ingest_report import build_report, check_accounting, summary_text, write_report
 from dermflow.isic_archive import ArchiveError, ArchivePlan, check_missing, list_image_files, plan_archive
@@ -30,7 +32,8 @@ from dermflow.lesion_split import SplitItem, assign_splits, split_names
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"
 INGEST_REPORT_KEY = "ingest_report"
-_OUTCOMES_DIR = "_outcomes"
+_SCRATCH_DIR = "_scratch"
+OUTCOMES_PREFIX = "outcome"
 
 
 def plan_ingest(data: DataConfig) -> ArchivePlan:
@@ -53,23 +56,27 @@ def ingest_items(plan: ArchivePlan, data: DataConfig) -> list[IngestItem]:
 
 
 def write_ingest(pipeline: beam.Pipeline, items: list[IngestItem], splits: list[str], split_uri: dict[str, str],
-                 outcomes_prefix: str, settings: EncodeSettings, num_shards: int = 0) -> None:
-    """Builds the Beam graph: encode every item, write each split to ``split_uri[split]``, outcomes as JSON lines."""
+                 scratch_dir: str, settings: EncodeSettings, num_shards: int = 0) -> None:
+    """Builds the Beam graph: encode every item, write each split to ``split_uri[split]``, and the
+    per-item outcomes as JSON lines under ``scratch_dir``, beside the work list."""
+    work_list = os.path.join(scratch_dir, "work_list.jsonl")
+    spans = write_work_list(items, work_list)
     encoded = (
         pipeline
-        | "Chunks" >> beam.Create(chunked(items))
-        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings)).with_outputs(OUTCOMES, *splits)
+        | "Chunks" >> beam.Create(spans)
+        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings, work_list)).with_outputs(OUTCOMES, *splits)
     )
     for split in splits:
         encoded[split] | f"Write[{split}]" >> beam.io.WriteToTFRecord(
             os.path.join(split_uri[split], "data_tfrecord"), file_name_suffix=".gz", num_shards=num_shards)
-    encoded[OUTCOMES] | "WriteOutcomes" >> beam.io.WriteToText(outcomes_prefix, file_name_suffix=".jsonl")
+    encoded[OUTCOMES] | "WriteOutcomes" >> beam.io.WriteToText(
+        os.path.join(scratch_dir, OUTCOMES_PREFIX), file_name_suffix=".jsonl")
 
 
 def read_outcomes(folder: Path) -> list[dict]:
     """The per-item outcomes; each line holds the JSON list of one chunk."""
     outcomes = []
-    for path in sorted(folder.glob("*.jsonl")):
+    for path in sorted(folder.glob(f"{OUTCOMES_PREFIX}*.jsonl")):
         with path.open(encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
@@ -90,20 +97,21 @@ class Executor(BaseBeamExecutor):
         splits = split_names(cfg.data.test_fraction)
         settings = EncodeSettings(cfg.data.max_side, cfg.data.jpeg_quality, cfg.data.max_image_pixels,
                                   tuple(cfg.eval.age_buckets))
-        outcomes_dir = report_dir / _OUTCOMES_DIR
+        scratch_dir = report_dir / _SCRATCH_DIR
+        scratch_dir.mkdir(parents=True, exist_ok=True)
         examples.split_names = artifact_utils.encode_split_names(splits)
         logging.info("IsicExampleGen: %d files, %d to decode, %d rejected before decoding",
                      plan.files, len(items), len(plan.rejects))
         with self._make_beam_pipeline() as pipeline:
             write_ingest(pipeline, items, splits,
                          {s: artifact_utils.get_split_uri([examples], s) for s in splits},
-                         str(outcomes_dir / "outcome"), settings, cfg.data.num_shards)
+                         str(scratch_dir), settings, cfg.data.num_shards)
 
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
 
-        report = build_report(plan, read_outcomes(outcomes_dir), splits)
-        shutil.rmtree(outcomes_dir)
+        report = build_report(plan, read_outcomes(scratch_dir), splits)
+        shutil.rmtree(scratch_dir)
         write_report(report, report_dir)
         logging.info("IsicExampleGen report:\n%s", summary_text(report))
         check_accounting(report)

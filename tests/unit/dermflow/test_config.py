@@ -38,3 +38,19 @@ def test_bad_settings_are_errors(override):
 def test_json_round_trip():
     cfg = load_config(overrides=["labels.preset=binary", "data.max_side=256"])
     assert DermflowConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_direct_runner_runs_on_the_fn_api_runner_without_trying_prism(caplog):
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    cfg = load_config(overrides=["beam.direct_running_mode=in_memory", "beam.direct_num_workers=1"])
+    with caplog.at_level("INFO"):
+        pipeline = beam.Pipeline(options=PipelineOptions(cfg.beam.pipeline_args()))
+        assert_that(pipeline | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2), equal_to([2, 4, 6]))
+        result = pipeline.run()
+        result.wait_until_finish()
+
+    assert "fn_api_runner" in type(result).__module__
+    assert "Prism" not in caplog.text

@@ -23,6 +23,16 @@ def test_phases_are_head_then_fine_tuning_at_their_own_rates():
     assert (fine.number, fine.epochs, fine.learning_rate, fine.trainable_top_layers) == (2, 4, 1e-5, 12)
 
 
+def test_fine_tuning_can_decay_its_rate_to_zero_over_its_planned_steps():
+    constant, cosine = (
+        training_phases(TrainConfig(fine_tune_epochs=4, fine_tune_learning_rate=1e-4, fine_tune_schedule=schedule))[1]
+        for schedule in ("constant", "cosine")
+    )
+    assert constant.learning_rate_at(steps_per_epoch=10) == 1e-4
+    rate = cosine.learning_rate_at(steps_per_epoch=10)
+    assert [round(float(rate(step)), 9) for step in (0, 20, 40)] == [1e-4, 5e-5, 0.0]
+
+
 def test_a_random_backbone_is_trained_whole_batch_norm_included():
     built = build_classifier(ModelConfig(backbone="small_cnn", weights="none", image_size=32), 3)
     set_phase_trainable(built, training_phases(TrainConfig())[0])
