@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -133,7 +133,9 @@ class TrainConfig(_Section):
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
     head_epochs: int = Field(3, ge=0, description="Phase 1: the head alone, backbone frozen.")
     fine_tune_epochs: int = Field(5, ge=0, description="Phase 2: the top layers of the backbone too.")
-    fine_tune_layers: int = Field(30, ge=0)
+    fine_tune_layers: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
+        30, description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
+    )
     learning_rate: float = Field(1e-3, gt=0)
     fine_tune_learning_rate: float = Field(1e-4, gt=0)
     fine_tune_schedule: Literal["constant", "cosine"] = Field(

@@ -20,6 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import keras
 import tensorflow as tf
@@ -43,7 +44,7 @@ class Phase:
     number: int
     epochs: int
     learning_rate: float
-    trainable_top_layers: int | None  # None: backbone frozen
+    trainable_top_layers: int | Literal["all"] | None  # None: backbone frozen
     schedule: str = "constant"
 
     def learning_rate_at(self, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:

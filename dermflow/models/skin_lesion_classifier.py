@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import keras
 
@@ -71,17 +72,18 @@ def backbone_layer_names(model: keras.Model) -> list[str]:
     ]
 
 
-def set_backbone_trainable(model: keras.Model, top_layers: int | None) -> None:
-    """Freezes the backbone except its top ``top_layers`` layers (None or 0: all frozen).
+def set_backbone_trainable(model: keras.Model, top_layers: int | Literal["all"] | None) -> None:
+    """Freezes the backbone except its top ``top_layers`` layers (None or 0: all frozen; "all": none).
 
     BatchNormalization layers stay frozen, so fine-tuning does not disturb their statistics.
     The head stays trainable. Recompile the model afterwards for Keras to see the change.
     """
-    if top_layers is not None and top_layers < 0:
-        raise ValueError(f"set_backbone_trainable: top_layers must be >= 0, not {top_layers}")
-    model.trainable = True
     names = backbone_layer_names(model)
-    unfrozen = set(names[max(0, len(names) - top_layers) :]) if top_layers else set()
+    count = len(names) if top_layers == "all" else top_layers or 0
+    if count < 0:
+        raise ValueError(f"set_backbone_trainable: top_layers must be >= 0 or 'all', not {top_layers}")
+    model.trainable = True
+    unfrozen = set(names[max(0, len(names) - count) :])
     for name in names:
         layer = model.get_layer(name)
         layer.trainable = name in unfrozen and not isinstance(layer, keras.layers.BatchNormalization)

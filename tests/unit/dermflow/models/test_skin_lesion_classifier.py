@@ -73,6 +73,17 @@ def test_unfreezing_top_layers_unfreezes_exactly_those_except_batchnorm(built):
     assert model.get_layer("probabilities").trainable
 
 
+def test_all_unfreezes_every_backbone_layer_with_weights_except_batchnorm(built):
+    model = built.model
+    set_backbone_trainable(model, "all")
+    expected = [
+        name for name in backbone_layer_names(model)
+        if model.get_layer(name).weights and not isinstance(model.get_layer(name), keras.layers.BatchNormalization)
+    ]
+    assert expected[0] == "Conv1"
+    assert _trainable_backbone_layers(model) == expected
+
+
 @pytest.mark.parametrize("top_layers", [None, 0])
 def test_refreezing_freezes_the_whole_backbone_again(built, top_layers):
     set_backbone_trainable(built.model, 10)
