@@ -131,15 +131,15 @@ class ModelConfig(_Section):
 
 class TrainConfig(_Section):
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
-    head_epochs: int = Field(3, ge=0, description="Phase 1: the head alone, backbone frozen.")
-    fine_tune_epochs: int = Field(5, ge=0, description="Phase 2: the top layers of the backbone too.")
+    head_epochs: int = Field(2, ge=0, description="Phase 1: the head alone, backbone frozen.")
+    fine_tune_epochs: int = Field(12, ge=0, description="Phase 2: the backbone too (fine_tune_layers of it).")
     fine_tune_layers: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
-        30, description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
+        "all", description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
     )
     learning_rate: float = Field(1e-3, gt=0)
     fine_tune_learning_rate: float = Field(1e-4, gt=0)
     fine_tune_schedule: Literal["constant", "cosine"] = Field(
-        "constant", description="Phase 2 learning rate: constant, or cosine decay to 0 over fine_tune_epochs."
+        "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
     imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
@@ -147,7 +147,7 @@ class TrainConfig(_Section):
     augment_rotation: float = Field(0.5, ge=0.0, le=1.0, description="RandomRotation factor, a fraction of a full turn (0.5: any angle).")
     augment_zoom: float = Field(0.1, ge=0.0, lt=1.0, description="RandomZoom factor.")
     augment_color: float = Field(0.1, ge=0.0, le=1.0, description="RandomBrightness and RandomContrast factor.")
-    early_stopping_patience: int = Field(3, ge=1)
+    early_stopping_patience: int = Field(5, ge=1)
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     shuffle_buffer: int = Field(2048, gt=0)
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
