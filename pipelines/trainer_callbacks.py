@@ -35,6 +35,26 @@ def per_class_recall(labels: np.ndarray, predicted: np.ndarray, num_classes: int
     return [float(np.mean(predicted[labels == c] == c)) if np.any(labels == c) else None for c in range(num_classes)]
 
 
+class SwapInAveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Keras's ``SwapEMAWeights(swap_on_epoch=True)``, resumable: from each epoch's end to the next
+    epoch's start the model holds the optimizer's moving average of its weights, so the eval-set
+    metrics, early stopping's best weights and the backups all see the averaged weights.
+
+    A backup is taken at an epoch's end, so a fit resumed from one (the optimizer has taken steps
+    before the first epoch starts) begins with the averaged weights in the model, and swaps them out.
+    """
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=True)
+        self._first_epoch = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch:
+            self._first_epoch = False
+            self._ema_weights_in_model = int(self.model.optimizer.iterations.numpy()) > 0
+        super().on_epoch_begin(epoch, logs)
+
+
 class EvalSetMetrics(keras.callbacks.Callback):
     """Adds val_loss, val_accuracy and val_balanced_accuracy to the logs at each epoch end."""
 

@@ -29,7 +29,7 @@ from dermflow.config import DermflowConfig, TrainConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
 from dermflow.pipelines import trainer_input
 from dermflow.pipelines.trainer_augmentation import training_model
-from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics
+from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
 log = logging.getLogger(__name__)
@@ -46,20 +46,29 @@ class Phase:
     learning_rate: float
     trainable_top_layers: int | Literal["all"] | None  # None: backbone frozen
     schedule: str = "constant"
+    warmup_epochs: int = 0
 
     def learning_rate_at(self, steps_per_epoch: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-        """The optimizer's learning rate; a cosine decay runs over the phase's planned steps (it resumes
-        with the optimizer's restored step count)."""
-        if self.schedule == "cosine":
-            return keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=max(1, self.epochs * steps_per_epoch))
-        return self.learning_rate
+        """The optimizer's learning rate: a linear warmup from 0, then constant or a cosine decay to 0 over
+        the phase's remaining planned steps (a schedule resumes with the optimizer's restored step count)."""
+        steps = max(1, self.epochs * steps_per_epoch)
+        warmup = min(self.warmup_epochs * steps_per_epoch, steps - 1)
+        if self.schedule == "constant" and warmup == 0:
+            return self.learning_rate
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else self.learning_rate,
+            decay_steps=steps - warmup,
+            alpha=1.0 if self.schedule == "constant" else 0.0,  # alpha 1: the "decay" keeps the rate
+            warmup_target=self.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
 
 
 def training_phases(train_cfg: TrainConfig) -> list[Phase]:
     return [
         Phase(1, train_cfg.head_epochs, train_cfg.learning_rate, None),
         Phase(2, train_cfg.fine_tune_epochs, train_cfg.fine_tune_learning_rate, train_cfg.fine_tune_layers,
-              train_cfg.fine_tune_schedule),
+              train_cfg.fine_tune_schedule, train_cfg.fine_tune_warmup_epochs),
     ]
 
 
@@ -174,15 +183,20 @@ def set_phase_trainable(built: BuiltClassifier, phase: Phase) -> None:
 
 def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, train_cfg, fit_kwargs):
     set_phase_trainable(built, phase)
+    averaging = train_cfg.weight_averaging == "ema"
     with strategy.scope():
         model.compile(
-            optimizer=keras.optimizers.Adam(phase.learning_rate_at(fit_kwargs["steps_per_epoch"])),
+            optimizer=keras.optimizers.Adam(
+                phase.learning_rate_at(fit_kwargs["steps_per_epoch"]),
+                use_ema=averaging, ema_momentum=train_cfg.ema_momentum,
+            ),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
     first_epoch = progress.epochs_before(phase.number)
-    callbacks = [
-        EvalSetMetrics(eval_data),  # first: the others read its val_* logs
+    callbacks = [SwapInAveragedWeights()] if averaging else []  # first: the epoch's end sees the averaged weights
+    callbacks += [
+        EvalSetMetrics(eval_data),  # the others read its val_* logs
         EpochHistory(phase.number, first_epoch, progress.run, global_batch, sink),
         keras.callbacks.EarlyStopping(
             monitor=MONITOR, mode="max", patience=train_cfg.early_stopping_patience, restore_best_weights=True

@@ -25,12 +25,22 @@ def test_phases_are_head_then_fine_tuning_at_their_own_rates():
 
 def test_fine_tuning_can_decay_its_rate_to_zero_over_its_planned_steps():
     constant, cosine = (
-        training_phases(TrainConfig(fine_tune_epochs=4, fine_tune_learning_rate=1e-4, fine_tune_schedule=schedule))[1]
+        training_phases(TrainConfig(fine_tune_epochs=4, fine_tune_learning_rate=1e-4, fine_tune_schedule=schedule,
+                                    fine_tune_warmup_epochs=0))[1]
         for schedule in ("constant", "cosine")
     )
     assert constant.learning_rate_at(steps_per_epoch=10) == 1e-4
     rate = cosine.learning_rate_at(steps_per_epoch=10)
     assert [round(float(rate(step)), 9) for step in (0, 20, 40)] == [1e-4, 5e-5, 0.0]
+
+
+@pytest.mark.parametrize(("schedule", "after_warmup"), [("constant", [1e-4, 1e-4, 1e-4]), ("cosine", [1e-4, 5e-5, 0.0])])
+def test_fine_tuning_warms_up_from_zero_then_follows_its_schedule(schedule, after_warmup):
+    phase = training_phases(TrainConfig(fine_tune_epochs=5, fine_tune_learning_rate=1e-4, fine_tune_schedule=schedule,
+                                        fine_tune_warmup_epochs=1))[1]
+    rate = phase.learning_rate_at(steps_per_epoch=10)
+    assert [round(float(rate(step)), 9) for step in (0, 5)] == [0.0, 5e-5]
+    assert [round(float(rate(step)), 9) for step in (10, 30, 50)] == after_warmup
 
 
 def test_a_random_backbone_is_trained_whole_batch_norm_included():
