@@ -142,12 +142,17 @@ class TrainConfig(_Section):
         "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
     fine_tune_warmup_epochs: int = Field(
-        1, ge=0, description="Phase 2 learning rate first rises linearly from 0 over this many of its epochs."
+        1, ge=0, description="Phase 2 learning rate first rises linearly from 0 over this many of its epochs (at most half the phase)."
     )
     weight_averaging: Literal["ema", "none"] = Field(
         "ema", description="ema: evaluate, keep and export an exponential moving average of the weights."
     )
-    ema_momentum: float = Field(0.99, gt=0.0, lt=1.0, description="Per step; 0.99 averages over about 100 steps.")
+    ema_epochs: float = Field(
+        1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."
+    )
+
+    def ema_momentum(self, steps_per_epoch: int) -> float:
+        return max(0.0, 1.0 - 1.0 / (self.ema_epochs * steps_per_epoch))
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
     imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
     augment: bool = True

@@ -52,7 +52,7 @@ class Phase:
         """The optimizer's learning rate: a linear warmup from 0, then constant or a cosine decay to 0 over
         the phase's remaining planned steps (a schedule resumes with the optimizer's restored step count)."""
         steps = max(1, self.epochs * steps_per_epoch)
-        warmup = min(self.warmup_epochs * steps_per_epoch, steps - 1)
+        warmup = min(self.warmup_epochs * steps_per_epoch, steps // 2)
         if self.schedule == "constant" and warmup == 0:
             return self.learning_rate
         return keras.optimizers.schedules.CosineDecay(
@@ -188,7 +188,7 @@ def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, glob
         model.compile(
             optimizer=keras.optimizers.Adam(
                 phase.learning_rate_at(fit_kwargs["steps_per_epoch"]),
-                use_ema=averaging, ema_momentum=train_cfg.ema_momentum,
+                use_ema=averaging, ema_momentum=train_cfg.ema_momentum(fit_kwargs["steps_per_epoch"]),
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],

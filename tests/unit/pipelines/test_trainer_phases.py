@@ -43,6 +43,18 @@ def test_fine_tuning_warms_up_from_zero_then_follows_its_schedule(schedule, afte
     assert [round(float(rate(step)), 9) for step in (10, 30, 50)] == after_warmup
 
 
+def test_warmup_takes_at_most_half_of_a_short_phase():
+    phase = training_phases(TrainConfig(fine_tune_epochs=1, fine_tune_learning_rate=1e-4, fine_tune_warmup_epochs=3))[1]
+    rate = phase.learning_rate_at(steps_per_epoch=10)
+    assert [round(float(rate(step)), 9) for step in (0, 5, 10)] == [0.0, 1e-4, 0.0]
+
+
+def test_the_moving_average_spans_the_configured_epochs_whatever_their_length():
+    assert TrainConfig(ema_epochs=1.0).ema_momentum(steps_per_epoch=100) == pytest.approx(0.99)
+    assert TrainConfig(ema_epochs=2.0).ema_momentum(steps_per_epoch=4) == pytest.approx(0.875)
+    assert TrainConfig(ema_epochs=0.5).ema_momentum(steps_per_epoch=1) == 0.0
+
+
 def test_a_random_backbone_is_trained_whole_batch_norm_included():
     built = build_classifier(ModelConfig(backbone="small_cnn", weights="none", image_size=32), 3)
     set_phase_trainable(built, training_phases(TrainConfig())[0])
