@@ -7,8 +7,9 @@ Phase 1 trains the head on a frozen backbone (``train.head_epochs`` at ``train.l
 phase 2 also trains the top ``train.fine_tune_layers`` backbone layers (``train.fine_tune_epochs``
 at ``train.fine_tune_learning_rate``). A backbone without pretrained weights (``model.weights:
 none``) is trained whole in both phases. Each phase stops early on the eval split's ISIC balanced
-accuracy and keeps its best weights. Progress is backed up under ``paths.work_dir`` so a killed
-Trainer, re-executed, resumes where it was (see ``trainer_progress``). ``<model_run_dir>/history.json``
+accuracy and keeps its best weights (with ``train.weight_averaging: ema``, the moving average's).
+Progress is backed up under ``paths.work_dir`` so a killed Trainer, re-executed, resumes where it
+was (see ``trainer_progress``). ``<model_run_dir>/history.json``
 holds one row per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
 ``val_balanced_accuracy``, ``phase``, ``epoch``, timings); TensorBoard logs go to ``model_run_dir``.
 """
