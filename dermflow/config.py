@@ -150,9 +150,6 @@ class TrainConfig(_Section):
     ema_epochs: float = Field(
         1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."
     )
-
-    def ema_momentum(self, steps_per_epoch: int) -> float:
-        return max(0.0, 1.0 - 1.0 / (self.ema_epochs * steps_per_epoch))
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
     imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
     augment: bool = True
@@ -164,6 +161,9 @@ class TrainConfig(_Section):
     shuffle_buffer: int = Field(2048, gt=0)
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
     seed: int = 0
+
+    def ema_momentum(self, steps_per_epoch: int) -> float:
+        return max(0.0, 1.0 - 1.0 / (self.ema_epochs * steps_per_epoch))
 
 
 class EvalConfig(_Section):
