@@ -58,8 +58,8 @@ def run_plain(cfg: DermflowConfig, patterns: dict[str, str], out: Path) -> dict:
     from dermflow.models import build_classifier, export_model
     from dermflow.pipelines import trainer_input
     from dermflow.pipelines.trainer_augmentation import training_model
-    from dermflow.pipelines.trainer_callbacks import EpochHistory
-    from dermflow.pipelines.trainer_module import set_phase_trainable, training_phases
+    from dermflow.pipelines.trainer_callbacks import EpochHistory, SwapInAveragedWeights
+    from dermflow.pipelines.trainer_module import phase_optimizer, set_phase_trainable, training_phases
 
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.train.seed)
@@ -68,21 +68,26 @@ def run_plain(cfg: DermflowConfig, patterns: dict[str, str], out: Path) -> dict:
     evaluation = trainer_input.summarize_split([patterns[EVAL_SPLIT]], len(labels))
     size, batch = cfg.model.image_size, cfg.train.batch_size
     built = build_classifier(cfg.model, len(labels))
-    set_phase_trainable(built, training_phases(cfg.train)[0])
+    head = training_phases(cfg.train)[0]
+    set_phase_trainable(built, head)
     model = training_model(built.model, cfg.train)
+    steps = trainer_input.steps_per_epoch(train, batch, cfg.train)
     model.compile(
-        optimizer=keras.optimizers.Adam(cfg.train.learning_rate),
+        optimizer=phase_optimizer(head, cfg.train, steps),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     rows: list[dict] = []
+    callbacks = [EpochHistory(1, 0, 1, batch, rows.append)]
+    if cfg.train.weight_averaging == "ema":
+        callbacks.insert(0, SwapInAveragedWeights())
     model.fit(
         trainer_input.train_dataset(train, size, batch, cfg.train),
-        steps_per_epoch=trainer_input.steps_per_epoch(train, batch, cfg.train),
+        steps_per_epoch=steps,
         epochs=cfg.train.head_epochs,
         class_weight=trainer_input.balanced_class_weights(train.class_counts),
         validation_data=trainer_input.eval_dataset(evaluation, size, batch),
-        callbacks=[EpochHistory(1, 0, 1, batch, rows.append)],
+        callbacks=callbacks,
         verbose=2,
     )
     export_model(built, labels, out / "plain_export")

@@ -182,15 +182,21 @@ def set_phase_trainable(built: BuiltClassifier, phase: Phase) -> None:
         set_backbone_trainable(built.model, phase.trainable_top_layers)
 
 
+def phase_optimizer(phase: Phase, train_cfg: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam at the phase's rate schedule, keeping a moving average of the weights when configured."""
+    return keras.optimizers.Adam(
+        phase.learning_rate_at(steps_per_epoch),
+        use_ema=train_cfg.weight_averaging == "ema",
+        ema_momentum=train_cfg.ema_momentum(steps_per_epoch),
+    )
+
+
 def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, train_cfg, fit_kwargs):
     set_phase_trainable(built, phase)
     averaging = train_cfg.weight_averaging == "ema"
     with strategy.scope():
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                phase.learning_rate_at(fit_kwargs["steps_per_epoch"]),
-                use_ema=averaging, ema_momentum=train_cfg.ema_momentum(fit_kwargs["steps_per_epoch"]),
-            ),
+            optimizer=phase_optimizer(phase, train_cfg, fit_kwargs["steps_per_epoch"]),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
