@@ -142,10 +142,10 @@ class TrainConfig(_Section):
         "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
     fine_tune_warmup_epochs: int = Field(
-        1, ge=0, description="Phase 2 learning rate first rises linearly from 0 over this many of its epochs (at most half the phase)."
+        0, ge=0, description="Phase 2 learning rate first rises linearly from 0 over this many of its epochs (at most half the phase)."
     )
     weight_averaging: Literal["ema", "none"] = Field(
-        "ema", description="ema: evaluate, keep and export an exponential moving average of the weights."
+        "none", description="ema: evaluate, keep and export an exponential moving average of the weights."
     )
     ema_epochs: float = Field(
         1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."

@@ -1,4 +1,4 @@
-"""run_fn as TFX's Trainer calls it, on a few tiny synthetic examples (one epoch per phase)."""
+"""run_fn as TFX's Trainer calls it, on a few tiny synthetic examples (one epoch per phase, weights averaged)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ def _tiny_config(work_dir) -> DermflowConfig:
     return load_config(overrides=[
         "model.image_size=32", "model.alpha=0.35", "model.weights=none",
         "train.batch_size=16", "train.head_epochs=1", "train.fine_tune_epochs=1", "train.fine_tune_layers=10",
-        f"paths.work_dir={work_dir}",
+        "train.weight_averaging=ema", f"paths.work_dir={work_dir}",
     ])
 
 
