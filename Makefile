@@ -10,7 +10,7 @@ export KERAS_HOME ?= $(CURDIR)/var/keras
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help install demo test test-unit test-e2e bench cluster-up cluster-down clean
+.PHONY: help install demo test test-unit test-e2e lint-imports bench cluster-up cluster-down clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,8 +32,11 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt setup.py
 demo: install ## Run the whole job end to end on a generated synthetic archive.
 	$(VENV)/bin/dermflow demo
 
-test: install ## Run every test (unit, then end to end).
+test: install lint-imports ## Check the import layers, then run every test (unit, then end to end).
 	$(PYTEST) tests
+
+lint-imports: install ## Check the layer contracts in .importlinter (a cycle or an upward import fails).
+	PYTHON=$(PY) .ci/lint-imports
 
 test-unit: install ## Fast unit tests only.
 	$(PYTEST) -m "not e2e" tests

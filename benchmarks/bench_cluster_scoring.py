@@ -24,6 +24,10 @@ from pathlib import Path
 from dermflow.cluster.airflow_rest import AirflowRest
 from dermflow.cluster.cluster_manager import REPO_ROOT, cluster_down, cluster_up, start_worker
 from dermflow.config import load_config
+from dermflow.config import DataConfig
+from dermflow.imaging.model_input import ImagePathSettings
+
+IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
@@ -41,7 +45,7 @@ def build_registry(root: Path, cfg) -> str:
     from dermflow.registry import publish_version
 
     built = build_classifier(cfg.model, num_classes=3)
-    export_model(built, ["MEL", "NV", "BCC"], root / "export")
+    export_model(built, ["MEL", "NV", "BCC"], root / "export", IMAGE_PATH)
     publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
                     ["MEL", "NV", "BCC"], {}, {}, cfg.to_json())
     return str(root / "registry")
@@ -61,7 +65,7 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=2)
     args = parser.parse_args()
 
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     root = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     state = REPO_ROOT / "var" / "bench-cluster"

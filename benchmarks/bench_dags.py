@@ -27,7 +27,7 @@ with DAG("baseline", schedule=None):
 # What the DAG factory avoids: building the TFX pipeline at parse time to read its graph.
 TFX_AT_PARSE_DAG = """
 from airflow.sdk import DAG
-from dermflow.orchestration.pipeline_graph import compile_graph
+from dermflow.tfx_runtime.pipeline_graph import compile_graph
 graph = compile_graph()
 with DAG("tfx_at_parse", schedule=None):
     pass

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import psutil
+from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS as MAX_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = REPO.parent / "shared" / "data" / "isic2019-dev"
@@ -61,7 +62,7 @@ def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> d
 
     from dermflow.config import DataConfig
     from dermflow.imaging import JPEG, ImageRejected, decode_image, encode_jpeg, resize_max_side, sha256_hex
-    from dermflow.isic_csv import read_isic_csvs
+    from dermflow.isic.csv_reader import read_isic_csvs
 
     layout = DataConfig()
     start, cpu = time.perf_counter(), cpu_seconds()
@@ -72,7 +73,7 @@ def phase_baseline(data_root: Path, out: Path, max_side: int, quality: int) -> d
         for record in table.records:
             data = (images / f"{record.image_id}.jpg").read_bytes()
             try:
-                decoded = decode_image(data)
+                decoded = decode_image(data, max_pixels=MAX_PIXELS)
             except ImageRejected:
                 continue
             fits = max(decoded.width, decoded.height) <= max_side
@@ -96,10 +97,10 @@ def phase_beam(data_root: Path, out: Path, max_side: int, quality: int, workers:
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.types import standard_artifacts
 
-    from dermflow.components.isic_example_gen.component import IngestReport
+    from dermflow.components.artifact_types import IngestReport
     from dermflow.components.isic_example_gen.executor import Executor
     from dermflow.config import load_config
-    from dermflow.ingest_report import read_report
+    from dermflow.isic.ingest_report import read_report
 
     cfg = load_config(overrides=[f"data.data_root={data_root}", f"data.max_side={max_side}", f"data.jpeg_quality={quality}",
                                  f"beam.direct_running_mode={mode}", f"beam.direct_num_workers={workers}"])
@@ -113,7 +114,7 @@ def phase_beam(data_root: Path, out: Path, max_side: int, quality: int, workers:
 
 
 def ensure_synthetic(path: Path, n: int, image_size: int) -> Path:
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     marker = path / ".complete"
     if not marker.exists():

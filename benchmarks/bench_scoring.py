@@ -30,6 +30,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS as MAX_PIXELS
+from dermflow.config import DataConfig
+from dermflow.imaging.model_input import ImagePathSettings
+
+
+def resize_square(pixels, side):
+    """The pre-one-image-path scoring resize (Pillow bilinear on uint8), kept here as the baseline."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
+
+IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 
 def build_registry(root: Path, model_size: int) -> str:
@@ -40,7 +52,7 @@ def build_registry(root: Path, model_size: int) -> str:
 
     cfg = load_config(None, ["model.alpha=0.35", "model.weights=none", f"model.image_size={model_size}"])
     built = build_classifier(cfg.model, num_classes=3)
-    export_model(built, ["MEL", "NV", "BCC"], root / "export")
+    export_model(built, ["MEL", "NV", "BCC"], root / "export", IMAGE_PATH)
     publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
                     ["MEL", "NV", "BCC"], {}, {}, cfg.to_json())
     return str(root / "registry")
@@ -54,9 +66,9 @@ def image_folder(archive_images: list[Path], folder: Path, count: int) -> Path:
 
 
 def decoded(files: list[Path], size: int) -> np.ndarray:
-    from dermflow.imaging import decode_image, resize_square
+    from dermflow.imaging import decode_image
 
-    return np.stack([resize_square(decode_image(f.read_bytes()).pixels, size) for f in files]).astype("float32")
+    return np.stack([resize_square(decode_image(f.read_bytes(), max_pixels=MAX_PIXELS).pixels, size) for f in files]).astype("float32")
 
 
 def rates(count: int, wall_s: float, cpu_s: float) -> dict:
@@ -77,14 +89,14 @@ def baseline_naive_loop(keras_file: Path, files: list[Path], size: int) -> dict:
     import keras
     import tensorflow as tf
 
-    from dermflow.imaging import decode_image, resize_square
+    from dermflow.imaging import decode_image
     from dermflow.models import load_keras_model
 
     model = load_keras_model(keras_file)
     grad_model = keras.Model(model.inputs, [model.get_layer("out_relu").output, model.output])
 
     def one(path: Path) -> np.ndarray:
-        x = resize_square(decode_image(path.read_bytes()).pixels, size)[None].astype("float32")
+        x = resize_square(decode_image(path.read_bytes(), max_pixels=MAX_PIXELS).pixels, size)[None].astype("float32")
         with tf.GradientTape() as tape:
             features, probabilities = grad_model(x)
             score = probabilities[0, int(tf.argmax(probabilities[0]))]
@@ -137,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dermflow.config import DataConfig
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     with tempfile.TemporaryDirectory(prefix="bench_scoring_") as tmp:
         root = Path(tmp)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from dermflow.config import ISIC_DIAGNOSES
 from timing import best_seconds
-from dermflow.synthetic_archive import render_image, write_archive
+from dermflow.synthetic.archive_writer import render_image, write_archive
 
 
 def write_flat_images(root: Path, n: int, size: int) -> None:

@@ -17,9 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from dermflow.config import DermflowConfig
-from dermflow.imaging import ImageRejected, decode_image, resize_square
-from dermflow.isic_archive import list_image_files, plan_archive
-from dermflow.isic_csv import read_isic_csvs
+from dermflow.imaging import ImageRejected, decode_image
+from dermflow.isic.archive_pairing import list_image_files, plan_archive
+from dermflow.isic.csv_reader import read_isic_csvs
+from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS as MAX_PIXELS
+
+
+def resize_square(pixels, side):
+    """The pre-one-image-path scoring resize (Pillow bilinear on uint8), kept here as the baseline."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
 
 DEFAULT_DATA = Path(os.environ.get("DERMFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "isic2019-dev"
 
@@ -34,7 +42,7 @@ def load_images(root: Path, classes: list[str], size: int, limit: int | None):
     pixels, labels, groups, rejected = [], [], [], []
     for path, record in pairs:
         try:
-            image = decode_image(Path(path).read_bytes()).pixels
+            image = decode_image(Path(path).read_bytes(), max_pixels=MAX_PIXELS).pixels
         except ImageRejected as exc:
             rejected.append(f"{path}: {exc}")
             continue

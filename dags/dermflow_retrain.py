@@ -1,7 +1,7 @@
 """Retraining: the TFX training pipeline, one Airflow task per TFX node (docs/airflow.md).
 
 The task graph is read from dermflow_retrain.graph.json, generated from the pipeline with
-``python -m dermflow.orchestration.pipeline_graph --write dags/dermflow_retrain.graph.json``.
+``python -m dermflow.tfx_runtime.pipeline_graph --write dags/dermflow_retrain.graph.json``.
 """
 from pathlib import Path
 

@@ -30,7 +30,7 @@ def _config(args: argparse.Namespace, flag_overrides: dict[str, object]) -> Derm
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True)
     print(summary)
@@ -87,7 +87,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from dermflow.reporting import write_run_report
+    from dermflow.evaluation.model_report import write_run_report
 
     print(write_run_report(args.model, args.out))
     return 0

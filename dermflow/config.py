@@ -22,6 +22,8 @@ ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", 
 ISIC_DIAGNOSES: tuple[str, ...] = ISIC_CLASSES[:8]
 MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
+# Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
+DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 
 
 class _Section(BaseModel):
@@ -44,7 +46,7 @@ class DataConfig(_Section):
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
     )
     max_image_pixels: int = Field(
-        100_000_000, gt=0, description="Images declaring more pixels than this are rejected without being decoded."
+        DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Images declaring more pixels than this are rejected without being decoded."
     )
     num_shards: int = Field(0, ge=0, description="TFRecord shards per split; 0 lets Beam choose.")
 
@@ -180,7 +182,9 @@ class ScoreConfig(_Section):
     heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
     write_overlays: bool = False
     gallery_size: int = Field(24, ge=0)
-    max_image_pixels: int = Field(100_000_000, gt=0)
+    max_image_pixels: int = Field(
+        DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Files declaring more pixels than this are rejected without being decoded."
+    )
     skip_scored: bool = Field(True, description="Skip images already scored by the same model version (sha256).")
 
     @model_validator(mode="after")

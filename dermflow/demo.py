@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from dermflow.config import load_config
+from dermflow.config import ModelConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
@@ -57,18 +57,18 @@ def resolved_demo_config(var: Path, config: Path = DEMO_CONFIG) -> Path:
 def imagenet_weights_available(data: dict) -> bool:
     from dermflow.weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
 
-    model = data.get("model", {})
-    if model.get("weights") != "imagenet":
+    model = ModelConfig.model_validate(data.get("model", {}))
+    if model.weights != "imagenet":
         return True
     try:
-        resolve_mobilenet_v2_weights("imagenet", model.get("alpha", 1.0), model.get("image_size", 224))
+        resolve_mobilenet_v2_weights("imagenet", model.alpha, model.image_size)
     except WeightsNotFoundError:
         return False
     return True
 
 
 def ensure_archive(archive: Path, ground_truth_csv: str, n: int, image_size: int) -> Path:
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     if (archive / ground_truth_csv).is_file():
         print(f"demo: reusing the synthetic archive in {archive}")
@@ -123,7 +123,7 @@ def run_airflow(args: list[str], env: dict[str, str], log_file: Path) -> None:
 
 def run_demo(var: Path = REPO_ROOT / "var", n: int = 300, image_size: int = 128) -> dict[str, str]:
     from dermflow.registry import resolve_model
-    from dermflow.reporting import REPORT_DIR, REPORT_HTML
+    from dermflow.evaluation.model_report import REPORT_DIR, REPORT_HTML
 
     var = var.resolve()
     # Where `make install` put the ImageNet weights (the Makefile exports the same default).

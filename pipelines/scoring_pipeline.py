@@ -8,11 +8,15 @@ The launcher lists the files given, reads which of them this model version has a
 runs the Beam job, publishes its staged Parquet into the Hive-partitioned dataset, and writes the
 ISIC CSV and the HTML gallery. Beam graph (the parts live in ``dermflow.pipelines.scoring``)::
 
-    Create(files) -> Reshuffle -> DecodeImageDoFn --+-- images   -> RunInference(Keyed(GradcamModelHandler))
+    Create(files) -> Reshuffle -> PrepareImageDoFn -+-- images   -> RunInference(Keyed(GradcamModelHandler))
                                                     |                 -> prediction rows -> WriteToParquet (staged)
                                                     |                 -> overlay PNGs (score.write_overlays)
                                                     +-- rejected -> error rows -> WriteToParquet (staged)
                                                     +-- skipped  -> WriteToText (staged; counted)
+
+Each file is prepared exactly as ingest prepared the training and evaluation images, with the
+settings recorded in the model (``dermflow.imaging.model_input``), and the model decodes and resizes
+those bytes in its own graph: what it sees is what TFMA evaluated.
 
 Every file given leaves by exactly one branch, and the launcher checks it:
 scored + skipped_already_scored + rejected == files_given, or the run fails.
@@ -42,19 +46,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def model_image_size(model: RegisteredModel, signature: str) -> int:
-    """The square input side of ``signature``, read from saved_model.pb without loading TensorFlow's runtime."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    proto.ParseFromString((model.saved_model_dir / "saved_model.pb").read_bytes())
-    for meta_graph in proto.meta_graphs:
-        if signature in meta_graph.signature_def:
-            (tensor,) = meta_graph.signature_def[signature].inputs.values()
-            return int(tensor.tensor_shape.dim[1].size)
-    raise ScoringError(f"{model.saved_model_dir} has no {signature!r} signature; export it with dermflow.models.export_model")
-
-
 def run_scoring(
     cfg: DermflowConfig,
     inputs: list[str],
@@ -70,7 +61,8 @@ def run_scoring(
     ``files`` (``InputFile``s, e.g. a shard manifest) replaces listing ``inputs``. ``shard`` names one
     of several tasks scoring the same ``run_id``: its staging folder and published files carry it.
     """
-    from dermflow.pipelines.scoring.gradcam_model_handler import SIGNATURE
+    from dermflow.imaging.model_input import LegacyImagePathError
+    from dermflow.inference.lesion_predictor import image_path_of
     from dermflow.pipelines.scoring.input_listing import list_input_files
     from dermflow.pipelines.scoring.scored_index import read_scored_sha256
     from dermflow.pipelines.scoring.score_rows import RunContext
@@ -82,7 +74,10 @@ def run_scoring(
         raise ScoringError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' (it names folders)")
     registered = resolve_model(model, default_name=cfg.model_name)
     labels = registered.labels
-    image_size = model_image_size(registered, SIGNATURE)
+    try:
+        image_path = image_path_of(registered.saved_model_dir, cfg.score.max_image_pixels)
+    except LegacyImagePathError as exc:
+        raise ScoringError(f"{registered.name}/{registered.version}: {exc}") from None
     layout = OutputLayout(str(output), run_id, registered.version, started.strftime("%Y-%m-%d"), shard)
     context = RunContext(run_id, registered.name, registered.version, tuple(labels), cfg.score.heatmap_png_size)
 
@@ -94,7 +89,7 @@ def run_scoring(
     )
     remove_staging(layout)
     clock = time.monotonic()
-    _run_beam_job(cfg, files, registered, image_size, layout, context, scored_before, beam_args or [])
+    _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args or [])
     _LOG.warning("Beam job done in %.1f s; publishing", time.monotonic() - clock)
 
     summary = _publish(layout, files)
@@ -116,19 +111,20 @@ def beam_pipeline_args(cfg: DermflowConfig, beam_args: list[str]) -> list[str]:
     return cfg.beam.pipeline_args() + extra
 
 
-def _run_beam_job(cfg, files, registered, image_size, layout, context, scored_before, beam_args) -> None:
+def _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args) -> None:
     import apache_beam as beam
     from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from dermflow.pipelines.scoring.gradcam_model_handler import GradcamModelHandler
-    from dermflow.pipelines.scoring.image_decoding_dofn import REJECTED, SKIPPED, DecodeImageDoFn
+    from dermflow.pipelines.scoring.image_preparation_dofn import REJECTED, SKIPPED, PrepareImageDoFn
     from dermflow.pipelines.scoring.overlay_writer import WriteOverlayDoFn
     from dermflow.pipelines.scoring.score_rows import error_row, prediction_row
     from dermflow.pipelines.scoring.staged_output import ERRORS, PREDICTIONS, STAGED_SUFFIX
 
     handler = KeyedModelHandler(GradcamModelHandler(
-        str(registered.saved_model_dir), min_batch_size=cfg.score.min_batch_size, max_batch_size=cfg.score.max_batch_size,
+        str(registered.saved_model_dir), cfg.score.max_image_pixels,
+        min_batch_size=cfg.score.min_batch_size, max_batch_size=cfg.score.max_batch_size,
     ))
     options = PipelineOptions(beam_pipeline_args(cfg, beam_args))
     with beam.Pipeline(options=options) as pipeline:
@@ -136,9 +132,9 @@ def _run_beam_job(cfg, files, registered, image_size, layout, context, scored_be
             pipeline
             | "FilesGiven" >> beam.Create(files)
             | "Spread" >> beam.Reshuffle()
-            | "Decode" >> beam.ParDo(
-                DecodeImageDoFn(image_size, cfg.score.max_image_pixels, scored_before)
-            ).with_outputs(REJECTED, SKIPPED, main="images")
+            | "Prepare" >> beam.ParDo(PrepareImageDoFn(image_path, scored_before)).with_outputs(
+                REJECTED, SKIPPED, main="images"
+            )
         )
         results = decoded.images | "GradCam" >> RunInference(handler)
         _ = (
@@ -159,7 +155,7 @@ def _run_beam_job(cfg, files, registered, image_size, layout, context, scored_be
             layout.staging_prefix(SKIPPED_TABLE), file_name_suffix=STAGED_SUFFIX
         )
         if cfg.score.write_overlays:
-            _ = results | "WriteOverlays" >> beam.ParDo(WriteOverlayDoFn(layout.overlays_dir))
+            _ = results | "WriteOverlays" >> beam.ParDo(WriteOverlayDoFn(layout.overlays_dir, cfg.score.max_image_pixels))
 
 
 def _count_lines(paths: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 Each example holds ``image`` (encoded JPEG) and ``label`` (int64 index into the label vocabulary).
 Images are decoded and resized by the same function the exported model uses
-(:func:`dermflow.models.image_decoding.decode_and_resize`), in parallel, cached in memory after
+(:func:`dermflow.imaging.model_input.decode_and_resize`), in parallel, cached in memory after
 decoding when they fit, then shuffled, batched and prefetched. Class imbalance is handled either
 by class weights (``balanced_class_weights``) or by oversampling (equal-weight sampling over one
 dataset per class).
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from dermflow.config import TrainConfig
-from dermflow.models.image_decoding import decode_and_resize
+from dermflow.imaging.model_input import decode_and_resize
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"

@@ -26,6 +26,8 @@ from typing import Literal
 import keras
 import tensorflow as tf
 
+from dermflow.imaging.model_input import ImagePathSettings
+from dermflow.atomic_write import write_json_atomically
 from dermflow.config import DermflowConfig, TrainConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
 from dermflow.pipelines import trainer_input
@@ -163,7 +165,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         progress.finish_phase(phase.number, built.model)
 
     write_history(run_dir, progress.history)
-    _export(built, labels, fn_args.serving_model_dir)
+    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data))
     progress.remove()
     return built
 
@@ -217,16 +219,13 @@ def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, glob
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    temporary = run_dir / f"{HISTORY_FILE}.tmp"
-    temporary.write_text(json.dumps(history, indent=1))
-    os.replace(temporary, run_dir / HISTORY_FILE)
+    write_json_atomically(run_dir / HISTORY_FILE, history, indent=1)
 
 
-def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str) -> None:
+def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings) -> None:
     if is_chief():
-        export_model(built, labels, serving_model_dir)
+        export_model(built, labels, serving_model_dir, image_path)
         return
     # Saving is collective under MultiWorkerMirroredStrategy: the other workers save to a scratch dir.
     with tempfile.TemporaryDirectory() as scratch:
-        export_model(built, labels, scratch)
+        export_model(built, labels, scratch, image_path)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import keras
 
+from dermflow.atomic_write import atomic_path
+
 CHECKPOINTS_FOLDER = "trainer_checkpoints"
 
 
@@ -72,9 +74,8 @@ class TrainingProgress:
         return self._weights_path(phase).is_file()
 
     def finish_phase(self, phase: int, classifier: keras.Model) -> None:
-        temporary = self.root / f"phase{phase}.partial.weights.h5"
-        classifier.save_weights(temporary)
-        os.replace(temporary, self._weights_path(phase))
+        with atomic_path(self._weights_path(phase)) as temporary:
+            classifier.save_weights(temporary)
 
     def restore_phase(self, phase: int, classifier: keras.Model) -> None:
         classifier.load_weights(self._weights_path(phase))

@@ -2,7 +2,7 @@
 
 For the Trainer's tests and benchmarks, which need train/eval splits without running ingest:
 ``<root>/Split-<split>/data_tfrecord-00000-of-00001.gz`` with ``image`` (JPEG) and ``label``
-(index into ``labels``, ISIC codes) features, images from :func:`dermflow.synthetic_archive.render_image`.
+(index into ``labels``, ISIC codes) features, images from :func:`dermflow.synthetic.archive_writer.render_image`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dermflow.imaging import encode_jpeg
-from dermflow.synthetic_archive import render_image
+from dermflow.synthetic.archive_writer import render_image
 
 RECORD_FILE = "data_tfrecord-00000-of-00001.gz"
 
@@ -38,7 +38,7 @@ def write_synthetic_splits(
             for position in range(count):
                 label = position % len(labels)
                 pixels, _ = render_image(labels[label], image_size=image_size, seed=seed, index=index)
-                writer.write(labelled_example(encode_jpeg(pixels), label, labels[label]))
+                writer.write(labelled_example(encode_jpeg(pixels, quality=95), label, labels[label]))
                 index += 1
         patterns[split] = str(folder / "*")
     return patterns

@@ -145,9 +145,9 @@ def run_training(cfg: DermflowConfig, run_id: str | None = None) -> dict:
     """
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from dermflow.orchestration.tfx_node_runner import build_pipeline_ir
+    from dermflow.tfx_runtime.node_runner import build_pipeline_ir
     from dermflow.pipelines.training_run_summary import log_outcome, node_summaries, summarize_training
-    from dermflow.reporting import write_run_report
+    from dermflow.evaluation.model_report import write_run_report
 
     run_id = run_id or new_run_id()
     cfg.paths.resolved_pipeline_root().mkdir(parents=True, exist_ok=True)

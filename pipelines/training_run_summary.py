@@ -7,7 +7,7 @@ from typing import Any
 
 from dermflow.evaluation.eval_config_builder import GATED_METRIC
 from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
-from dermflow.label_vocabulary import read_label_names
+from dermflow.isic.label_vocabulary import read_label_names
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def node_summaries(pipeline_ir: Any) -> dict[str, dict]:
     """node id -> its latest execution in this pipeline run (state, output artifacts); absent if it never ran."""
     from tfx.orchestration import metadata
 
-    from dermflow.orchestration.tfx_node_runner import execution_summary, metadata_connection_config, node_executions
+    from dermflow.tfx_runtime.node_runner import execution_summary, metadata_connection_config, node_executions
 
     summaries = {}
     with metadata.Metadata(metadata_connection_config(pipeline_ir)) as mlmd:

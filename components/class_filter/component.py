@@ -13,14 +13,9 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.class_filter.executor import (
     CONFIG_KEY, EXAMPLES_KEY, FILTERED_EXAMPLES_KEY, LABEL_VOCABULARY_KEY, Executor)
-
-
-class LabelVocabulary(types.Artifact):
-    """``labels.txt`` (one label per line, index order) and ``labels.json`` (labels, code_to_label, counts)."""
-
-    TYPE_NAME = "dermflow.LabelVocabulary"
 
 
 class ClassFilterSpec(ComponentSpec):

@@ -18,7 +18,7 @@ from tfx.utils import io_utils
 
 from dermflow.components.class_filter.label_mapper import COUNTS, KEPT, LabelExamplesFn
 from dermflow.config import DermflowConfig
-from dermflow.label_vocabulary import write_label_vocabulary
+from dermflow.isic.label_vocabulary import write_label_vocabulary
 
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"

@@ -14,13 +14,8 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from dermflow.components.artifact_types import IngestReport
 from dermflow.components.isic_example_gen.executor import CONFIG_KEY, EXAMPLES_KEY, INGEST_REPORT_KEY, Executor
-
-
-class IngestReport(types.Artifact):
-    """``report.json`` (counts per class and split, rejects with reasons) and ``summary.txt``."""
-
-    TYPE_NAME = "dermflow.IngestReport"
 
 
 class IsicExampleGenSpec(ComponentSpec):

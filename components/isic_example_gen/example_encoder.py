@@ -16,9 +16,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
-from dermflow.imaging import UNREADABLE, ImageRejected, normalized_jpeg, sha256_hex
-from dermflow.ingest_report import OK, REJECTED
-from dermflow.isic_csv import UNKNOWN, IsicRecord
+from dermflow.imaging import ImageRejected, RejectReason, sha256_hex
+from dermflow.imaging.model_input import ImagePathSettings, prepare_image
+from dermflow.isic.ingest_report import OK, REJECTED
+from dermflow.isic.csv_reader import UNKNOWN, IsicRecord
 
 OUTCOMES = "outcomes"
 # Items per Beam element: Beam's per-element cost and Arrow's per-call cost are paid once per chunk,
@@ -35,10 +36,8 @@ class IngestItem:
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    max_side: int = 512
-    jpeg_quality: int = 90
-    max_pixels: int = 100_000_000
-    age_buckets: tuple[int, ...] = (30, 45, 60, 75)
+    image_path: ImagePathSettings  # from cfg.data: the first half of the one image path
+    age_buckets: tuple[int, ...]  # cfg.eval.age_buckets
 
 
 def age_bucket(age: int, bounds: tuple[int, ...]) -> str:
@@ -135,7 +134,7 @@ class EncodeIsicExampleFn(beam.DoFn):
                 encoded.append((item.split, self._features(item)))
             except ImageRejected as rejected:
                 outcomes.append({"status": REJECTED, "file": item.path, "image_id": record.image_id,
-                                 "reason": rejected.reason, "message": rejected.message})
+                                 "reason": str(rejected.reason), "message": rejected.message})
                 continue
             outcomes.append({"status": OK, "file": item.path, "image_id": record.image_id,
                              "split": item.split, "diagnosis": record.diagnosis})
@@ -150,6 +149,6 @@ class EncodeIsicExampleFn(beam.DoFn):
             with open(item.path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise ImageRejected(UNREADABLE, f"{type(exc).__name__}: {exc}") from None
-        image = normalized_jpeg(data, self._settings.max_side, self._settings.jpeg_quality, self._settings.max_pixels)
+            raise ImageRejected(RejectReason.UNREADABLE, f"{type(exc).__name__}: {exc}") from None
+        image = prepare_image(data, self._settings.image_path)
         return example_features(item.record, image.data, image.width, image.height, sha256_hex(data), self._settings.age_buckets)

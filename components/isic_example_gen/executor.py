@@ -23,11 +23,12 @@ from tfx.types import artifact_utils
 
 from dermflow.components.isic_example_gen.example_encoder import (
     OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, write_work_list)
+from dermflow.imaging.model_input import ImagePathSettings
 from dermflow.config import DataConfig, DermflowConfig
-from dermflow.ingest_report import build_report, check_accounting, summary_text, write_report
-from dermflow.isic_archive import ArchiveError, ArchivePlan, check_missing, list_image_files, plan_archive
-from dermflow.isic_csv import read_isic_csvs
-from dermflow.lesion_split import SplitItem, assign_splits, split_names
+from dermflow.isic.ingest_report import build_report, check_accounting, summary_text, write_report
+from dermflow.isic.archive_pairing import ArchiveError, ArchivePlan, check_missing, list_image_files, plan_archive
+from dermflow.isic.csv_reader import read_isic_csvs
+from dermflow.isic.lesion_split import SplitItem, assign_splits, split_names
 
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"
@@ -95,8 +96,7 @@ class Executor(BaseBeamExecutor):
         plan = plan_ingest(cfg.data)
         items = ingest_items(plan, cfg.data)
         splits = split_names(cfg.data.test_fraction)
-        settings = EncodeSettings(cfg.data.max_side, cfg.data.jpeg_quality, cfg.data.max_image_pixels,
-                                  tuple(cfg.eval.age_buckets))
+        settings = EncodeSettings(ImagePathSettings.from_config(cfg.data), tuple(cfg.eval.age_buckets))
         scratch_dir = report_dir / _SCRATCH_DIR
         scratch_dir.mkdir(parents=True, exist_ok=True)
         examples.split_names = artifact_utils.encode_split_names(splits)

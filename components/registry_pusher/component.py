@@ -21,7 +21,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from dermflow.components.class_filter.component import LabelVocabulary
+from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.registry_pusher.executor import (
     CONFIG_KEY,
     EVALUATION_KEY,

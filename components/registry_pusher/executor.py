@@ -23,7 +23,7 @@ from tfx.utils import path_utils
 from dermflow.components.registry_pusher.eval_predictions import write_eval_predictions
 from dermflow.config import DermflowConfig
 from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
-from dermflow.label_vocabulary import LABELS_JSON, read_label_names
+from dermflow.isic.label_vocabulary import LABELS_JSON, read_label_names
 from dermflow.registry import publish_version, read_labels
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@
     probabilities, predicted, heatmap = make_gradcam_fn(built.model, built.gradcam_layer)(pixels)
 """
 from dermflow.models.gradcam import GradCam, make_gradcam_fn
-from dermflow.models.image_decoding import decode_and_resize, decode_and_resize_batch, resize_pixels
-from dermflow.models.model_exporter import SIGNATURES, export_model, load_exported, read_exported_labels
+from dermflow.models.export_layout import read_exported_labels
+from dermflow.models.model_exporter import SIGNATURES, export_model, load_exported
 from dermflow.models.skin_lesion_classifier import (
     BuiltClassifier,
     backbone_layer_names,
@@ -22,13 +22,10 @@ __all__ = [
     "GradCam",
     "backbone_layer_names",
     "build_classifier",
-    "decode_and_resize",
-    "decode_and_resize_batch",
     "export_model",
     "load_exported",
     "load_keras_model",
     "make_gradcam_fn",
     "read_exported_labels",
-    "resize_pixels",
     "set_backbone_trainable",
 ]

@@ -7,8 +7,18 @@
       gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam
       assets.extra/model.keras  labels.txt  weights_provenance.json
 
-Images are decoded and resized in-graph by :func:`decode_and_resize`, the same function the
-trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls.
+Images are decoded and resized in-graph by :func:`dermflow.imaging.model_input.decode_and_resize`,
+the same function the trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls;
+batch scoring and the web server call ``gradcam_images`` on the bytes that
+:func:`~dermflow.imaging.model_input.prepare_image` made of the file, as ingest did. So every one of
+them feeds the network the same tensor for the same file.
+
+``predict_images`` and ``gradcam_images`` decode whatever JPEG or PNG they are given. For an upright
+8-bit JPEG within ``data.max_side`` that is exactly what scoring does. A PNG within ``max_side``
+gives the same label, but scoring first re-encodes it as ingest does (JPEG at ``data.jpeg_quality``), so
+the probabilities can differ in the last digits of JPEG loss. Other files (larger, EXIF-rotated,
+CMYK, 16-bit, DICOM) need :func:`~dermflow.imaging.model_input.prepare_image` first: use
+``dermflow score`` or :class:`dermflow.inference.lesion_predictor.LesionPredictor`.
 """
 from __future__ import annotations
 
@@ -18,13 +28,10 @@ from pathlib import Path
 import tensorflow as tf
 
 from dermflow.models.gradcam import GradCam
-from dermflow.models.image_decoding import decode_and_resize_batch
+from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize_batch
+from dermflow.models.export_layout import EXTRAS_DIR, KERAS_FILE, LABELS_FILE, PROVENANCE_FILE
 from dermflow.models.skin_lesion_classifier import BuiltClassifier
 
-EXTRAS_DIR = "assets.extra"
-KERAS_FILE = "model.keras"
-LABELS_FILE = "labels.txt"
-PROVENANCE_FILE = "weights_provenance.json"
 IMAGE_FEATURE = "image"
 SIGNATURES = ("serving_default", "predict_images", "gradcam_images", "gradcam_pixels")
 
@@ -67,8 +74,12 @@ class ClassifierServing(tf.Module):
         return {"probabilities": probabilities, "predicted_index": predicted, "gradcam": heatmap}
 
 
-def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path) -> None:
-    """Writes the SavedModel with the four signatures, then model.keras, labels.txt and the weights' provenance."""
+def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path, image_path: ImagePathSettings) -> None:
+    """Writes the SavedModel with the four signatures, then model.keras, labels.txt and the provenance.
+
+    ``image_path`` (from the config that ingested the training data) is recorded, so that scoring and
+    the web server prepare every file exactly as ingest did (:mod:`dermflow.imaging.model_input`).
+    """
     if len(labels) != built.num_classes:
         raise ValueError(f"export_model: {len(labels)} labels for a model with {built.num_classes} outputs")
     export_dir = Path(export_dir)
@@ -86,6 +97,7 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
         "preprocessing": built.weights.preprocessing,
         "weights_path": str(built.weights.path) if built.weights.path else None,
         "weights": built.weights.provenance,
+        "image_path": image_path.provenance(),
     }
     (extras / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -93,8 +105,3 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
 def load_exported(export_dir: str | Path):
     """The exported SavedModel, as ``tf.saved_model.load`` returns it (``.signatures[...]``)."""
     return tf.saved_model.load(str(export_dir))
-
-
-def read_exported_labels(export_dir: str | Path) -> list[str]:
-    text = (Path(export_dir) / EXTRAS_DIR / LABELS_FILE).read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line]

@@ -4,7 +4,7 @@ Only Airflow, the standard library and ``dermflow.config`` (pydantic + yaml) are
 here, so DAG files that call these builders parse in well under a second without
 TensorFlow or TFX. The heavy work runs inside the tasks:
 
-* each retraining task calls ``dermflow.orchestration.tfx_node_runner.run_node`` for its
+* each retraining task calls ``dermflow.tfx_runtime.node_runner.run_node`` for its
   TFX node, in the TFX pipeline run named after the Airflow run;
 * the scoring DAG lists and shards its inputs, then one mapped task per shard runs
   ``python -m dermflow.cli score --files-from MANIFEST`` in the same interpreter's venv,
@@ -16,40 +16,27 @@ settings (schedule, queues, retries, assets) come from the parse-time file.
 """
 from __future__ import annotations
 
-import collections
 import json
 import logging
-import os
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Asset, AssetAlias, Param, Variable
+from airflow.sdk import DAG, Asset, AssetAlias, Param
 
 from dermflow.config import ISIC_CLASSES, ConfigError, DermflowConfig, load_config
-from dermflow.orchestration.pipeline_graph import PipelineGraph, read_graph
+from dermflow.tfx_runtime.pipeline_graph import PipelineGraph, read_graph
+from dermflow.orchestration.task_commands import (
+    parse_time_config_path, run_time_config_path,
+)
 from dermflow.orchestration.sharded_scoring_tasks import LIST_TASK, list_shards, reconcile, score_shard
 
 log = logging.getLogger(__name__)
 
-CONFIG_ENV = "DERMFLOW_CONFIG"
-CONFIG_VARIABLE = "dermflow_config"
 MODEL_PUSHED_ALIAS = "dermflow-model-pushed"
 START_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
-OUTPUT_TAIL_LINES = 40
-
-
-def parse_time_config_path(config_path: str | Path | None = None) -> Path | None:
-    path = config_path or os.environ.get(CONFIG_ENV)
-    return Path(path) if path else None
-
-
-def run_time_config_path(parse_time_path: str | None) -> str | None:
-    """The Airflow Variable ``dermflow_config`` when set, else the path the DAG was parsed with."""
-    return Variable.get(CONFIG_VARIABLE, default=None) or parse_time_path
 
 
 def registry_asset(cfg: DermflowConfig) -> Asset:
@@ -138,7 +125,7 @@ def _run_tfx_node(
     node_id: str, pipeline_factory: str, config_path: str | None, reads_data_root: bool, emits_model: bool,
     **context: Any,
 ):
-    from dermflow.orchestration.tfx_node_runner import STATE_SKIPPED, run_node
+    from dermflow.tfx_runtime.node_runner import STATE_SKIPPED, run_node
 
     cfg = task_config(config_path, dict(context["params"]))
     if reads_data_root:
@@ -153,7 +140,7 @@ def _run_tfx_node(
             context["outlet_events"][AssetAlias(MODEL_PUSHED_ALIAS)].add(registry_asset(cfg), extra=extra)
             log.info("model pushed to the registry; asset event emitted with %s", extra)
             if extra.get("pushed_destination"):
-                from dermflow.reporting import write_run_report
+                from dermflow.evaluation.model_report import write_run_report
 
                 log.info("report: %s", write_run_report(str(extra["pushed_destination"])))
         else:
@@ -219,25 +206,6 @@ def build_retrain_dag(
             for upstream in node.upstream:
                 tasks[upstream] >> tasks[node.node_id]
     return dag
-
-
-def stream_command(command: list[str], env: dict[str, str] | None = None) -> int:
-    """Runs ``command``, logging each output line as it comes; raises with the output tail on failure."""
-    log.info("running: %s", " ".join(command))
-    tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            log.info("%s", line)
-        code = process.wait()
-    if code != 0:
-        raise RuntimeError(f"command exited with status {code}: {' '.join(command)}\n" + "\n".join(tail))
-    return code
 
 
 def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kwargs: Any) -> DAG:

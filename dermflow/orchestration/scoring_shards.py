@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+from dermflow.atomic_write import write_json_atomically
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,7 @@ def write_manifests(files: Iterable, shards: int, folder: str | Path) -> list[Sh
     for index, entries in enumerate(buckets):
         manifest = ShardManifest(index, shards, "")
         path = folder / f"{manifest.label}.json"
-        temp = path.with_suffix(".json.tmp")
-        temp.write_text(json.dumps(entries, indent=0), encoding="utf-8")
-        os.replace(temp, path)
+        write_json_atomically(path, entries, indent=0)
         manifests.append(ShardManifest(index, shards, str(path)))
     return manifests
 

@@ -28,7 +28,7 @@ LIST_TASK = "list_shards"
 
 
 def _config(config_path: str | None):
-    from dermflow.orchestration.airflow_dag_factory import run_time_config_path
+    from dermflow.orchestration.task_commands import run_time_config_path
     from dermflow.config import load_config
 
     return load_config(run_time_config_path(config_path))
@@ -36,7 +36,7 @@ def _config(config_path: str | None):
 
 def list_shards(config_path: str | None, **context: Any) -> list[dict[str, Any]]:
     from dermflow.orchestration.scoring_shards import manifests_dir, write_manifests
-    from dermflow.orchestration.tfx_node_runner import tfx_run_id
+    from dermflow.tfx_runtime.node_runner import tfx_run_id
     from dermflow.pipelines.scoring.input_listing import list_input_files
     from dermflow.registry import resolve_model
 
@@ -73,7 +73,7 @@ def shard_command(manifest: str, shard: str, model: str, output: str, run_id: st
 
 def score_shard(config_path: str | None, manifest: str, shard: str, model: str, model_version: str, output: str,
                 run_id: str, **context: Any) -> dict[str, Any]:
-    from dermflow.orchestration.airflow_dag_factory import run_time_config_path, stream_command
+    from dermflow.orchestration.task_commands import run_time_config_path, stream_command
 
     count = len(_entries(manifest))
     if count == 0:

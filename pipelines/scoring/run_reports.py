@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from dermflow.config import ISIC_CLASSES
 from dermflow.imaging import ImageRejected, decode_image, resize_max_side
-from dermflow.pipelines.scoring.overlay_rendering import overlay_png
+from dermflow.inference.heatmap_overlay import overlay_png
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
 _COLUMNS = ["path", "predicted_label", "probabilities", "scored_at"]

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from dermflow.pipelines.scoring.gradcam_model_handler import GradcamInference
-from dermflow.pipelines.scoring.image_decoding_dofn import ImageKey, Rejection
-from dermflow.pipelines.scoring.overlay_rendering import heatmap_png
+from dermflow.imaging import Rejection
+from dermflow.inference.heatmap_overlay import heatmap_png
+from dermflow.inference.lesion_predictor import LesionPrediction
+from dermflow.pipelines.scoring.image_preparation_dofn import ImageKey
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class RunContext:
     heatmap_png_size: int
 
 
-def prediction_row(key: ImageKey, inference: GradcamInference, context: RunContext) -> dict:
+def prediction_row(key: ImageKey, inference: LesionPrediction, context: RunContext) -> dict:
     probabilities = np.asarray(inference.probabilities, dtype=np.float32)
     if probabilities.shape != (len(context.labels),):
         raise ValueError(f"model returned {probabilities.shape[0]} probabilities for {len(context.labels)} labels")
@@ -50,8 +51,8 @@ def prediction_row(key: ImageKey, inference: GradcamInference, context: RunConte
 
 def error_row(rejection: Rejection, context: RunContext) -> dict:
     return {
-        "path": rejection.relative_path,
-        "reason": rejection.reason,
+        "path": rejection.file,
+        "reason": str(rejection.reason),
         "message": rejection.message,
         "model_version": context.model_version,
         "rejected_at": datetime.now(timezone.utc),

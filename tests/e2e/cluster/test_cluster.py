@@ -44,7 +44,7 @@ cluster: {{state_dir: {state}, task_heartbeat_timeout_seconds: 20}}
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     root = tmp_path_factory.mktemp("cluster-e2e")
     write_archive(root / "archive", n=N_IMAGES, seed=2, image_size=IMAGE_SIZE)

@@ -10,11 +10,11 @@ from tfx import v1 as tfx
 from dermflow.components.class_filter.component import ClassFilter
 from dermflow.components.isic_example_gen.component import IsicExampleGen
 from dermflow.config import DataConfig, load_config
-from dermflow.ingest_report import read_report
-from dermflow.isic_csv import read_isic_csvs
-from dermflow.label_vocabulary import read_label_vocabulary
+from dermflow.isic.ingest_report import read_report
+from dermflow.isic.csv_reader import read_isic_csvs
+from dermflow.isic.label_vocabulary import read_label_vocabulary
 from dermflow.schemas import INGESTED_EXAMPLES_SCHEMA, TRAINING_EXAMPLES_SCHEMA
-from dermflow.synthetic_archive import write_archive
+from dermflow.synthetic.archive_writer import write_archive
 
 pytestmark = pytest.mark.e2e
 # StatisticsGen's Beam workers import TFDV before TFX, which fails on this stack (STACK.md), so it

@@ -78,7 +78,7 @@ class AirflowHome:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> AirflowHome:
-    from dermflow.synthetic_archive import write_archive
+    from dermflow.synthetic.archive_writer import write_archive
 
     root = tmp_path_factory.mktemp("airflow-e2e")
     write_archive(root / "archive", n=N_IMAGES, seed=1, image_size=IMAGE_SIZE)

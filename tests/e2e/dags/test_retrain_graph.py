@@ -18,11 +18,11 @@ DAGS = Path(__file__).resolve().parents[3] / "dags"
 def test_retrain_dag_task_graph_equals_the_compiled_tfx_pipeline_graph():
     from airflow.dag_processing.dagbag import DagBag
 
-    from dermflow.orchestration.pipeline_graph import DEFAULT_PIPELINE_FACTORY, compile_graph, read_graph
+    from dermflow.tfx_runtime.pipeline_graph import DEFAULT_PIPELINE_FACTORY, compile_graph, read_graph
 
     live = compile_graph(DEFAULT_PIPELINE_FACTORY)
     assert read_graph(DAGS / "dermflow_retrain.graph.json") == live, (
-        "dags/dermflow_retrain.graph.json is stale: python -m dermflow.orchestration.pipeline_graph "
+        "dags/dermflow_retrain.graph.json is stale: python -m dermflow.tfx_runtime.pipeline_graph "
         "--write dags/dermflow_retrain.graph.json"
     )
     dag = DagBag(dag_folder=str(DAGS / "dermflow_retrain.py")).dags["dermflow_retrain"]

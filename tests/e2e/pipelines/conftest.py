@@ -8,6 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dermflow.config import DataConfig
+from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize, prepare_image
+
+IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
+
 SCORING_LABELS = ["MEL", "NV", "BCC"]
 SCORING_IMAGE_SIZE = 48
 
@@ -23,18 +28,26 @@ class ScoringModel:
     masks_dir: Path
 
 
-def _training_set(archive: Path, images_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    from dermflow.imaging import decode_image, resize_square
+def model_input(data: bytes) -> np.ndarray:
+    """A file's model input by the one image path: prepared as ingest does, then the in-graph decode + resize."""
+    return decode_and_resize(prepare_image(data, IMAGE_PATH).data, SCORING_IMAGE_SIZE).numpy()
 
+
+def _training_set(archive: Path, images_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     pixels, targets = [], []
     with open(archive / "ISIC_2019_Training_GroundTruth.csv", newline="") as handle:
         for row in csv.DictReader(handle):
             found = [label for label in SCORING_LABELS if float(row[label]) == 1.0]
             if found:
-                image = decode_image((images_dir / f"{row['image']}.jpg").read_bytes()).pixels
-                pixels.append(resize_square(image, SCORING_IMAGE_SIZE))
+                pixels.append(model_input((images_dir / f"{row['image']}.jpg").read_bytes()))
                 targets.append(SCORING_LABELS.index(found[0]))
     return np.stack(pixels).astype("float32"), np.array(targets)
+
+
+@pytest.fixture(name="model_input", scope="session")
+def model_input_fixture():
+    """:func:`model_input`, for tests that compare with what the model saw."""
+    return model_input
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +58,7 @@ def scoring_model(tmp_path_factory) -> ScoringModel:
     from dermflow.models import build_classifier, export_model
     from dermflow.models.model_exporter import EXTRAS_DIR, KERAS_FILE
     from dermflow.registry import publish_version
-    from dermflow.synthetic_archive import LESION_MASKS_DIR, write_archive
+    from dermflow.synthetic.archive_writer import LESION_MASKS_DIR, write_archive
 
     root = tmp_path_factory.mktemp("scoring_model")
     archive = root / "archive"
@@ -62,7 +75,7 @@ def scoring_model(tmp_path_factory) -> ScoringModel:
     built.model.fit(x, y, epochs=8, batch_size=32, verbose=0)
 
     export_dir = root / "export"
-    export_model(built, SCORING_LABELS, export_dir)
+    export_model(built, SCORING_LABELS, export_dir, IMAGE_PATH)
     registered = publish_version(
         root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
         metrics={}, provenance={"test": "tests/e2e/pipelines/conftest.py"}, config_json=cfg.to_json(),

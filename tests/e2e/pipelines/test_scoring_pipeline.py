@@ -19,8 +19,7 @@ import pytest
 from PIL import Image
 
 from dermflow.config import load_config
-from dermflow.dicom_reader import encode_dicom, hash_uid
-from dermflow.imaging import decode_image, resize_square
+from dermflow.imaging.dicom_reader import encode_dicom, hash_uid
 
 pytestmark = pytest.mark.e2e
 
@@ -133,15 +132,15 @@ def test_rows_hold_probabilities_heatmaps_and_provenance(first_run, scoring_mode
         assert row["sha256"] == __import__("hashlib").sha256((inputs / row["path"]).read_bytes()).hexdigest()
 
 
-def test_predictions_match_a_direct_keras_prediction(first_run, scoring_model):
+def test_predictions_match_a_direct_keras_prediction(first_run, scoring_model, model_input):
     from dermflow.models import load_keras_model
     from dermflow.registry import resolve_model
 
     summary, inputs, output, good = first_run
     model = load_keras_model(resolve_model(scoring_model.spec).keras_file)
     rows = sorted(_rows(output), key=lambda row: row["path"])
-    pixels = np.stack([resize_square(decode_image((inputs / row["path"]).read_bytes()).pixels, 48) for row in rows])
-    expected = model.predict(pixels.astype("float32"), verbose=0)
+    pixels = np.stack([model_input((inputs / row["path"]).read_bytes()) for row in rows])
+    expected = model.predict(pixels, verbose=0)
     assert [row["predicted_label"] for row in rows] == [scoring_model.labels[i] for i in expected.argmax(axis=1)]
     got = np.array([[dict(row["probabilities"])[label] for label in scoring_model.labels] for row in rows])
     np.testing.assert_allclose(got, expected, atol=1e-4)

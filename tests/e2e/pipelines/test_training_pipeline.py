@@ -15,10 +15,11 @@ import tensorflow as tf
 from PIL import Image
 
 from dermflow.config import DermflowConfig
-from dermflow.models import decode_and_resize_batch, load_keras_model
+from dermflow.imaging.model_input import decode_and_resize_batch
+from dermflow.models import load_keras_model
 from dermflow.pipelines.training_pipeline import NODE_IDS, run_training
 from dermflow.registry import LATEST, list_versions, resolve_model
-from dermflow.synthetic_archive import LESION_MASKS_DIR, write_archive
+from dermflow.synthetic.archive_writer import LESION_MASKS_DIR, write_archive
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from dermflow.orchestration.airflow_dag_factory import (
     params_to_overrides,
     pushed_model_events,
     registry_asset,
-    stream_command,
 )
+from dermflow.orchestration.task_commands import stream_command
 
 
 def test_params_map_onto_a_valid_config():
@@ -54,12 +54,12 @@ def test_stream_command_logs_lines_as_they_come(caplog):
             seen.setdefault(record.getMessage(), time.monotonic())
 
     handler = Stamp()
-    logging.getLogger("dermflow.orchestration.airflow_dag_factory").addHandler(handler)
+    logging.getLogger("dermflow.orchestration.task_commands").addHandler(handler)
     try:
         with caplog.at_level(logging.INFO):
             stream_command([sys.executable, "-c", script])
     finally:
-        logging.getLogger("dermflow.orchestration.airflow_dag_factory").removeHandler(handler)
+        logging.getLogger("dermflow.orchestration.task_commands").removeHandler(handler)
     assert seen["second"] - seen["first"] > 0.5
 
 

@@ -17,7 +17,7 @@ GREY = {0: 40.0, 1: 130.0, 2: 220.0}
 def _example(label: int, height: int, width: int) -> bytes:
     pixels = np.full((height, width, 3), GREY[label], dtype=np.uint8)
     feature = {
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encode_jpeg(pixels)])),
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encode_jpeg(pixels, quality=90)])),
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
         "image_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"ISIC_x"])),
     }

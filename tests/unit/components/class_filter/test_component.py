@@ -1,7 +1,8 @@
 from tfx import types
 from tfx.types import standard_artifacts
 
-from dermflow.components.class_filter.component import ClassFilter, LabelVocabulary
+from dermflow.components.artifact_types import LabelVocabulary
+from dermflow.components.class_filter.component import ClassFilter
 from dermflow.config import DermflowConfig, load_config
 
 

@@ -4,10 +4,10 @@ import tensorflow as tf
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import artifact_utils, standard_artifacts
 
-from dermflow.components.class_filter.component import LabelVocabulary
+from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.class_filter.executor import Executor
 from dermflow.config import load_config
-from dermflow.label_vocabulary import read_label_names, read_label_vocabulary
+from dermflow.isic.label_vocabulary import read_label_names, read_label_vocabulary
 
 IN_MEMORY = BaseBeamExecutor.Context(beam_pipeline_args=["--direct_running_mode=in_memory"])
 SPLITS = {"train": ["MEL", "NV", "NV", "BCC", "BKL", "SCC", "DF"], "eval": ["MEL", "AK", "VASC"]}

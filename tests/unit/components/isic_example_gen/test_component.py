@@ -1,6 +1,7 @@
 from tfx.types import standard_artifacts
 
-from dermflow.components.isic_example_gen.component import IngestReport, IsicExampleGen
+from dermflow.components.artifact_types import IngestReport
+from dermflow.components.isic_example_gen.component import IsicExampleGen
 from dermflow.config import DermflowConfig, load_config
 
 

@@ -2,7 +2,7 @@ import pytest
 from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder, RecordBatchToExamplesEncoder
 
 from dermflow.components.isic_example_gen.example_encoder import age_bucket, example_features, features_to_record_batch
-from dermflow.isic_csv import IsicRecord
+from dermflow.isic.csv_reader import IsicRecord
 
 
 @pytest.mark.parametrize("age, bucket", [(-1, "unknown"), (0, "<30"), (29, "<30"), (30, "30-44"), (44, "30-44"),

@@ -6,13 +6,13 @@ import tensorflow as tf
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import artifact_utils, standard_artifacts
 
-from dermflow.components.isic_example_gen.component import IngestReport
+from dermflow.components.artifact_types import IngestReport
 from dermflow.components.isic_example_gen.executor import Executor
 from dermflow.config import load_config
-from dermflow.imaging import EMPTY_FILE, NOT_AN_IMAGE, TRUNCATED, CORRUPT
-from dermflow.ingest_report import read_report
-from dermflow.isic_archive import MISSING_IMAGE, NOT_IN_CSV, ArchiveError
-from dermflow.isic_csv import DUPLICATE_ID, IsicCsvError
+from dermflow.imaging import RejectReason
+from dermflow.isic.ingest_report import read_report
+from dermflow.isic.archive_pairing import ArchiveError
+from dermflow.isic.csv_reader import IsicCsvError
 
 from .archive_fixtures import GROUND_TRUTH, IMAGES_DIR, balanced_rows, image_bytes, one_hot_row, write_archive, write_csvs
 
@@ -71,9 +71,9 @@ def test_every_bad_input_is_listed_with_its_reason(messy_run):
     _, report, _ = messy_run
     reasons = {(r["image_id"], r["reason"]) for r in report["rejects"]}
     assert reasons == {
-        ("ISIC_8000001", TRUNCATED), ("ISIC_8000002", EMPTY_FILE), ("ISIC_8000003", NOT_AN_IMAGE),
-        ("ISIC_8000005", CORRUPT), ("ISIC_9000000", NOT_IN_CSV), ("ISIC_8000006", MISSING_IMAGE),
-        ("ISIC_0000001", DUPLICATE_ID),
+        ("ISIC_8000001", RejectReason.TRUNCATED), ("ISIC_8000002", RejectReason.EMPTY_FILE), ("ISIC_8000003", RejectReason.NOT_AN_IMAGE),
+        ("ISIC_8000005", RejectReason.CORRUPT), ("ISIC_9000000", RejectReason.NOT_IN_CSV), ("ISIC_8000006", RejectReason.MISSING_IMAGE),
+        ("ISIC_0000001", RejectReason.DUPLICATE_ID),
     }
     assert all(r["message"] for r in report["rejects"])
 

@@ -5,7 +5,7 @@ import pytest
 from tfx import types
 from tfx.types import standard_artifacts
 
-from dermflow.components.class_filter.component import LabelVocabulary
+from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.registry_pusher.component import RegistryPusher
 from dermflow.config import DermflowConfig
 

@@ -12,11 +12,11 @@ from tensorflow_model_analysis.api.model_eval_lib import analyze_raw_data
 from tensorflow_model_analysis.utils import config_util
 from tfx.types import artifact_utils, standard_artifacts
 
-from dermflow.components.class_filter.component import LabelVocabulary
+from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.registry_pusher.executor import Executor, VocabularyMismatchError
 from dermflow.config import DermflowConfig
 from dermflow.evaluation.eval_config_builder import build_eval_config
-from dermflow.label_vocabulary import write_label_vocabulary
+from dermflow.isic.label_vocabulary import write_label_vocabulary
 from dermflow.registry import list_versions, resolve_model
 
 LABELS = ["MEL", "NV", "BCC"]

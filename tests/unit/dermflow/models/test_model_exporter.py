@@ -6,7 +6,12 @@ import tensorflow as tf
 from model_test_utils import TINY_SIZE, calibrate_batchnorm, encode, random_pixels
 
 from dermflow.config import ModelConfig
-from dermflow.models import SIGNATURES, build_classifier, decode_and_resize, export_model, load_exported, load_keras_model
+from dermflow.imaging.model_input import decode_and_resize
+from dermflow.models import SIGNATURES, build_classifier, export_model, load_exported, load_keras_model
+from dermflow.config import DataConfig
+from dermflow.imaging.model_input import ImagePathSettings
+
+IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 LABELS = ["MEL", "NV", "BCC"]
 
@@ -16,7 +21,7 @@ def exported(tmp_path_factory):
     built = build_classifier(ModelConfig(alpha=0.35, image_size=TINY_SIZE, weights="none"), len(LABELS))
     calibrate_batchnorm(built.model, random_pixels(8, seed=7))
     export_dir = tmp_path_factory.mktemp("export") / "serving_model"
-    export_model(built, LABELS, export_dir)
+    export_model(built, LABELS, export_dir, IMAGE_PATH)
     return built, export_dir, load_exported(export_dir)
 
 
@@ -107,5 +112,5 @@ def test_labels_and_weights_provenance_are_written_beside_it(exported):
 def test_a_label_list_that_does_not_fit_the_model_is_refused(exported, tmp_path):
     built, _, _ = exported
     with pytest.raises(ValueError, match="2 labels"):
-        export_model(built, LABELS[:2], tmp_path / "refused")
+        export_model(built, LABELS[:2], tmp_path / "refused", IMAGE_PATH)
     assert not (tmp_path / "refused").exists()

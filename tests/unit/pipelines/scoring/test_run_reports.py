@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from dermflow.pipelines.scoring import run_reports
-from dermflow.pipelines.scoring.overlay_rendering import heatmap_png, jet, overlay
+from dermflow.inference.heatmap_overlay import heatmap_png, jet, overlay
 
 
 def _rows(entries):

@@ -1,0 +1,1 @@
+"""The one predictor behind batch scoring and the web server (``lesion_predictor``)."""

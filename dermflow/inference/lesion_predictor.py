@@ -1,0 +1,80 @@
+"""The one predictor: an exported model plus the image path it was trained with.
+
+Batch scoring (through a thin Beam ``ModelHandler``) and the web server both call this, so a file
+gets one answer wherever it is scored:
+
+    predictor = LesionPredictor.load(registered.saved_model_dir, max_pixels=cfg.score.max_image_pixels)
+    prepared = predictor.prepare(file_bytes)          # NormalizedJpeg, as ingest made it (raises ImageRejected)
+    [prediction] = predictor.predict([prepared.data])  # LesionPrediction: probabilities, label, Grad-CAM
+
+``prepare`` applies the exact normalisation that ingest applied to the training and evaluation
+images (with the settings recorded in the model); ``predict`` hands those bytes to the model's own
+``gradcam_images`` signature, whose in-graph decode and resize are the ones TFMA's
+``serving_default`` runs. The model input is therefore bit-identical to the evaluated one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from dermflow.imaging.jpeg_normalizer import NormalizedJpeg
+from dermflow.imaging.model_input import ImagePathSettings, prepare_image
+from dermflow.models.export_layout import read_export_provenance, read_exported_labels
+
+SIGNATURE = "gradcam_images"
+
+
+@dataclass(frozen=True)
+class LesionPrediction:
+    probabilities: np.ndarray  # float32 [C], in the model's label order; they sum to 1
+    predicted_index: int
+    predicted_label: str
+    gradcam: np.ndarray  # float32 [h, w] in [0, 1], of the predicted class
+
+
+def image_path_of(saved_model_dir: str | Path, max_pixels: int) -> ImagePathSettings:
+    """How files must be prepared for this model (no TensorFlow); raises LegacyImagePathError for an old export."""
+    provenance = read_export_provenance(saved_model_dir)
+    return ImagePathSettings.from_provenance(provenance.get("image_path"), max_pixels, model=str(saved_model_dir))
+
+
+class LesionPredictor:
+    """Exported model -> probabilities, predicted label and Grad-CAM for prepared image bytes."""
+
+    def __init__(self, saved_model: Any, labels: Sequence[str], image_path: ImagePathSettings):
+        if SIGNATURE not in saved_model.signatures:
+            raise ValueError(f"the model has no {SIGNATURE!r} signature (it has {sorted(saved_model.signatures)})")
+        self._signature = saved_model.signatures[SIGNATURE]
+        self.labels = tuple(labels)
+        self.image_path = image_path
+
+    @classmethod
+    def load(cls, saved_model_dir: str | Path, max_pixels: int) -> "LesionPredictor":
+        import tensorflow as tf
+
+        image_path = image_path_of(saved_model_dir, max_pixels)
+        return cls(tf.saved_model.load(str(saved_model_dir)), read_exported_labels(saved_model_dir), image_path)
+
+    def prepare(self, data: bytes) -> NormalizedJpeg:
+        """File bytes (JPEG, PNG or DICOM) -> the JPEG the model reads; raises ImageRejected."""
+        return prepare_image(data, self.image_path)
+
+    def predict(self, images: Sequence[bytes]) -> list[LesionPrediction]:
+        """Prepared JPEG bytes (``prepare(...).data``), one model call for the whole batch."""
+        if not images:
+            return []
+        import tensorflow as tf
+
+        outputs = self._signature(images=tf.constant(list(images), dtype=tf.string))
+        probabilities = outputs["probabilities"].numpy().astype(np.float32)
+        predicted = outputs["predicted_index"].numpy()
+        heatmaps = outputs["gradcam"].numpy().astype(np.float32)
+        if probabilities.shape[1] != len(self.labels):
+            raise ValueError(f"the model returned {probabilities.shape[1]} probabilities for {len(self.labels)} labels")
+        return [
+            LesionPrediction(probabilities[i], int(predicted[i]), self.labels[int(predicted[i])], heatmaps[i])
+            for i in range(len(images))
+        ]

@@ -1,0 +1,29 @@
+"""Where things are inside an exported model directory, readable without TensorFlow.
+
+    <export_dir>/saved_model.pb, variables/       the SavedModel (model_exporter.SIGNATURES)
+    <export_dir>/assets.extra/model.keras          the Keras model
+                             labels.txt            one label per line, in index order
+                             weights_provenance.json  backbone, weights, image_size, image_path
+
+    labels = read_exported_labels(export_dir); provenance = read_export_provenance(export_dir)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+EXTRAS_DIR = "assets.extra"
+KERAS_FILE = "model.keras"
+LABELS_FILE = "labels.txt"
+PROVENANCE_FILE = "weights_provenance.json"
+
+
+def read_exported_labels(export_dir: str | Path) -> list[str]:
+    text = (Path(export_dir) / EXTRAS_DIR / LABELS_FILE).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line]
+
+
+def read_export_provenance(export_dir: str | Path) -> dict:
+    """The exported model's own provenance; ``{}`` for a model exported without one."""
+    path = Path(export_dir) / EXTRAS_DIR / PROVENANCE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

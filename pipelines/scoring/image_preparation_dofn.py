@@ -1,0 +1,101 @@
+"""Reads each file once: hash it, skip it if already scored, prepare it as ingest did, or reject it.
+
+Main output: ``(ImageKey, jpeg bytes)``: the file after :func:`dermflow.imaging.model_input.prepare_image`
+with the settings recorded in the model, ready for RunInference.
+Tagged ``rejected``: a :class:`~dermflow.imaging.rejection.Rejection` (``file`` is the relative path).
+Tagged ``skipped``: the relative path of a file this model version has already scored.
+Nothing is dropped: every input element leaves by exactly one of the three.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from dermflow.imaging import ImageRejected, Rejection, RejectReason, sha256_hex
+from dermflow.imaging.model_input import ImagePathSettings, prepare_image
+from dermflow.pipelines.scoring.input_listing import InputFile
+
+REJECTED = "rejected"
+SKIPPED = "skipped"
+METRICS_NAMESPACE = "dermflow.scoring"
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageKey:
+    """What travels beside the image bytes through RunInference (a KeyedModelHandler key)."""
+
+    path: str  # absolute / URL, for the overlay and gallery writers
+    relative_path: str
+    sha256: str
+    format: str
+    width: int
+    height: int
+    dicom_uid_sha256: str | None
+
+
+class PrepareImageDoFn(beam.DoFn):
+    """``InputFile`` -> ``(ImageKey, jpeg bytes)`` | tagged ``rejected`` | tagged ``skipped``."""
+
+    def __init__(self, image_path: ImagePathSettings, scored_sha256: frozenset[str], progress_every_s: float = 15.0):
+        self._image_path = image_path
+        self._scored = scored_sha256
+        self._progress_every_s = progress_every_s
+        self._prepared = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "decoded")
+        self._rejected = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "rejected")
+        self._skipped = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "skipped_already_scored")
+
+    def setup(self):
+        self._done = 0
+        self._last_report = time.monotonic()
+
+    def process(self, item: InputFile):
+        self._report_progress()
+        try:
+            data = _read(item.path)
+        except OSError as exc:
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(
+                REJECTED, Rejection(RejectReason.UNREADABLE, f"cannot read the file: {exc}", file=item.relative_path)
+            )
+            return
+        digest = sha256_hex(data)
+        if digest in self._scored:
+            self._skipped.inc()
+            yield beam.pvalue.TaggedOutput(SKIPPED, item.relative_path)
+            return
+        try:
+            prepared = prepare_image(data, self._image_path)
+        except ImageRejected as exc:
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, exc.rejection(file=item.relative_path))
+            return
+        except Exception as exc:  # a decoder bug on one file must not fail the batch
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(
+                RejectReason.INTERNAL_ERROR, f"{type(exc).__name__} while decoding", file=item.relative_path
+            ))
+            return
+        self._prepared.inc()
+        key = ImageKey(
+            path=item.path, relative_path=item.relative_path, sha256=digest, format=prepared.format,
+            width=prepared.width, height=prepared.height, dicom_uid_sha256=prepared.dicom_uid_hash,
+        )
+        yield key, prepared.data
+
+    def _report_progress(self):
+        self._done += 1
+        now = time.monotonic()
+        if now - self._last_report >= self._progress_every_s:
+            self._last_report = now
+            _LOG.warning("scoring progress: this worker has read %d files", self._done)
+
+
+def _read(path: str) -> bytes:
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        return handle.read()

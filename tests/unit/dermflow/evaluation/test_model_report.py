@@ -1,0 +1,67 @@
+"""The run report, from a version directory made by hand (small npz + history)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dermflow.registry import publish_version
+from dermflow.evaluation.model_report import write_run_report
+
+LABELS = ["MEL", "NV", "BCC"]
+
+
+def _version(tmp_path: Path, with_extras: bool = True):
+    saved_model = tmp_path / "export"
+    (saved_model / "assets.extra").mkdir(parents=True)
+    (saved_model / "saved_model.pb").write_bytes(b"stand-in")
+    if with_extras:
+        rng = np.random.default_rng(0)
+        labels = np.repeat([0, 1, 2], 10)
+        probabilities = rng.dirichlet([1, 1, 1], 30).astype(np.float32)
+        probabilities[np.arange(30), labels] += 1.0
+        np.savez(saved_model / "assets.extra" / "eval_predictions.npz",
+                 labels=labels, probabilities=probabilities / probabilities.sum(1, keepdims=True), image_ids=np.array([f"i{i}" for i in range(30)]))
+        history = [{"phase": 1, "loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4, "val_balanced_accuracy": 0.4},
+                   {"phase": 2, "loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "val_accuracy": 0.7, "val_balanced_accuracy": 0.66}]
+        (saved_model / "assets.extra" / "history.json").write_text(json.dumps(history))
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"stand-in")
+    metrics = {
+        "overall": {"example_count": 30.0, "isic_balanced_accuracy": 0.8123, "per_class": {"MEL": {"auc": 0.93, "sensitivity": 0.7}}},
+        "slices": {"sex=female": {"example_count": 12.0, "isic_balanced_accuracy": 0.75}},
+        "confusion_matrix": {"labels": LABELS, "rows_true_columns_predicted": [[5, 1, 0], [0, 6, 1], [1, 0, 7]]},
+    }
+    return publish_version(tmp_path / "registry", "m", saved_model, keras_file, LABELS, metrics, {"weights": {"source": "none"}}, "{}")
+
+
+def test_report_has_the_three_pictures_and_the_metrics(tmp_path):
+    version = _version(tmp_path)
+    report = write_run_report(tmp_path / "registry")
+
+    assert report == version.path / "report" / "report.html"
+    for name in ("confusion_matrix.png", "roc_curves.png", "training_curves.png"):
+        with Image.open(report.parent / name) as picture:
+            assert picture.size[0] > 200 and picture.size[1] > 200
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 3  # self-contained
+    assert "0.8123" in text and "sex=female" in text and "MEL" in text
+    assert "not available" not in text
+
+
+def test_report_goes_where_asked_and_says_what_is_missing(tmp_path):
+    version = _version(tmp_path, with_extras=False)
+    report = write_run_report(version.path, tmp_path / "out")
+
+    assert report == tmp_path / "out" / "report.html"
+    assert (tmp_path / "out" / "confusion_matrix.png").is_file()  # from the Evaluator's matrix
+    assert not (tmp_path / "out" / "roc_curves.png").exists()
+    assert report.read_text().count("not available") == 2
+
+
+def test_a_missing_model_is_an_error(tmp_path):
+    with pytest.raises(LookupError):
+        write_run_report(tmp_path / "nothing")
