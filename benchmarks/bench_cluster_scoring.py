@@ -24,10 +24,7 @@ from pathlib import Path
 from dermflow.cluster.airflow_rest import AirflowRest
 from dermflow.cluster.cluster_manager import REPO_ROOT, cluster_down, cluster_up, start_worker
 from dermflow.config import load_config
-from dermflow.config import DataConfig
 from dermflow.imaging.model_input import ImagePathSettings
-
-IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
@@ -45,7 +42,7 @@ def build_registry(root: Path, cfg) -> str:
     from dermflow.registry import publish_version
 
     built = build_classifier(cfg.model, num_classes=3)
-    export_model(built, ["MEL", "NV", "BCC"], root / "export", IMAGE_PATH)
+    export_model(built, ["MEL", "NV", "BCC"], root / "export", ImagePathSettings.from_config(cfg.data))
     publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
                     ["MEL", "NV", "BCC"], {}, {}, cfg.to_json())
     return str(root / "registry")

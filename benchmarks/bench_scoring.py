@@ -7,7 +7,7 @@ four signatures and pushed to a temp registry. Images: the synthetic archive (JP
 
 Baselines, measured here on the same images:
   (a) plain batched Keras ``predict`` (batch 32) on the already decoded and resized images, no Grad-CAM;
-  (b) a naive per-image loop: read, decode, resize, predict and Grad-CAM with a GradientTape, one image at a time.
+  (b) a naive per-image loop: read, prepare, decode + resize, predict and Grad-CAM with a GradientTape, one image at a time.
 The job's figure is files given / time of ``run_scoring`` (listing, Beam start-up, decode, sha256,
 inference, Parquet, publishing, CSV and gallery all included), and also the steady-state rate from the
 difference between the two memory runs. Each rate is given per wall second and per CPU second (the
@@ -30,18 +30,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS as MAX_PIXELS
+
 from dermflow.config import DataConfig
 from dermflow.imaging.model_input import ImagePathSettings
 
-
-def resize_square(pixels, side):
-    """The pre-one-image-path scoring resize (Pillow bilinear on uint8), kept here as the baseline."""
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
-
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
+
+
+def model_input(path: Path, size: int) -> np.ndarray:
+    """A file's model input by the one image path (what the scoring job feeds the model)."""
+    from dermflow.imaging.model_input import decode_and_resize, prepare_image
+
+    return decode_and_resize(prepare_image(path.read_bytes(), IMAGE_PATH).data, size).numpy()
 
 
 def build_registry(root: Path, model_size: int) -> str:
@@ -66,9 +66,7 @@ def image_folder(archive_images: list[Path], folder: Path, count: int) -> Path:
 
 
 def decoded(files: list[Path], size: int) -> np.ndarray:
-    from dermflow.imaging import decode_image
-
-    return np.stack([resize_square(decode_image(f.read_bytes(), max_pixels=MAX_PIXELS).pixels, size) for f in files]).astype("float32")
+    return np.stack([model_input(f, size) for f in files])
 
 
 def rates(count: int, wall_s: float, cpu_s: float) -> dict:
@@ -89,14 +87,13 @@ def baseline_naive_loop(keras_file: Path, files: list[Path], size: int) -> dict:
     import keras
     import tensorflow as tf
 
-    from dermflow.imaging import decode_image
     from dermflow.models import load_keras_model
 
     model = load_keras_model(keras_file)
     grad_model = keras.Model(model.inputs, [model.get_layer("out_relu").output, model.output])
 
     def one(path: Path) -> np.ndarray:
-        x = resize_square(decode_image(path.read_bytes(), max_pixels=MAX_PIXELS).pixels, size)[None].astype("float32")
+        x = model_input(path, size)[None]
         with tf.GradientTape() as tape:
             features, probabilities = grad_model(x)
             score = probabilities[0, int(tf.argmax(probabilities[0]))]

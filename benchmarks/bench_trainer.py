@@ -27,10 +27,7 @@ import time
 from pathlib import Path
 
 from dermflow.config import DermflowConfig, load_config
-from dermflow.config import DataConfig
 from dermflow.imaging.model_input import ImagePathSettings
-
-IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 
@@ -94,7 +91,7 @@ def run_plain(cfg: DermflowConfig, patterns: dict[str, str], out: Path) -> dict:
         callbacks=callbacks,
         verbose=2,
     )
-    export_model(built, labels, out / "plain_export", IMAGE_PATH)
+    export_model(built, labels, out / "plain_export", ImagePathSettings.from_config(cfg.data))
     return {"rows": rows, "wall_seconds": time.perf_counter() - start}
 
 

@@ -17,23 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from dermflow.config import DermflowConfig
-from dermflow.imaging import ImageRejected, decode_image
+from dermflow.imaging import ImageRejected
+from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize, prepare_image
 from dermflow.isic.archive_pairing import list_image_files, plan_archive
 from dermflow.isic.csv_reader import read_isic_csvs
-from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS as MAX_PIXELS
-
-
-def resize_square(pixels, side):
-    """The pre-one-image-path scoring resize (Pillow bilinear on uint8), kept here as the baseline."""
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
 
 DEFAULT_DATA = Path(os.environ.get("DERMFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "isic2019-dev"
 
 
 def load_images(root: Path, classes: list[str], size: int, limit: int | None):
     data = DermflowConfig().data
+    image_path = ImagePathSettings.from_config(data)
     table = read_isic_csvs(root / data.ground_truth_csv, root / data.metadata_csv)
     plan = plan_archive(table, list_image_files(root / data.images_dir))
     pairs = [(path, record) for path, record in plan.pairs if record.diagnosis in classes]
@@ -42,11 +36,11 @@ def load_images(root: Path, classes: list[str], size: int, limit: int | None):
     pixels, labels, groups, rejected = [], [], [], []
     for path, record in pairs:
         try:
-            image = decode_image(Path(path).read_bytes(), max_pixels=MAX_PIXELS).pixels
+            prepared = prepare_image(Path(path).read_bytes(), image_path)
         except ImageRejected as exc:
             rejected.append(f"{path}: {exc}")
             continue
-        pixels.append(resize_square(image, size))
+        pixels.append(decode_and_resize(prepared.data, size).numpy())
         labels.append(classes.index(record.diagnosis))
         groups.append(record.lesion_id or f"image:{record.image_id}")
     return np.stack(pixels).astype(np.float32), np.array(labels), np.array(groups), rejected

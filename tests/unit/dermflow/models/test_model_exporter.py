@@ -5,10 +5,9 @@ import pytest
 import tensorflow as tf
 from model_test_utils import TINY_SIZE, calibrate_batchnorm, encode, random_pixels
 
-from dermflow.config import ModelConfig
+from dermflow.config import DataConfig, ModelConfig
 from dermflow.imaging.model_input import decode_and_resize
 from dermflow.models import SIGNATURES, build_classifier, export_model, load_exported, load_keras_model
-from dermflow.config import DataConfig
 from dermflow.imaging.model_input import ImagePathSettings
 
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
@@ -107,6 +106,10 @@ def test_labels_and_weights_provenance_are_written_beside_it(exported):
     assert provenance["gradcam_layer"] == "out_relu"
     assert provenance["image_size"] == TINY_SIZE
     assert provenance["weights"]["source"].startswith("none")
+    assert provenance["image_path"] == {
+        "version": 2, "normalisation": "dermflow.imaging.model_input.prepare_image", "max_side": 512,
+        "jpeg_quality": 90, "decoder": "tf.io.decode_image", "resize": "bilinear_antialias",
+    }
 
 
 def test_a_label_list_that_does_not_fit_the_model_is_refused(exported, tmp_path):
