@@ -9,6 +9,12 @@ model is then scored on the eval split through the Trainer's own input pipeline 
 resized the same way to ``model.image_size``; the source resolution, which correlates with the
 class in this sample, is never a feature).
 
+The eval split is then scored twice through the exported SavedModel: as TFMA does (the ingested
+tf.Examples through ``serving_default``) and as ``dermflow score`` does (each original file through
+``LesionPredictor``: ``prepare_image`` with the settings recorded in the model, then its
+``gradcam_images`` signature). With the one image path the two balanced accuracies are equal and no
+label differs; both are printed with the count of differing labels and the largest |Δp|.
+
 Prints ISIC balanced multiclass accuracy, per-class recall, melanoma one-vs-rest AUC, and the
 Trainer's wall and CPU time. Goals: balanced accuracy >= 0.88 and melanoma AUC >= 0.95 within
 60 minutes of CPU training; the baseline to beat clearly is a frozen backbone + logistic
@@ -85,13 +91,49 @@ def evaluate(cfg: DermflowConfig, root: Path) -> dict:
     predicted = probabilities.argmax(axis=1)
     positive = labels.index(cfg.labels.positive_label)
     history = json.loads((newest("Trainer/model_run/*", root) / "history.json").read_text())
+    paths = compare_paths(cfg, serving, eval_split)
     return {
+        **paths,
         "eval_examples": dict(zip(labels, summary.class_counts)),
         "balanced_accuracy": isic_balanced_accuracy(truth, predicted),
         "per_class_recall": dict(zip(labels, per_class_recall(truth, predicted, len(labels)))),
         f"{labels[positive]}_auc": float(roc_auc_score(truth == positive, probabilities[:, positive])),
         "epochs": len(history),
         "train_step_seconds": sum(row["train_seconds"] for row in history),
+    }
+
+
+def compare_paths(cfg: DermflowConfig, serving: Path, eval_split: Path) -> dict:
+    """BMA of the eval split as TFMA sees it (tf.Example -> serving_default) and as scoring does (file -> predictor)."""
+    import tensorflow as tf
+
+    from dermflow.inference.lesion_predictor import LesionPredictor
+    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy
+
+    spec = {name: tf.io.FixedLenFeature([], tf.string) for name in ("image", "image_id")}
+    spec["label"] = tf.io.FixedLenFeature([], tf.int64)
+    records = tf.data.TFRecordDataset(sorted(str(p) for p in eval_split.glob("*")), compression_type="GZIP")
+    serialized = [record.numpy() for record in records]
+    parsed = [tf.io.parse_single_example(record, spec) for record in serialized]
+    truth = np.array([int(example["label"]) for example in parsed])
+    ids = [example["image_id"].numpy().decode() for example in parsed]
+    serving_default = tf.saved_model.load(str(serving)).signatures["serving_default"]
+    evaluated = np.concatenate([
+        serving_default(examples=tf.constant(serialized[start:start + 64]))["probabilities"].numpy()
+        for start in range(0, len(serialized), 64)
+    ])
+    predictor = LesionPredictor.load(serving, cfg.score.max_image_pixels)
+    images_dir = cfg.data.data_root / cfg.data.images_dir
+    files = [next(images_dir.glob(f"{image_id}.*")) for image_id in ids]
+    scored = np.concatenate([
+        np.stack([p.probabilities for p in predictor.predict([predictor.prepare(f.read_bytes()).data for f in files[start:start + 32]])])
+        for start in range(0, len(files), 32)
+    ])
+    return {
+        "evaluated_path_balanced_accuracy": isic_balanced_accuracy(truth, evaluated.argmax(axis=1)),
+        "scoring_path_balanced_accuracy": isic_balanced_accuracy(truth, scored.argmax(axis=1)),
+        "scoring_vs_evaluated_label_differences": int((scored.argmax(axis=1) != evaluated.argmax(axis=1)).sum()),
+        "scoring_vs_evaluated_max_abs_probability_difference": float(np.abs(scored - evaluated).max()),
     }
 
 
@@ -119,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
           f"regression ~0.82), {cfg.labels.positive_label} AUC {result[f'{cfg.labels.positive_label}_auc']:.3f} "
           f"(goal >= 0.95), training steps {result['train_step_seconds'] / 60:.1f} min, "
           f"pipeline {wall / 60:.1f} min wall / {cpu / 60:.1f} min CPU")
+    print(f"eval split through serving_default (TFMA's path) BMA {result['evaluated_path_balanced_accuracy']:.4f}, "
+          f"original files through the scoring path BMA {result['scoring_path_balanced_accuracy']:.4f}; "
+          f"{result['scoring_vs_evaluated_label_differences']} labels differ, "
+          f"max |dp| {result['scoring_vs_evaluated_max_abs_probability_difference']:.2e}")
     return 0
 
 
