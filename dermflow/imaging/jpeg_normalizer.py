@@ -2,7 +2,7 @@
 
 This is the first half of the one image path (:mod:`dermflow.imaging.model_input` owns the whole).
 
-    normalized = normalized_jpeg(data, max_side=512, quality=90, max_pixels=100_000_000)
+    normalized = normalized_jpeg(data, cfg.data.max_side, cfg.data.jpeg_quality, cfg.data.max_image_pixels)
 """
 from __future__ import annotations
 
