@@ -21,11 +21,11 @@ import argparse
 import io
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from timing import best_seconds
 
 from dermflow.config import DataConfig, load_config
 from dermflow.imaging import decode_image
@@ -97,15 +97,6 @@ def new_path(predictor, files: list[Path]) -> None:
         predictor.predict([predictor.prepare(f.read_bytes()).data for f in files[start:start + BATCH]])
 
 
-def best(run, repeat: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        times.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256, help="Images per set.")
@@ -131,8 +122,8 @@ def main() -> None:
         for name, files in sets.items():
             old_path(loaded, files[:BATCH], side)
             new_path(predictor, files[:BATCH])
-            old = best(lambda: old_path(loaded, files, side), args.repeat)
-            new = best(lambda: new_path(predictor, files), args.repeat)
+            old = best_seconds(lambda: old_path(loaded, files, side), args.repeat)
+            new = best_seconds(lambda: new_path(predictor, files), args.repeat)
             count = len(files)
             print(f"{name}, {count} images:", flush=True)
             print(f"  old path {count / old[0]:7.1f} img/s wall, {count / old[1]:7.1f} img/CPU-s", flush=True)
