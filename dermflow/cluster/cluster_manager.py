@@ -115,25 +115,41 @@ def cluster_up(cfg: DermflowConfig) -> dict:
     secrets = ensure_secrets(layout.secrets_file)
     ports = airflow_services.ServicePorts(postgres=free_port(), redis=free_port(), api=free_port(), mariadb=free_port())
     layout.write_state({"ports": vars(ports), "started": [], "up_at": datetime.now(timezone.utc).isoformat()})
+    steps: dict[str, float] = {}
+
+    def step(name: str, began: float) -> None:
+        steps[name] = round(time.monotonic() - began, 1)
+
     try:
+        began = time.monotonic()
         _start_postgres(cfg, layout, ports, secrets)
+        step(POSTGRES, began)
+        began = time.monotonic()
         _start_redis(cfg, layout, ports, secrets)
+        step(REDIS, began)
+        began = time.monotonic()
         _start_mariadb(cfg, layout, ports, secrets)
+        step(MARIADB, began)
         effective = cluster_config(cfg, ports.mariadb)
         write_private(layout.config_file, yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False))
         airflow_services.write_admin_password(layout, secrets)
         env = airflow_services.airflow_env(effective, layout, ports, secrets, REPO_ROOT)
+        began = time.monotonic()
         _airflow_db_migrate(env, layout)
+        step("airflow-db-migrate", began)
+        began = time.monotonic()
         processes = airflow_services.airflow_processes(effective)
         for process in processes:
             _start_airflow(process, env, layout)
         _wait_healthy(effective, layout, ports, processes)
+        step("airflow", began)
     except BaseException:
         log.error("cluster up failed; stopping what was started (logs in %s)", layout.logs_dir)
         cluster_down(cfg, check=False)
         raise
     state = layout.read_state()
     state["startup_seconds"] = round(time.monotonic() - clock, 1)
+    state["startup_steps_seconds"] = steps
     layout.write_state(state)
     return cluster_status(cfg)
 
@@ -280,5 +296,6 @@ def cluster_status(cfg: DermflowConfig) -> dict:
         "api_url": f"http://127.0.0.1:{ports['api']}" if "api" in ports else None,
         "health": airflow_services.api_health(ports["api"]) if alive and "api" in ports else None,
         "startup_seconds": state.get("startup_seconds"),
+        "startup_steps_seconds": state.get("startup_steps_seconds"),
         "config": str(layout.config_file),
     }
