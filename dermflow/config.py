@@ -288,7 +288,7 @@ class AirflowConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    """The local distributed mode (``dermflow cluster up``): Postgres, Redis, Airflow on Celery (docs/deployment.md)."""
+    """The local distributed mode (``dermflow cluster up``): Postgres, Redis, MariaDB, Airflow on Celery (docs/deployment.md)."""
 
     state_dir: Path = Field(Path("var/cluster"), description="Data dirs, logs, PID files and secrets.env (git-ignored).")
     default_workers: int = Field(1, ge=1, description="Celery workers serving airflow.default_queue.")
@@ -299,7 +299,7 @@ class ClusterConfig(_Section):
     )
     start_timeout_seconds: int = Field(180, gt=0, description="How long `up` waits for every service to be healthy.")
     stop_grace_seconds: int = Field(20, gt=0, description="SIGTERM, then SIGKILL after this long.")
-    install_missing: bool = Field(True, description="apt-get install postgresql / redis-server when missing (root only).")
+    install_missing: bool = Field(True, description="apt-get install postgresql / redis-server / mariadb-server when missing (root only).")
 
 
 class DermflowConfig(_Section):
