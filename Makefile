@@ -47,7 +47,7 @@ test-e2e: install ## End-to-end tests only (TFX, Beam, Airflow for real).
 bench: install ## Run the benchmarks (see docs/benchmarks.md).
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
-cluster-up: install ## Start the local cluster: Postgres, Redis, Airflow on Celery (docs/deployment.md).
+cluster-up: install ## Start the local cluster: Postgres, Redis, MariaDB (ML Metadata), Airflow on Celery (docs/deployment.md).
 	$(PY) -m dermflow.cluster up $(if $(CONFIG),--config $(CONFIG))
 
 cluster-down: ## Stop exactly what cluster-up started; fails if a process or port is left.

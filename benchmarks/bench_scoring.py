@@ -1,6 +1,12 @@
 """Throughput and memory of the Beam scoring job (Grad-CAM included), against baselines from the same run.
 
     python benchmarks/bench_scoring.py [--images 1000] [--memory-sizes 1000 5000] [--mode multi_processing]
+    KERAS_HOME=var/keras python benchmarks/bench_scoring.py --full-size [--unique 300]   # the real archive's scale
+
+``--full-size``: the images are at the real archive's sizes (``dermflow synth --full-size``: 600x450,
+1024x1024, 1024x768, some 2048x1536; ``--unique`` rendered, the others hard links of them under new
+ids), and the model is the default one (MobileNetV2 alpha 1.0 at 225 px, ImageNet weights from
+``$KERAS_HOME``, installed by ``make install``), not the small random one below.
 
 Model: MobileNetV2 alpha 0.35, random weights (speed does not depend on them), exported with its
 four signatures and pushed to a temp registry. Images: the synthetic archive (JPEG).
@@ -44,13 +50,14 @@ def model_input(path: Path, size: int) -> np.ndarray:
     return decode_and_resize(prepare_image(path.read_bytes(), IMAGE_PATH).data, size).numpy()
 
 
-def build_registry(root: Path, model_size: int) -> str:
+def build_registry(root: Path, model_size: int, default_model: bool = False) -> str:
     from dermflow.config import load_config
     from dermflow.models import build_classifier, export_model
     from dermflow.models.model_exporter import EXTRAS_DIR, KERAS_FILE
     from dermflow.registry import publish_version
 
-    cfg = load_config(None, ["model.alpha=0.35", "model.weights=none", f"model.image_size={model_size}"])
+    small = ["model.alpha=0.35", "model.weights=none", f"model.image_size={model_size}"]
+    cfg = load_config(None, [] if default_model else small)
     built = build_classifier(cfg.model, num_classes=3)
     export_model(built, ["MEL", "NV", "BCC"], root / "export", IMAGE_PATH)
     publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
@@ -143,7 +150,14 @@ def main() -> None:
     parser.add_argument("--naive-images", type=int, default=200)
     parser.add_argument("--mode", default="multi_processing", choices=["multi_processing", "in_memory", "multi_threading"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="Config overrides for the job.")
+    parser.add_argument("--full-size", action="store_true",
+                        help="Full-size images (the real archive's sizes) and the default model (alpha 1.0, 225 px, ImageNet).")
+    parser.add_argument("--unique", type=int, default=300, help="--full-size: images rendered; the rest are hard links.")
     args = parser.parse_args()
+    if args.full_size:
+        from dermflow.config import ModelConfig
+
+        args.model_size = ModelConfig().image_size
 
     from dermflow.config import DataConfig
     from dermflow.synthetic.archive_writer import write_archive
@@ -152,10 +166,15 @@ def main() -> None:
         root = Path(tmp)
         total = max([args.images, *args.memory_sizes])
         clock = time.perf_counter()
-        write_archive(root / "archive", n=total, seed=0, image_size=args.image_size)
+        summary = write_archive(root / "archive", n=total, seed=0, image_size=args.image_size,
+                                full_size=args.full_size, unique=min(args.unique, total) if args.full_size else None)
         images = sorted((root / "archive" / DataConfig().images_dir).glob("*.jpg"))
-        print(f"synthetic archive: {total} JPEGs of {args.image_size} px in {time.perf_counter() - clock:.0f} s", flush=True)
-        registry = build_registry(root, args.model_size)
+        what = summary._sizes() if args.full_size else f"{args.image_size} px"
+        reused = f"; {summary['linked_images']} are hard links of {summary['unique_images']} rendered" if summary["linked_images"] else ""
+        print(f"synthetic archive: {total} JPEGs ({what}{reused}) in {time.perf_counter() - clock:.0f} s", flush=True)
+        registry = build_registry(root, args.model_size, default_model=args.full_size)
+        print(f"model: {'MobileNetV2 alpha 1.0, ImageNet weights' if args.full_size else 'MobileNetV2 alpha 0.35, random'} "
+              f"at {args.model_size} px; load average {os.getloadavg()[0]:.1f}", flush=True)
         keras_file = next((root / "registry").glob("*/*/model.keras"))
 
         pixels = decoded(images[: args.images], args.model_size)

@@ -32,7 +32,8 @@ def _config(args: argparse.Namespace, flag_overrides: dict[str, object]) -> Derm
 def _cmd_synth(args: argparse.Namespace) -> int:
     from dermflow.synthetic.archive_writer import write_archive
 
-    summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True)
+    summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
+                            full_size=args.full_size, unique=args.unique)
     print(summary)
     return 0
 
@@ -115,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=300, help="Number of images.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image-size", type=int, default=128, help="Side of the square images.")
+    p.add_argument("--full-size", action="store_true",
+                   help="Sizes of the real archive (600x450, 1024x1024, 1024x768, some 2048x1536) instead of --image-size.")
+    p.add_argument("--unique", type=int, metavar="K",
+                   help="Render only the first K images; the others are hard links of them under new ids (said in the summary).")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("weights", help="Pretrained ImageNet weights for MobileNetV2.")

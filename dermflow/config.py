@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -246,6 +247,23 @@ class PathsConfig(_Section):
     metadata_connection: str | None = Field(
         None, description="ML Metadata on a shared database, e.g. mysql://user@host:3306/mlmd; overrides metadata_path."
     )
+    metadata_password_file: Path | None = Field(
+        None, description="KEY=VALUE file whose MLMD_PASSWORD is the mysql:// password, read at connection time "
+        "(env DERMFLOW_MLMD_PASSWORD wins); never a password in metadata_connection.",
+    )
+
+    @field_validator("metadata_connection")
+    @classmethod
+    def _no_password_in_the_url(cls, value: str | None) -> str | None:
+        # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
+        # config.json and provenance.json, and the logs: a password in the URL would be in all of them.
+        if value and urlparse(value).password is not None:
+            raise ValueError(
+                "paths.metadata_connection must not hold a password (the config is stored in ML Metadata, "
+                "the registry and logs): write mysql://USER@HOST:PORT/DB and put the password in "
+                "paths.metadata_password_file (MLMD_PASSWORD=...) or the DERMFLOW_MLMD_PASSWORD variable"
+            )
+        return value
 
     def resolved_pipeline_root(self) -> Path:
         return self.pipeline_root or self.work_dir / "tfx"
@@ -270,7 +288,7 @@ class AirflowConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    """The local distributed mode (``dermflow cluster up``): Postgres, Redis, Airflow on Celery (docs/deployment.md)."""
+    """The local distributed mode (``dermflow cluster up``): Postgres, Redis, MariaDB, Airflow on Celery (docs/deployment.md)."""
 
     state_dir: Path = Field(Path("var/cluster"), description="Data dirs, logs, PID files and secrets.env (git-ignored).")
     default_workers: int = Field(1, ge=1, description="Celery workers serving airflow.default_queue.")
@@ -281,7 +299,7 @@ class ClusterConfig(_Section):
     )
     start_timeout_seconds: int = Field(180, gt=0, description="How long `up` waits for every service to be healthy.")
     stop_grace_seconds: int = Field(20, gt=0, description="SIGTERM, then SIGKILL after this long.")
-    install_missing: bool = Field(True, description="apt-get install postgresql / redis-server when missing (root only).")
+    install_missing: bool = Field(True, description="apt-get install postgresql / redis-server / mariadb-server when missing (root only).")
 
 
 class DermflowConfig(_Section):

@@ -113,22 +113,22 @@ def metadata_connection_config(cfg: DermflowConfig):
     url = urlparse(connection)
     if url.scheme == "sqlite":
         return tfx.orchestration.metadata.sqlite_metadata_connection_config(unquote(url.path))
-    if url.scheme == "mysql":
+    if url.scheme == "mysql":  # no password here: it is read when a connection opens (metadata_password.py)
         return tfx.orchestration.metadata.mysql_metadata_connection_config(
             host=url.hostname or "localhost",
             port=url.port or 3306,
             database=url.path.lstrip("/") or "mlmd",
             username=unquote(url.username or ""),
-            password=unquote(url.password or ""),
+            password="",
         )
     if url.scheme in ("postgresql", "postgres"):
         raise ValueError(
             f"paths.metadata_connection {connection!r}: ML Metadata 1.17.1's PostgreSQL backend breaks on any string "
             "holding a backslash (it double-quotes PQescapeLiteral's E'...'), which TFX's JSON properties do; "
-            "use mysql://USER:PASS@HOST:PORT/DB or SQLite on a shared path (docs/deployment.md#ml-metadata)"
+            "use mysql://USER@HOST:PORT/DB (MariaDB or MySQL) or SQLite on one machine (docs/deployment.md#ml-metadata)"
         )
     raise ValueError(
-        f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE and mysql://USER:PASS@HOST:PORT/DB"
+        f"paths.metadata_connection {connection!r}: ML Metadata supports sqlite:///FILE and mysql://USER@HOST:PORT/DB"
     )
 
 
@@ -149,11 +149,20 @@ def run_training(cfg: DermflowConfig, run_id: str | None = None) -> dict:
     from dermflow.pipelines.training_run_summary import log_outcome, node_summaries, summarize_training
     from dermflow.evaluation.model_report import write_run_report
 
+    if cfg.paths.metadata_connection and urlparse(cfg.paths.metadata_connection).scheme == "mysql":
+        # LocalDagRunner opens the store from the compiled pipeline and logs that connection config,
+        # so the password would have to sit in both; the Airflow tasks open it themselves (node_runner).
+        raise ValueError(
+            "dermflow train runs ML Metadata on SQLite; a mysql:// store is used by the Airflow DAGs "
+            "(`make cluster-up`, docs/deployment.md#ml-metadata)"
+        )
     run_id = run_id or new_run_id()
     cfg.paths.resolved_pipeline_root().mkdir(parents=True, exist_ok=True)
     pipeline_ir = build_pipeline_ir(cfg, run_id, f"{__name__}:create_pipeline")
     LocalDagRunner().run_with_ir(pipeline_ir)
-    result = summarize_training(node_summaries(pipeline_ir), pipeline_ir.runtime_spec.pipeline_run_id.field_value.string_value)
+    result = summarize_training(
+        node_summaries(pipeline_ir, cfg.paths), pipeline_ir.runtime_spec.pipeline_run_id.field_value.string_value
+    )
     if result["pushed"]:
         result["report"] = str(write_run_report(result["model_dir"]))
     log_outcome(result)

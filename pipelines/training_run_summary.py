@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dermflow.config import PathsConfig
 from dermflow.evaluation.eval_config_builder import GATED_METRIC
 from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
 from dermflow.isic.label_vocabulary import read_label_names
@@ -12,14 +13,14 @@ from dermflow.isic.label_vocabulary import read_label_names
 log = logging.getLogger(__name__)
 
 
-def node_summaries(pipeline_ir: Any) -> dict[str, dict]:
+def node_summaries(pipeline_ir: Any, paths: PathsConfig) -> dict[str, dict]:
     """node id -> its latest execution in this pipeline run (state, output artifacts); absent if it never ran."""
     from tfx.orchestration import metadata
 
     from dermflow.tfx_runtime.node_runner import execution_summary, metadata_connection_config, node_executions
 
     summaries = {}
-    with metadata.Metadata(metadata_connection_config(pipeline_ir)) as mlmd:
+    with metadata.Metadata(metadata_connection_config(pipeline_ir, paths)) as mlmd:
         for node in pipeline_ir.nodes:
             pipeline_node = node.pipeline_node
             node_id = pipeline_node.node_info.id

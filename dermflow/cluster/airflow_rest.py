@@ -5,6 +5,7 @@
     run_id = api.trigger("dermflow_score", conf={"input": [...]})
     run = api.wait_for_run("dermflow_score", run_id, timeout=600)      # raises unless it succeeded
     api.task_instances("dermflow_score", run_id)                       # task_id, map_index, state, queue, hostname...
+    api.clear_task("dermflow_retrain", run_id, "Trainer")              # run one task again; api.xcom(...) its result
 
 The token comes from SimpleAuthManager's ``POST /auth/token`` with the generated admin password.
 Standard library only.
@@ -93,6 +94,18 @@ class AirflowRest:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=1000"
         return self._request("GET", path)["task_instances"]
+
+    def clear_task(self, dag_id: str, run_id: str, task_id: str) -> None:
+        """Clears one task instance of a run (as "Clear" in the UI): the scheduler runs it again."""
+        self._request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", {
+            "dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False,
+            "include_upstream": False, "include_downstream": False, "reset_dag_runs": True,
+        })
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value"):
+        path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/"
+                f"{task_id}/xcomEntries/{key}?deserialize=true")
+        return self._request("GET", path)["value"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float, on_poll=None) -> dict:
         """Polls until the run finishes; raises ``AirflowApiError`` (with each task's state) unless it succeeded."""

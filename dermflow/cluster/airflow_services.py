@@ -31,6 +31,7 @@ class ServicePorts:
     postgres: int
     redis: int
     api: int
+    mariadb: int
 
 
 @dataclass(frozen=True)

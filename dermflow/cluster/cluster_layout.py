@@ -7,8 +7,9 @@
     <state_dir>/logs/<name>.log    one per process
     <state_dir>/pgdata/            PostgreSQL data dir (owned by the ``postgres`` user when run as root)
     <state_dir>/redis/             Redis working dir (no snapshots are saved)
+    <state_dir>/mariadb/           MariaDB data dir, its PID file and socket (ML Metadata; owned by ``mysql`` as root)
     <state_dir>/airflow/           AIRFLOW_HOME (airflow.cfg, task logs)
-    <state_dir>/work/              the pipeline root, MLMD fallback, registry, scores: one path every worker sees
+    <state_dir>/work/              the pipeline root, registry, scores: one path every worker sees
 """
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ class ClusterLayout:
     @property
     def redis_dir(self) -> Path:
         return self.root / "redis"
+
+    @property
+    def mariadb_dir(self) -> Path:
+        return self.root / "mariadb"
+
+    @property
+    def mariadb_init_file(self) -> Path:
+        """SQL setting the ML Metadata user's password at start-up; exists only while MariaDB starts."""
+        return self.root / ".mariadb-init.sql"
 
     @property
     def redis_conf(self) -> Path:

@@ -1,4 +1,4 @@
-"""``up``, ``down`` and ``status`` of the local cluster: PostgreSQL, Redis, Airflow on Celery.
+"""``up``, ``down`` and ``status`` of the local cluster: PostgreSQL, Redis, MariaDB, Airflow on Celery.
 
     state = cluster_up(cfg)      # installs missing servers (root), generates secrets, starts all, waits healthy
     cluster_status(cfg)          # every process, alive or not, ports, API health
@@ -7,6 +7,8 @@
 Every process ``up`` starts gets a PID file; ``down`` stops those sessions (SIGTERM, then
 SIGKILL after ``cluster.stop_grace_seconds``), stops Postgres with ``pg_ctl stop``, then checks
 that no process of those sessions is alive and no port of the cluster is still open.
+MariaDB holds ML Metadata for every worker; its password stays in ``secrets.env``, read by each task
+when it opens the store (``dermflow/tfx_runtime/metadata_password.py``), never in ``dermflow.yaml``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from dermflow.cluster import airflow_services, postgres_server, redis_server
+from dermflow.cluster import airflow_services, mariadb_server, postgres_server, redis_server
 from dermflow.cluster.cluster_layout import ClusterLayout
 from dermflow.cluster.cluster_secrets import ensure_secrets, read_secrets, write_private
 from dermflow.cluster.debian_packages import ensure_installed
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = "postgres"
 REDIS = "redis"
+MARIADB = "mariadb"
 
 
 class ClusterError(RuntimeError):
@@ -45,19 +48,26 @@ def layout_of(cfg: DermflowConfig) -> ClusterLayout:
     return ClusterLayout.at(path if path.is_absolute() else REPO_ROOT / path)
 
 
-def cluster_config(cfg: DermflowConfig) -> DermflowConfig:
-    """``cfg`` with every path absolute, so every worker sees the same pipeline root and ML Metadata.
+def cluster_config(cfg: DermflowConfig, mariadb_port: int | None = None) -> DermflowConfig:
+    """``cfg`` with every path absolute, so every worker sees the same pipeline root, and ML Metadata on MariaDB.
 
-    ML Metadata stays on SQLite at ``paths.metadata_path`` (a shared path): MLMD 1.17.1's PostgreSQL
-    backend cannot store TFX's properties (docs/deployment.md#ml-metadata); across machines, point
-    ``paths.metadata_connection`` at MySQL.
+    With ``mariadb_port`` (the cluster's MariaDB), ML Metadata is ``mysql://mlmd@127.0.0.1:<port>/mlmd``,
+    its password read from the cluster's ``secrets.env`` at connection time (``paths.metadata_password_file``),
+    unless ``paths.metadata_connection`` names another store. Not SQLite: its locking on a shared (network)
+    filesystem is unreliable; not PostgreSQL: MLMD 1.17.1's backend cannot store TFX's properties
+    (docs/deployment.md#ml-metadata).
     """
     data = cfg.model_dump(mode="json")
     paths = data["paths"]
-    for key in ("work_dir", "registry", "pipeline_root", "metadata_path"):
+    for key in ("work_dir", "registry", "pipeline_root", "metadata_path", "metadata_password_file"):
         if paths[key] is not None:
             paths[key] = str(_absolute(paths[key]))
-    if paths["metadata_path"] is None and not paths["metadata_connection"]:
+    if mariadb_port is not None and not paths["metadata_connection"]:
+        paths["metadata_connection"] = (
+            f"mysql://{mariadb_server.USER}@{mariadb_server.HOST}:{mariadb_port}/{mariadb_server.DATABASE}"
+        )
+        paths["metadata_password_file"] = str(layout_of(cfg).secrets_file)
+    elif paths["metadata_path"] is None and not paths["metadata_connection"]:
         paths["metadata_path"] = str(Path(paths["work_dir"]) / "metadata.sqlite")
     data["airflow"]["score_output"] = str(_absolute(data["airflow"]["score_output"]))
     return DermflowConfig.model_validate(data)
@@ -103,26 +113,43 @@ def cluster_up(cfg: DermflowConfig) -> dict:
     clock = time.monotonic()
     ensure_installed(cfg.cluster.install_missing)
     secrets = ensure_secrets(layout.secrets_file)
-    ports = airflow_services.ServicePorts(postgres=free_port(), redis=free_port(), api=free_port())
+    ports = airflow_services.ServicePorts(postgres=free_port(), redis=free_port(), api=free_port(), mariadb=free_port())
     layout.write_state({"ports": vars(ports), "started": [], "up_at": datetime.now(timezone.utc).isoformat()})
+    steps: dict[str, float] = {}
+
+    def step(name: str, began: float) -> None:
+        steps[name] = round(time.monotonic() - began, 1)
+
     try:
+        began = time.monotonic()
         _start_postgres(cfg, layout, ports, secrets)
+        step(POSTGRES, began)
+        began = time.monotonic()
         _start_redis(cfg, layout, ports, secrets)
-        effective = cluster_config(cfg)
+        step(REDIS, began)
+        began = time.monotonic()
+        _start_mariadb(cfg, layout, ports, secrets)
+        step(MARIADB, began)
+        effective = cluster_config(cfg, ports.mariadb)
         write_private(layout.config_file, yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False))
         airflow_services.write_admin_password(layout, secrets)
         env = airflow_services.airflow_env(effective, layout, ports, secrets, REPO_ROOT)
+        began = time.monotonic()
         _airflow_db_migrate(env, layout)
+        step("airflow-db-migrate", began)
+        began = time.monotonic()
         processes = airflow_services.airflow_processes(effective)
         for process in processes:
             _start_airflow(process, env, layout)
         _wait_healthy(effective, layout, ports, processes)
+        step("airflow", began)
     except BaseException:
         log.error("cluster up failed; stopping what was started (logs in %s)", layout.logs_dir)
         cluster_down(cfg, check=False)
         raise
     state = layout.read_state()
     state["startup_seconds"] = round(time.monotonic() - clock, 1)
+    state["startup_steps_seconds"] = steps
     layout.write_state(state)
     return cluster_status(cfg)
 
@@ -144,6 +171,20 @@ def _start_redis(cfg, layout: ClusterLayout, ports, secrets) -> None:
                         dict(os.environ), layout.root)
     _record(layout, REDIS, pid)
     wait_for(lambda: port_open(ports.redis), 30, "redis", log_file=layout.log_file(REDIS))
+
+
+def _start_mariadb(cfg, layout: ClusterLayout, ports, secrets) -> None:
+    log_file = layout.log_file(MARIADB)
+    if not mariadb_server.initialised(layout.mariadb_dir):
+        mariadb_server.init_data_dir(layout.mariadb_dir, log_file)
+    mariadb_server.write_init_file(layout.mariadb_init_file, secrets["MLMD_PASSWORD"])
+    try:
+        command = mariadb_server.command(layout.mariadb_dir, ports.mariadb, layout.mariadb_init_file)
+        pid = start_process(command, layout.pid_file(MARIADB), log_file, dict(os.environ), layout.root)
+        _record(layout, MARIADB, pid)
+        mariadb_server.wait_ready(ports.mariadb, secrets["MLMD_PASSWORD"], cfg.cluster.start_timeout_seconds, log_file)
+    finally:
+        layout.mariadb_init_file.unlink(missing_ok=True)
 
 
 def _airflow_db_migrate(env: dict[str, str], layout: ClusterLayout) -> None:
@@ -255,5 +296,6 @@ def cluster_status(cfg: DermflowConfig) -> dict:
         "api_url": f"http://127.0.0.1:{ports['api']}" if "api" in ports else None,
         "health": airflow_services.api_health(ports["api"]) if alive and "api" in ports else None,
         "startup_seconds": state.get("startup_seconds"),
+        "startup_steps_seconds": state.get("startup_steps_seconds"),
         "config": str(layout.config_file),
     }

@@ -2,7 +2,8 @@
 
 Nothing is shipped with a default: a fresh checkout has no secrets.env, and ``up`` makes one
 with ``secrets.token_urlsafe``. Later ``up``s reuse it (the Postgres data dir was initialised
-with those passwords); ``make clean`` (which removes ``var/``) deletes both.
+with those passwords); ``make clean`` (which removes ``var/``) deletes both. A secrets file from
+before a secret existed gets it added at the next ``up``.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ SECRET_NAMES = (
     "JWT_SECRET",
     "FERNET_KEY",
     "ADMIN_PASSWORD",
+    "MLMD_PASSWORD",  # MariaDB's ``mlmd`` user; read at connection time (paths.metadata_password_file)
 )
 
 

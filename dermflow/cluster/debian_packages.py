@@ -1,4 +1,4 @@
-"""PostgreSQL and Redis from Debian's packages, installed by ``up`` when they are missing.
+"""PostgreSQL, Redis and MariaDB from Debian's packages, installed by ``up`` when they are missing.
 
 Only as root (CI runs as root on a fresh machine); otherwise the error says what to install.
 The packages' own services are not used: the cluster runs its own instances, on 127.0.0.1,
@@ -15,7 +15,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PACKAGES = {"postgres": "postgresql", "redis": "redis-server"}
+PACKAGES = {"postgres": "postgresql", "redis": "redis-server", "mariadb": "mariadb-server"}
+MARIADB_PROGRAMS = ("mariadbd", "mariadb-install-db")  # the server, and what initialises its data dir
 
 
 class MissingServerError(RuntimeError):
@@ -43,12 +44,20 @@ def redis_server_binary() -> Path | None:
     return Path(found) if found else None
 
 
+def mariadb_binary(name: str) -> Path | None:
+    """``mariadbd`` lives in /usr/sbin, off a normal user's PATH."""
+    found = shutil.which(name) or next((f"{d}/{name}" for d in ("/usr/sbin", "/usr/bin") if os.path.exists(f"{d}/{name}")), None)
+    return Path(found) if found else None
+
+
 def missing_packages() -> list[str]:
     missing = []
     if postgres_bindir() is None:
         missing.append(PACKAGES["postgres"])
     if redis_server_binary() is None:
         missing.append(PACKAGES["redis"])
+    if any(mariadb_binary(name) is None for name in MARIADB_PROGRAMS):
+        missing.append(PACKAGES["mariadb"])
     return missing
 
 

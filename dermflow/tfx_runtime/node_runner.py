@@ -17,7 +17,8 @@ import logging
 import re
 from typing import Any
 
-from dermflow.config import DermflowConfig
+from dermflow.config import DermflowConfig, PathsConfig
+from dermflow.tfx_runtime.metadata_password import with_password
 from dermflow.tfx_runtime.pipeline_graph import DEFAULT_PIPELINE_FACTORY, compile_pipeline, import_factory
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,13 @@ def build_pipeline_ir(cfg: DermflowConfig, run_id: str, pipeline_factory: str = 
     return pipeline_ir
 
 
-def metadata_connection_config(pipeline_ir: Any) -> Any:
+def metadata_connection_config(pipeline_ir: Any, paths: PathsConfig) -> Any:
+    """The pipeline's ML Metadata connection, with a MySQL password read now (``metadata_password``)."""
     from tfx.orchestration.local import runner_utils
 
     deployment = runner_utils.extract_local_deployment_config(pipeline_ir)
     which = deployment.metadata_connection_config.WhichOneof("connection_config")
-    return getattr(deployment.metadata_connection_config, which)
+    return with_password(getattr(deployment.metadata_connection_config, which), paths)
 
 
 def find_node(pipeline_ir: Any, node_id: str) -> Any:
@@ -164,7 +166,7 @@ def run_node(
     cfg = DermflowConfig.from_json(config_json)
     pipeline_ir = build_pipeline_ir(cfg, run_id, pipeline_factory)
     pipeline_node = find_node(pipeline_ir, node_id)
-    connection_config = metadata_connection_config(pipeline_ir)
+    connection_config = metadata_connection_config(pipeline_ir, cfg.paths)
     log.info("TFX pipeline %s, run %s, node %s", pipeline_ir.pipeline_info.id, tfx_run_id(run_id), node_id)
 
     with metadata.Metadata(connection_config) as mlmd:

@@ -1,28 +1,36 @@
 """The distributed mode for real: ``cluster up``, DAG runs triggered through the REST API and run by
-the scheduler on Celery workers, a worker killed mid-shard, ``cluster down``.
+the scheduler on Celery workers, ML Metadata on the cluster's MariaDB, a cleared Trainer task, a
+worker killed mid-shard, the MLMD password found nowhere it must not be, ``cluster down``.
 
-One cluster for the module (Postgres and Redis are installed from Debian first when missing, as on
-a fresh CI machine). Its state lives in ``var/e2e-cluster`` (the ``postgres`` user must reach the
+One cluster for the module (Postgres, Redis and MariaDB are installed from Debian first when
+missing, as on a fresh CI machine). Its state lives in ``var/e2e-cluster`` (the ``postgres`` user must reach the
 data dir, which pytest's private temp dirs do not allow) and is removed at the end.
 """
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pyarrow.dataset as ds
 import pytest
+import yaml
 
 from dermflow.cluster.airflow_rest import AirflowRest
 from dermflow.cluster.cluster_manager import (
     REPO_ROOT, cluster_down, cluster_up, layout_of, running_processes, start_worker, stop_process,
 )
+from dermflow.cluster import mariadb_server
+from dermflow.cluster.cluster_secrets import read_secrets
+from dermflow.cluster.debian_packages import mariadb_binary, postgres_bindir
 from dermflow.cluster.managed_process import session_alive, port_open, read_pid
 from dermflow.cluster.worker_hostname import worker_of
-from dermflow.config import load_config
+from dermflow.config import DermflowConfig, load_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -109,6 +117,63 @@ def test_retraining_runs_the_trainer_on_the_gpu_worker_and_the_rest_on_default(a
     assert list((root / "registry").glob("*/LATEST"))
 
 
+def _mlmd_store(cfg):
+    from ml_metadata.metadata_store import metadata_store
+
+    layout = layout_of(cfg)
+    port = layout.read_state()["ports"]["mariadb"]
+    password = read_secrets(layout.secrets_file)["MLMD_PASSWORD"]
+    return metadata_store.MetadataStore(mariadb_server.connection_config(port, password))
+
+
+def _run_executions(store, retrain_run) -> dict[str, list]:
+    """TFX node id -> its executions in the TFX pipeline run of this Airflow run."""
+    from dermflow.tfx_runtime.node_runner import tfx_run_id
+
+    [context] = [c for c in store.get_contexts_by_type("pipeline_run") if c.name == tfx_run_id(retrain_run)]
+    types = {t.id: t.name for t in store.get_execution_types()}
+    nodes: dict[str, list] = collections.defaultdict(list)
+    for execution in store.get_executions_by_context(context.id):
+        nodes[types[execution.type_id].rsplit(".", 1)[-1]].append(execution)
+    return nodes
+
+
+def test_ml_metadata_is_on_mariadb_with_the_trainer_and_every_artifact_and_no_sqlite(api, cfg, retrain_run, root):
+    from ml_metadata.proto import metadata_store_pb2
+
+    layout = layout_of(cfg)
+    effective = DermflowConfig.model_validate(yaml.safe_load(layout.config_file.read_text()))
+    url = urlparse(effective.paths.metadata_connection)
+    assert (url.scheme, url.hostname, url.port) == ("mysql", "127.0.0.1", layout.read_state()["ports"]["mariadb"])
+    store = _mlmd_store(cfg)
+    trainer = api.xcom("dermflow_retrain", retrain_run, "Trainer")
+    [execution] = store.get_executions_by_id([trainer["execution_id"]])
+    assert execution.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    assert "Trainer" in _run_executions(store, retrain_run)
+    reported = {artifact["id"]: artifact["uri"]
+                for ti in api.task_instances("dermflow_retrain", retrain_run) if ti["state"] == "success"
+                for artifacts in api.xcom("dermflow_retrain", retrain_run, ti["task_id"])["outputs"].values()
+                for artifact in artifacts}
+    assert len(reported) >= 9  # examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed model...
+    stored = {artifact.id: artifact.uri for artifact in store.get_artifacts_by_id(list(reported))}
+    assert stored == reported
+    assert set(trainer["outputs"]) == {"model", "model_run"}
+    sqlite = [p for folder in (root, layout.root) for p in folder.rglob("*.sqlite*")]
+    assert sqlite == [] and not effective.paths.resolved_metadata_path().exists()
+
+
+def test_a_cleared_trainer_task_reuses_its_complete_execution(api, cfg, retrain_run):
+    first = api.xcom("dermflow_retrain", retrain_run, "Trainer")
+    api.clear_task("dermflow_retrain", retrain_run, "Trainer")
+    api.wait_for_run("dermflow_retrain", retrain_run, RUN_TIMEOUT)
+    [trainer] = [ti for ti in api.task_instances("dermflow_retrain", retrain_run) if ti["task_id"] == "Trainer"]
+    assert trainer["try_number"] >= 2 and trainer["state"] == "success"
+    again = api.xcom("dermflow_retrain", retrain_run, "Trainer")
+    assert again["reused"] is True and first["reused"] is False
+    assert again["execution_id"] == first["execution_id"]
+    assert [e.id for e in _run_executions(_mlmd_store(cfg), retrain_run)["Trainer"]] == [first["execution_id"]]
+
+
 def test_two_shards_score_every_image_once_into_one_dataset(api, retrain_run, root):
     run_id = _score(api, root, "scores")
     workers = _workers(api, "dermflow_score", run_id)
@@ -150,12 +215,49 @@ def test_a_worker_killed_mid_shard_is_recovered_with_one_row_per_image(api, cfg,
     )
 
 
+def _database_dumps(cfg) -> dict[str, bytes]:
+    """Every row of ML Metadata (mariadb-dump) and of Airflow's DB (pg_dump: XComs, DAG run conf, rendered fields)."""
+    layout = layout_of(cfg)
+    ports, secrets = layout.read_state()["ports"], read_secrets(layout.secrets_file)
+    mlmd = subprocess.run(
+        [str(mariadb_binary("mariadb-dump")), "--protocol=tcp", "-h127.0.0.1", f"-P{ports['mariadb']}",
+         f"-u{mariadb_server.USER}", "--skip-extended-insert", mariadb_server.DATABASE],
+        env={**os.environ, "MYSQL_PWD": secrets["MLMD_PASSWORD"]}, capture_output=True, check=True,
+    ).stdout
+    airflow = subprocess.run(
+        [str(postgres_bindir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(ports["postgres"]), "-U", "airflow", "airflow"],
+        env={**os.environ, "PGPASSWORD": secrets["AIRFLOW_DB_PASSWORD"]}, capture_output=True, check=True,
+    ).stdout
+    return {"mlmd": mlmd, "airflow": airflow}
+
+
+def test_the_mlmd_password_is_in_no_config_mlmd_row_registry_file_or_log(cfg, api, retrain_run, root):
+    layout = layout_of(cfg)
+    password = read_secrets(layout.secrets_file)["MLMD_PASSWORD"].encode()
+    effective = DermflowConfig.model_validate(yaml.safe_load(layout.config_file.read_text()))
+    assert password not in effective.to_json().encode()
+    dumps = _database_dumps(cfg)
+    assert b"CREATE TABLE `Execution`" in dumps["mlmd"] and b"Trainer" in dumps["mlmd"]  # the dump holds the rows
+    assert b"INSERT INTO `Artifact` VALUES" in dumps["mlmd"]
+    assert b"xcom" in dumps["airflow"]
+    assert [name for name, dump in dumps.items() if password in dump] == []
+    # Every file the cluster and its runs wrote but the server's own data: the config, the registry
+    # (config.json, provenance.json), the pipeline root, the scores, every service and task log.
+    own_data = (layout.secrets_file, layout.mariadb_dir, layout.pgdata)
+    files = [p for folder in (root, layout.root) for p in folder.rglob("*")
+             if p.is_file() and not any(p == d or d in p.parents for d in own_data)]
+    assert any(p.name == "provenance.json" for p in files) and any(p.name == "config.json" for p in files)
+    assert any(p.parent == layout.logs_dir for p in files) and any(p.suffix == ".log" and "dag_id=" in str(p) for p in files)
+    assert [str(p) for p in files if password in p.read_bytes()] == []
+
+
 def test_cluster_down_leaves_no_process_and_no_open_port(cfg, api):
     layout = layout_of(cfg)
     started = layout.read_state()["started"]
     pids = {name: read_pid(layout.pid_file(name)) for name in started}
     ports = layout.read_state()["ports"]
-    assert {"postgres", "redis", "api-server", "scheduler", "dag-processor", "default-1", "gpu-1"} <= set(started)
+    assert {"postgres", "redis", "mariadb", "api-server", "scheduler", "dag-processor", "default-1", "gpu-1"} <= set(started)
+    assert "mariadb" in ports
     assert all(port_open(port) for port in ports.values())
 
     report = cluster_down(cfg)
@@ -164,3 +266,12 @@ def test_cluster_down_leaves_no_process_and_no_open_port(cfg, api):
     assert not running_processes(layout)
     assert [name for name, pid in pids.items() if session_alive(pid)] == []
     assert [port for port in ports.values() if port_open(port)] == []
+    mariadb_left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline_has(pid, str(layout.mariadb_dir))]
+    assert mariadb_left == []
+
+
+def _cmdline_has(pid: str, text: str) -> bool:
+    try:
+        return text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -54,3 +54,14 @@ def test_direct_runner_runs_on_the_fn_api_runner_without_trying_prism(caplog):
 
     assert "fn_api_runner" in type(result).__module__
     assert "Prism" not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["mysql://mlmd:secret@127.0.0.1:3306/mlmd", "mysql://mlmd:@db/mlmd"])
+def test_a_password_in_the_metadata_connection_is_refused(url):
+    with pytest.raises(ConfigError, match="metadata_password_file"):
+        load_config(overrides=[f"paths.metadata_connection={url}"])
+
+
+def test_a_metadata_connection_without_a_password_is_accepted():
+    cfg = load_config(overrides=["paths.metadata_connection=mysql://mlmd@127.0.0.1:3306/mlmd"])
+    assert cfg.paths.metadata_connection == "mysql://mlmd@127.0.0.1:3306/mlmd"

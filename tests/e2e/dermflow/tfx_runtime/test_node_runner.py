@@ -69,7 +69,7 @@ def test_an_attempt_killed_mid_run_leaves_no_partial_outputs(cfg):
 
     pipeline_ir = build_pipeline_ir(cfg, RUN_ID, FACTORY)
     node = find_node(pipeline_ir, "ImportExampleGen")
-    with metadata.Metadata(metadata_connection_config(pipeline_ir)) as mlmd:
+    with metadata.Metadata(metadata_connection_config(pipeline_ir, cfg.paths)) as mlmd:
         contexts = context_lib.prepare_contexts(mlmd, node.contexts)
         killed = execution_publish_utils.register_execution(mlmd, node.node_info.type, contexts)
     resolver = outputs_utils.OutputsResolver(node, pipeline_ir.pipeline_info, pipeline_ir.runtime_spec)

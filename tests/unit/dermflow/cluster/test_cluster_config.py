@@ -8,7 +8,7 @@ from dermflow.cluster.cluster_manager import REPO_ROOT, cluster_config
 from dermflow.cluster.cluster_secrets import ensure_secrets
 from dermflow.config import ConfigError, load_config
 
-PORTS = ServicePorts(postgres=15432, redis=16379, api=18080)
+PORTS = ServicePorts(postgres=15432, redis=16379, api=18080, mariadb=13306)
 
 
 @pytest.fixture
@@ -26,9 +26,18 @@ def test_mlmd_and_the_pipeline_root_are_on_one_absolute_shared_path():
 
 
 def test_an_explicit_metadata_connection_is_kept():
-    cfg = load_config(overrides=["paths.metadata_connection=mysql://u:p@db:3306/mlmd"])
-    effective = cluster_config(cfg)
-    assert effective.paths.metadata_connection == "mysql://u:p@db:3306/mlmd"
+    cfg = load_config(overrides=["paths.metadata_connection=mysql://u@db:3306/mlmd"])
+    effective = cluster_config(cfg, mariadb_port=13306)
+    assert effective.paths.metadata_connection == "mysql://u@db:3306/mlmd"
+
+
+def test_with_the_clusters_mariadb_mlmd_is_mysql_without_a_password_read_from_the_secrets_file(tmp_path, secrets):
+    cfg = load_config(overrides=[f"cluster.state_dir={tmp_path}"])
+    effective = cluster_config(cfg, mariadb_port=13306)
+    assert effective.paths.metadata_connection == "mysql://mlmd@127.0.0.1:13306/mlmd"
+    assert effective.paths.metadata_password_file == ClusterLayout.at(tmp_path).secrets_file
+    assert effective.paths.metadata_path is None
+    assert secrets["MLMD_PASSWORD"] not in effective.to_json()
 
 
 def test_airflow_env_is_celery_on_loopback_with_the_generated_secrets(tmp_path, secrets):

@@ -209,3 +209,48 @@ def test_cli_synth_writes_an_archive(tmp_path, capsys):
     with Image.open(next((out / IMAGES).iterdir())) as image:
         assert image.size == (128, 128)
     assert str(out) in capsys.readouterr().out
+
+
+def test_full_size_dimensions_follow_the_real_archives_mix():
+    from dermflow.synthetic.archive_writer import FULL_SIZE_MIX, full_size_of
+
+    counts = Counter(full_size_of(seed=0, index=i) for i in range(4000))
+    assert set(counts) == {(w, h) for w, h, _ in FULL_SIZE_MIX}
+    for width, height, share in FULL_SIZE_MIX:
+        assert abs(counts[(width, height)] / 4000 - share) < 0.025
+    assert {(600, 450), (1024, 1024), (1024, 768)} <= set(counts) and max(w * h for w, h in counts) > 1024 * 1024
+
+
+def test_full_size_images_have_their_drawn_sizes_and_the_csvs_are_the_usual_isic_ones(tmp_path):
+    from dermflow.synthetic.archive_writer import full_size_of
+
+    summary = write_archive(tmp_path / "full", n=8, seed=5, full_size=True)
+    square = write_archive(tmp_path / "square", n=8, seed=5, image_size=32)
+    rows = read_csv(tmp_path / "full" / GROUND_TRUTH)
+    for index, row in enumerate(rows):
+        with Image.open(tmp_path / "full" / IMAGES / f"{row['image']}.jpg") as image:
+            assert image.format == "JPEG" and image.mode == "RGB"
+            assert image.size == full_size_of(5, index)
+        with Image.open(tmp_path / "full" / LESION_MASKS_DIR / f"{row['image']}.png") as mask:
+            assert mask.size == full_size_of(5, index)
+    for name in (GROUND_TRUTH, METADATA):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "square" / name).read_bytes()
+    assert sum(summary["sizes"].values()) == 8 and summary["linked_images"] == 0
+    assert "full size: " in str(summary) and square["full_size"] is False
+
+
+def test_reused_images_are_hard_links_of_a_rendered_one_of_the_same_diagnosis_and_say_so(tmp_path):
+    root = tmp_path / "reused"
+    summary = write_archive(root, n=100, seed=1, image_size=24, unique=40)
+    truth = {r["image"]: next(c for c in ISIC_CLASSES if r[c] == "1.0") for r in read_csv(root / GROUND_TRUTH)}
+    assert len(truth) == 100 and len(list((root / IMAGES).iterdir())) == 100
+    files = {p.stem: p.stat() for p in (root / IMAGES).iterdir()}
+    rendered = {name: st.st_ino for name, st in files.items() if int(name[5:12]) < 40}
+    for name, st in files.items():
+        if int(name[5:12]) >= 40:
+            sources = [source for source, inode in rendered.items() if inode == st.st_ino]
+            assert len(sources) == 1 and truth[sources[0]] == truth[name]
+    assert summary["unique_images"] == 40 and summary["linked_images"] == 60
+    assert "60 images are hard links" in str(summary)
+    with pytest.raises(ValueError, match="every diagnosis"):
+        write_archive(tmp_path / "too-few", n=100, seed=1, image_size=24, unique=3)
