@@ -51,10 +51,12 @@ def run_pipeline(cfg: DermflowConfig) -> Path:
     from dermflow.components.isic_example_gen.component import IsicExampleGen
     from dermflow.pipelines.trainer_module import CONFIG_KEY
 
+    if str(Path(__file__).resolve().parent) not in map(str, sys.path):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the Trainer's run_fn, timed_run_fn
     example_gen = IsicExampleGen(config_json=cfg.to_json())
     class_filter = ClassFilter(examples=example_gen.outputs["examples"], config_json=cfg.to_json())
     trainer = tfx.components.Trainer(
-        run_fn="__main__.timed_run_fn" if __name__ == "__main__" else "dermflow.pipelines.trainer_module.run_fn",
+        run_fn=f"{Path(__file__).stem}.timed_run_fn",  # this script's folder is on sys.path
         examples=class_filter.outputs["filtered_examples"],
         train_args=trainer_pb2.TrainArgs(splits=["train"]),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
