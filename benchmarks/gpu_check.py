@@ -29,6 +29,7 @@ import argparse
 import importlib.util
 import io
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -154,7 +155,8 @@ def time_jpeg_decoding(count: int, source_size: int, size: int, workers: int, de
     blobs = _encode_jpegs(synthetic_images(min(count, 64), source_size, seed=1))
     blobs = [blobs[i % len(blobs)] for i in range(count)]
     chunks = [blobs[i::workers * 4] for i in range(workers * 4)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn: forking a process that runs JAX's or TensorFlow's threads can deadlock.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_decode_chunk, [(chunk[:1], size, decoder) for chunk in chunks[:workers]]))  # start the workers
         start = time.perf_counter()
         done = sum(pool.map(_decode_chunk, [(chunk, size, decoder) for chunk in chunks if chunk]))
