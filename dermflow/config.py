@@ -132,7 +132,34 @@ class ModelConfig(_Section):
         return value
 
 
+# What ``train.preset`` fills in (keys the config names itself win). ``fast``: the top 30 layers
+# at 161 px, flips only, few epochs, trunk features cached (docs/benchmarks.md, "Trainer: presets");
+# ``full``: the whole backbone at 225 px, heavy augmentation, 2 + 12 epochs (runs 3-9 there).
+TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "fast": {
+        "model": {"image_size": 161},
+        "train": {
+            "head_epochs": 2, "fine_tune_epochs": 8, "fine_tune_layers": 30, "fine_tune_learning_rate": 3e-4,
+            "augment_rotation": 0.0, "augment_zoom": 0.0, "augment_color": 0.0, "feature_cache": True,
+        },
+    },
+    "full": {
+        "model": {"image_size": 225},
+        "train": {
+            "head_epochs": 2, "fine_tune_epochs": 12, "fine_tune_layers": "all", "fine_tune_learning_rate": 1e-4,
+            "augment_rotation": 0.5, "augment_zoom": 0.1, "augment_color": 0.1, "feature_cache": False,
+        },
+    },
+}
+DEFAULT_TRAIN_PRESET = "full"
+
+
 class TrainConfig(_Section):
+    """How the Trainer trains. ``preset`` fills the settings of :data:`TRAIN_PRESETS` (and
+    ``model.image_size``) that the config does not name itself: ``full`` (default) or ``fast``;
+    ``custom`` fills nothing beyond the field defaults (which are ``full``'s)."""
+
+    preset: Literal["fast", "full", "custom"] = DEFAULT_TRAIN_PRESET
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
     head_epochs: int = Field(2, ge=0, description="Phase 1: the head alone, backbone frozen.")
     fine_tune_epochs: int = Field(12, ge=0, description="Phase 2: the backbone too (fine_tune_layers of it).")
@@ -163,7 +190,21 @@ class TrainConfig(_Section):
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     shuffle_buffer: int = Field(2048, gt=0)
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
+    feature_cache: bool = Field(
+        False,
+        description="Compute the frozen lower backbone's activations once per image and flip, in memory, and train the "
+        "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
+    )
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _feature_cache_augmentation(self) -> "TrainConfig":
+        if self.feature_cache and self.augment and (self.augment_rotation or self.augment_zoom or self.augment_color):
+            raise ValueError(
+                "train.feature_cache precomputes flips only: set train.augment_rotation, train.augment_zoom and "
+                "train.augment_color to 0 (train.preset=fast does), or train.feature_cache=false"
+            )
+        return self
 
     def ema_momentum(self, steps_per_epoch: int) -> float:
         return max(0.0, 1.0 - 1.0 / (self.ema_epochs * steps_per_epoch))
@@ -315,6 +356,30 @@ class DermflowConfig(_Section):
     paths: PathsConfig = Field(default_factory=PathsConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_train_preset(cls, values: Any) -> Any:
+        """Fills ``train.preset``'s settings into ``model`` and ``train`` where the config names none."""
+        if not isinstance(values, dict):
+            return values
+        train = values.get("train")
+        if isinstance(train, BaseModel):
+            return values  # already validated: its preset was applied then
+        preset = (train or {}).get("preset", DEFAULT_TRAIN_PRESET)
+        filled = TRAIN_PRESETS.get(preset)
+        if not filled:
+            return values
+        values = dict(values)
+        for section, settings in filled.items():
+            given = values.get(section)
+            if isinstance(given, BaseModel):
+                continue
+            merged = dict(given or {})
+            for key, value in settings.items():
+                merged.setdefault(key, value)
+            values[section] = merged
+        return values
 
     def to_json(self) -> str:
         """Serialises the whole config; ``DermflowConfig.from_json`` reads it back (TFX exec properties use this)."""

@@ -8,7 +8,9 @@ phase 2 also trains the top ``train.fine_tune_layers`` backbone layers (``train.
 at ``train.fine_tune_learning_rate``). A backbone without pretrained weights (``model.weights:
 none``) is trained whole in both phases. Each phase stops early on the eval split's ISIC balanced
 accuracy and keeps its best weights (with ``train.weight_averaging: ema``, the moving average's).
-Progress is backed up under ``paths.work_dir`` so a killed Trainer, re-executed, resumes where it
+With ``train.feature_cache`` the frozen trunk's outputs are computed once per image and flip, and
+``fit`` trains the classifier's top layers on them (``trainer_feature_cache``); the export is the
+same full network. Progress is backed up under ``paths.work_dir`` so a killed Trainer, re-executed, resumes where it
 was (see ``trainer_progress``). ``<model_run_dir>/history.json``
 holds one row per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
 ``val_balanced_accuracy``, ``phase``, ``epoch``, timings); TensorBoard logs go to ``model_run_dir``.
@@ -32,6 +34,7 @@ from dermflow.config import DermflowConfig, TrainConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
 from dermflow.pipelines import trainer_input
 from dermflow.pipelines.trainer_augmentation import training_model
+from dermflow.pipelines.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
@@ -132,11 +135,22 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         log.info("Trainer: resuming from %s (run %d, %d epochs done)", progress.root, progress.run, len(progress.history))
 
     size = cfg.model.image_size
-    train_data = trainer_input.train_dataset(train_split, size, global_batch, cfg.train)
-    eval_data = trainer_input.eval_dataset(eval_split, size, global_batch, cache=cfg.train.cache)
     with strategy.scope():
         built = build_classifier(cfg.model, len(labels))
-        model = training_model(built.model, cfg.train)
+    phases = [phase for phase in training_phases(cfg.train) if phase.epochs > 0]
+    if cfg.train.feature_cache and phases:
+        # Phases run in order and train ever more layers: the last one's frozen trunk is frozen in all.
+        model, train_data, eval_data = cached_training_inputs(
+            built, lambda: set_phase_trainable(built, phases[-1]),
+            trainer_input.eval_dataset(train_split, size, global_batch, cache=False),
+            trainer_input.eval_dataset(eval_split, size, global_batch, cache=False),
+            global_batch, cfg.train,
+        )
+    else:
+        train_data = trainer_input.train_dataset(train_split, size, global_batch, cfg.train)
+        eval_data = trainer_input.eval_dataset(eval_split, size, global_batch, cache=cfg.train.cache)
+        with strategy.scope():
+            model = training_model(built.model, cfg.train)
 
     run_dir = Path(fn_args.model_run_dir)
     fit_kwargs = {

@@ -43,9 +43,14 @@ def _wait_for(predicate, process: subprocess.Popen, timeout: float):
     pytest.fail("no checkpoint appeared in time")
 
 
-def test_killed_trainer_resumes_from_its_checkpoint(tmp_path):
+# The trunk-feature cache is recomputed by the resumed Trainer, which then continues from the backup.
+FEATURE_CACHE = ["model.alpha=1.0", "model.weights=imagenet", "train.preset=fast"]
+
+
+@pytest.mark.parametrize("extra", [[], FEATURE_CACHE], ids=["plain", "feature_cache"])
+def test_killed_trainer_resumes_from_its_checkpoint(tmp_path, extra):
     cfg = load_config(overrides=[
-        "model.image_size=32", "model.alpha=0.35", "model.weights=none", "train.batch_size=8",
+        "model.image_size=32", "model.alpha=0.35", "model.weights=none", "train.batch_size=8", *extra,
         "train.steps_per_epoch=6", f"train.head_epochs={HEAD_EPOCHS}", f"train.fine_tune_epochs={FINE_TUNE_EPOCHS}",
         "train.fine_tune_layers=10", "train.early_stopping_patience=100", f"paths.work_dir={tmp_path / 'work'}",
     ])
@@ -73,5 +78,6 @@ def test_killed_trainer_resumes_from_its_checkpoint(tmp_path):
     resumed = [row["epoch"] for row in history if row["trainer_run"] == 2]
     assert resumed == list(range(backed_up_epoch, HEAD_EPOCHS + FINE_TUNE_EPOCHS))
     assert HEAD_EPOCHS < backed_up_epoch  # phase 1 was not trained again
+    assert cfg.train.feature_cache == bool(extra)
     assert (tmp_path / "serving" / "saved_model.pb").is_file()
     assert not any(checkpoints.iterdir())
