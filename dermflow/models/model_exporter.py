@@ -79,7 +79,8 @@ class TrustHead(tf.Module):
 
     def __call__(self, logits: tf.Tensor, dense_input: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
-        diff = tf.cast(dense_input, tf.float32)[:, None, :] - self.class_means[None]
+        features = tf.math.l2_normalize(tf.cast(dense_input, tf.float32), axis=1, epsilon=1e-12)
+        diff = features[:, None, :] - self.class_means[None]
         distance = tf.reduce_min(tf.einsum("ncd,de,nce->nc", diff, self.precision, diff), axis=1)
         at_least = tf.reduce_sum(tf.cast(self.reference_distances[None, :] >= distance[:, None], tf.float32), axis=1)
         reference_size = tf.cast(tf.size(self.reference_distances), tf.float32)

@@ -3,7 +3,9 @@
     detector = fit_feature_distance(features, labels, num_classes)   # in-scope held-out features
     d2 = detector.distance(features)                                  # [N], larger = less like the targets
 
-Class means with one shared, Ledoit-Wolf shrunk covariance (Lee et al., 2018). An image unlike every
+Features are L2-normalised first (on the synthetic archive this lifts the AUROC against the other
+diagnoses from 0.69 to 0.81; docs/trust.md). Class means with one shared, Ledoit-Wolf shrunk
+covariance (Lee et al., 2018). An image unlike every
 training class (another diagnosis, a photo, a document) lies far from all means, even where the
 softmax is confident. :func:`max_softmax_score` and :func:`energy_score` are the baselines it is
 compared with (docs/trust.md); every score here grows with "out of scope".
@@ -23,7 +25,7 @@ class FeatureDistance:
 
     def distance(self, features: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance to the nearest class mean, [N] (as the exported model computes it)."""
-        features = np.asarray(features, dtype=np.float64)
+        features = l2_normalize(features)
         diff = features[:, None, :] - self.means[None].astype(np.float64)
         d2 = np.einsum("ncd,de,nce->nc", diff, self.precision.astype(np.float64), diff)
         return d2.min(axis=1)
@@ -33,8 +35,14 @@ class FeatureDistance:
         return cls(np.zeros((num_classes, dim), np.float32), np.eye(dim, dtype=np.float32))
 
 
-def fit_feature_distance(features: np.ndarray, labels: np.ndarray, num_classes: int) -> FeatureDistance:
+def l2_normalize(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (as ``tf.math.l2_normalize`` does in the exported model, epsilon 1e-12)."""
     features = np.asarray(features, dtype=np.float64)
+    return features / np.sqrt(np.maximum((features**2).sum(axis=1, keepdims=True), 1e-12))
+
+
+def fit_feature_distance(features: np.ndarray, labels: np.ndarray, num_classes: int) -> FeatureDistance:
+    features = l2_normalize(features)
     labels = np.asarray(labels, dtype=np.int64)
     overall = features.mean(axis=0)
     means = np.stack([

@@ -64,7 +64,7 @@ class TrustParameters:
         return {
             "temperature": self.temperature,
             "out_of_scope": {
-                "method": "mahalanobis_penultimate_features",
+                "method": "mahalanobis_l2_normalised_penultimate_features",
                 "in_scope_retention": self.in_scope_retention,
                 "distance_threshold": None if math.isinf(self.distance_threshold) else self.distance_threshold,
                 "reference_size": int(self.reference_distances.size),
