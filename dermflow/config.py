@@ -216,6 +216,26 @@ class EvalConfig(_Section):
     age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75])
 
 
+class TrustConfig(_Section):
+    """Calibration, out-of-scope flag and conformal prediction sets, fitted after training (docs/trust.md)."""
+
+    enabled: bool = Field(True, description="Fit them after training; off: identity temperature, nothing flagged, full sets.")
+    fit_split: Literal["auto", "test", "eval"] = Field(
+        "auto", description="Held-out split they are fitted on; auto: the test split when ingest made one, else eval (shared)."
+    )
+    in_scope_retention: float = Field(
+        0.95, gt=0.0, lt=1.0, description="Share of held-out in-scope images the out-of-scope threshold keeps."
+    )
+    conformal_coverage: float = Field(
+        0.90, gt=0.0, lt=1.0, description="Probability that the prediction set holds the true label (marginal)."
+    )
+    ece_bins: int = Field(15, ge=2, description="Equal-width confidence bins of the expected calibration error.")
+    max_ece: float | None = Field(
+        None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."
+    )
+    seed: int = 0
+
+
 class ScoreConfig(_Section):
     min_batch_size: int = Field(
         32, gt=0, description="RunInference batches hold at least this many images (except a bundle's last); below max: adaptive."
@@ -352,6 +372,7 @@ class DermflowConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    trust: TrustConfig = Field(default_factory=TrustConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)

@@ -33,6 +33,7 @@ from dermflow.atomic_write import write_json_atomically
 from dermflow.config import DermflowConfig, TrainConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
 from dermflow.pipelines import trainer_input
+from dermflow.pipelines.trainer_calibration import fit_trust_after_training
 from dermflow.pipelines.trainer_augmentation import training_model
 from dermflow.pipelines.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
@@ -179,7 +180,8 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         progress.finish_phase(phase.number, built.model)
 
     write_history(run_dir, progress.history)
-    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data))
+    trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
+    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
     progress.remove()
     return built
 
@@ -236,10 +238,13 @@ def write_history(run_dir: Path, history: list[dict]) -> None:
     write_json_atomically(run_dir / HISTORY_FILE, history, indent=1)
 
 
-def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings) -> None:
+def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,
+            trust: tuple = (None, None)) -> None:
+    """``trust``: (TrustParameters or None, calibration figures), from ``trainer_calibration``."""
+    parameters, calibration = trust
     if is_chief():
-        export_model(built, labels, serving_model_dir, image_path)
+        export_model(built, labels, serving_model_dir, image_path, trust=parameters, calibration=calibration)
         return
     # Saving is collective under MultiWorkerMirroredStrategy: the other workers save to a scratch dir.
     with tempfile.TemporaryDirectory() as scratch:
-        export_model(built, labels, scratch, image_path)
+        export_model(built, labels, scratch, image_path, trust=parameters, calibration=calibration)

@@ -45,9 +45,25 @@ def overall_metrics_spec(cfg: DermflowConfig, num_classes: int) -> tfma.MetricsS
             tfma.MetricConfig(
                 class_name="ArgmaxClassMetrics", module=METRICS_MODULE, config=json.dumps({"num_classes": num_classes})
             ),
+            ece_metric_config(cfg),
             tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
         ]
     )
+
+
+def ece_metric_config(cfg: DermflowConfig) -> tfma.MetricConfig:
+    """Top-label ECE of the exported (calibrated) probabilities; gated when ``trust.max_ece`` is set."""
+    config = tfma.MetricConfig(
+        class_name="ExpectedCalibrationError", module=METRICS_MODULE, config=json.dumps({"bins": cfg.trust.ece_bins})
+    )
+    if cfg.trust.max_ece is not None:
+        config.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()],
+            threshold=tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(upper_bound={"value": cfg.trust.max_ece})
+            ),
+        ))
+    return config
 
 
 def per_class_metrics_spec(num_classes: int) -> tfma.MetricsSpec:

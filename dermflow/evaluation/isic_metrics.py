@@ -7,8 +7,13 @@ binarized, thresholded problem: a different quantity.
     tfma.MetricConfig(class_name="IsicBalancedAccuracy", module="dermflow.evaluation.isic_metrics")
     tfma.MetricConfig(class_name="ArgmaxAccuracy", module=...)
     tfma.MetricConfig(class_name="ArgmaxClassMetrics", module=..., config='{"num_classes": 3}')
+    tfma.MetricConfig(class_name="ExpectedCalibrationError", module=..., config='{"bins": 15}')
 
-All three accumulate the same confusion matrix of (true class, argmax class). Classes that have
+ArgmaxClassMetrics also gives per-class F1 (= Dice) and Jaccard (= IoU), as melanoma papers
+report them. ExpectedCalibrationError is the top-label ECE of the (calibrated) probabilities
+(dermflow.trust.calibration_metrics; TFMA's "calibration" is mean prediction / mean label, not an error).
+
+The first three accumulate the same confusion matrix of (true class, argmax class). Classes that have
 no example in a slice are left out of the balanced accuracy (as scikit-learn's
 ``balanced_accuracy_score`` does); a slice with no example at all gives NaN.
 """
@@ -27,6 +32,10 @@ ARGMAX_ACCURACY_NAME = "accuracy"
 SENSITIVITY_NAME = "sensitivity"
 SPECIFICITY_NAME = "specificity"
 PRECISION_NAME = "precision"
+F1_NAME = "f1"
+JACCARD_NAME = "jaccard"
+ECE_NAME = "expected_calibration_error"
+CLASS_RATES = (SENSITIVITY_NAME, SPECIFICITY_NAME, PRECISION_NAME, F1_NAME, JACCARD_NAME)
 
 _Summary = Callable[[np.ndarray], Dict[metric_types.MetricKey, float]]
 
@@ -101,7 +110,7 @@ _argmax_accuracy = _scalar_from_confusion(ARGMAX_ACCURACY_NAME, accuracy_from_co
 class ArgmaxClassMetrics(metric_types.Metric):
     """Per class (one-vs-rest over argmax predictions): sensitivity, specificity and precision.
 
-    Keys are ``sensitivity``, ``specificity`` and ``precision``, each with ``sub_key.class_id``.
+    Keys are ``sensitivity``, ``specificity``, ``precision``, ``f1`` and ``jaccard``, each with ``sub_key.class_id``.
     """
 
     def __init__(self, num_classes: int, name: str = "argmax_class_metrics"):
@@ -112,10 +121,10 @@ metric_types.register_metric(ArgmaxClassMetrics)
 
 
 def one_vs_rest_rates(confusion: np.ndarray, class_id: int) -> dict[str, float]:
-    """Sensitivity, specificity and precision of one class against the rest."""
+    """Sensitivity, specificity, precision, F1 (Dice) and Jaccard (IoU) of one class against the rest."""
     confusion = np.asarray(confusion, dtype=np.float64)
     if class_id >= confusion.shape[0]:
-        return {SENSITIVITY_NAME: float("nan"), SPECIFICITY_NAME: float("nan"), PRECISION_NAME: float("nan")}
+        return {rate: float("nan") for rate in CLASS_RATES}
     tp = confusion[class_id, class_id]
     fn = confusion[class_id].sum() - tp
     fp = confusion[:, class_id].sum() - tp
@@ -124,6 +133,8 @@ def one_vs_rest_rates(confusion: np.ndarray, class_id: int) -> dict[str, float]:
         SENSITIVITY_NAME: _ratio(tp, tp + fn),
         SPECIFICITY_NAME: _ratio(tn, tn + fp),
         PRECISION_NAME: _ratio(tp, tp + fp),
+        F1_NAME: _ratio(2 * tp, 2 * tp + fp + fn),
+        JACCARD_NAME: _ratio(tp, tp + fp + fn),
     }
 
 
@@ -153,7 +164,7 @@ def _argmax_class_metrics(
                     example_weighted=example_weighted,
                 )
                 for class_id in range(num_classes)
-                for rate in (SENSITIVITY_NAME, SPECIFICITY_NAME, PRECISION_NAME)
+                for rate in CLASS_RATES
             }
             summary = functools.partial(_class_rates, keys)
             computations.append(_confusion_computation(list(keys.values()), eval_config, example_weighted, summary))
@@ -239,3 +250,76 @@ def _grow(matrix: np.ndarray, size: int) -> np.ndarray:
     grown = np.zeros((size, size), dtype=np.float64)
     grown[: matrix.shape[0], : matrix.shape[1]] = matrix
     return grown
+
+
+class ExpectedCalibrationError(metric_types.Metric):
+    """Top-label ECE: equal-width bins of the max probability, weighted mean |accuracy - confidence|."""
+
+    def __init__(self, bins: int = 15, name: str = ECE_NAME):
+        super().__init__(_ece_computations, bins=bins, name=name)
+
+
+metric_types.register_metric(ExpectedCalibrationError)
+
+
+def ece_from_bins(accumulator: np.ndarray) -> float:
+    """``accumulator`` [bins, 3]: weight, weighted confidence sum, weighted correct sum per bin."""
+    total = accumulator[:, 0].sum()
+    if total <= 0:
+        return float("nan")
+    present = accumulator[:, 0] > 0
+    gaps = np.abs(accumulator[present, 2] - accumulator[present, 1])
+    return float(gaps.sum() / total)
+
+
+def _ece_computations(
+    bins: int = 15,
+    name: str = ECE_NAME,
+    eval_config: Optional[config_pb2.EvalConfig] = None,
+    model_names: Optional[list[str]] = None,
+    output_names: Optional[list[str]] = None,
+    sub_keys: Optional[list[Optional[metric_types.SubKey]]] = None,
+    example_weighted: bool = False,
+) -> metric_types.MetricComputations:
+    del sub_keys
+    computations = []
+    for model_name in model_names or [""]:
+        for output_name in output_names or [""]:
+            key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                         example_weighted=example_weighted)
+            combiner = _CalibrationBinsCombiner(key, eval_config, example_weighted, bins)
+            computations.append(metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=combiner))
+    return computations
+
+
+class _CalibrationBinsCombiner(beam.CombineFn):
+    def __init__(self, key: metric_types.MetricKey, eval_config, example_weighted: bool, bins: int):
+        self._key = key
+        self._eval_config = eval_config
+        self._example_weighted = example_weighted
+        self._bins = bins
+
+    def create_accumulator(self) -> np.ndarray:
+        return np.zeros((self._bins, 3), dtype=np.float64)
+
+    def add_input(self, accumulator: np.ndarray, element: metric_types.StandardMetricInputs) -> np.ndarray:
+        label, prediction, weight = next(
+            metric_util.to_label_prediction_example_weight(
+                element, eval_config=self._eval_config, model_name=self._key.model_name,
+                output_name=self._key.output_name, example_weighted=self._example_weighted, flatten=False,
+                require_single_example_weight=True,
+            )
+        )
+        prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
+        confidence = float(prediction.max())
+        correct = float(int(np.argmax(prediction)) == int(np.asarray(label).reshape(-1)[0]))
+        w = float(np.asarray(weight).reshape(-1)[0])
+        index = min(int(confidence * self._bins), self._bins - 1)
+        accumulator[index] += (w, w * confidence, w * correct)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[np.ndarray]) -> np.ndarray:
+        return np.sum(list(accumulators), axis=0)
+
+    def extract_output(self, accumulator: np.ndarray) -> Dict[metric_types.MetricKey, float]:
+        return {self._key: ece_from_bins(accumulator)}

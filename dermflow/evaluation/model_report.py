@@ -4,7 +4,9 @@
     write_run_report("var/registry/NAME/VERSION", out)   # -> out/report.html (+ the PNGs)
 
 Pictures: the confusion matrix, one-vs-rest ROC curves per class (from the eval split's
-predictions, ``eval_predictions.npz``) and the training curves (``history.json``). Both files
+predictions, ``eval_predictions.npz``), the reliability diagram of those (calibrated) probabilities
+and the training curves (``history.json``); a "Trust" table reads ``calibration.json``
+(temperature, out-of-scope threshold, conformal quantile, ECE before/after: docs/trust.md). Both files
 travel inside the version's ``saved_model/assets.extra/``; a picture whose data is missing is
 left out and the HTML says so.
 """
@@ -23,12 +25,15 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from dermflow.registry import RegisteredModel, resolve_model  # noqa: E402
+from dermflow.trust import expected_calibration_error, reliability_bins  # noqa: E402
 
 REPORT_DIR = "report"
 REPORT_HTML = "report.html"
 CONFUSION_PNG = "confusion_matrix.png"
 ROC_PNG = "roc_curves.png"
 CURVES_PNG = "training_curves.png"
+RELIABILITY_PNG = "reliability_diagram.png"
+CALIBRATION_FILE = "calibration.json"
 HISTORY_FILE = "history.json"
 EVAL_PREDICTIONS_FILE = "eval_predictions.npz"
 
@@ -43,12 +48,16 @@ def write_run_report(model_spec: str | Path, out: str | Path | None = None) -> P
     predictions = load_eval_predictions(version)
     history = load_history(version)
 
-    pictures: dict[str, Path | None] = {"Confusion matrix (eval split)": None, "ROC curves, one vs rest": None, "Training curves": None}
+    pictures: dict[str, Path | None] = {"Confusion matrix (eval split)": None, "ROC curves, one vs rest": None,
+                                        "Reliability diagram (eval split, calibrated)": None, "Training curves": None}
     confusion = confusion_from(predictions, metrics, len(labels))
     if confusion is not None:
         pictures["Confusion matrix (eval split)"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
     if predictions is not None and len(predictions["labels"]):
         pictures["ROC curves, one vs rest"] = plot_roc_curves(predictions["labels"], predictions["probabilities"], labels, out / ROC_PNG)
+        pictures["Reliability diagram (eval split, calibrated)"] = plot_reliability(
+            predictions["labels"], predictions["probabilities"], out / RELIABILITY_PNG
+        )
     if history:
         pictures["Training curves"] = plot_training_curves(history, out / CURVES_PNG)
     report = out / REPORT_HTML
@@ -118,6 +127,22 @@ def plot_roc_curves(labels: np.ndarray, probabilities: np.ndarray, names: list[s
     return _save(fig, path)
 
 
+def plot_reliability(labels: np.ndarray, probabilities: np.ndarray, path: Path, bins: int = 15) -> Path:
+    """Accuracy against mean confidence per confidence bin (bar width: the bin); the diagonal is perfect."""
+    rows = reliability_bins(probabilities, labels, bins)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.bar([r["lower"] for r in rows], [r["accuracy"] for r in rows], width=1 / bins, align="edge",
+           edgecolor="black", alpha=0.7, label="accuracy")
+    ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o", color="black", label="mean confidence")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ece = expected_calibration_error(probabilities, labels, bins)
+    ax.set_title(f"Reliability, top label (ECE {ece:.3f}, {len(labels)} images)")
+    ax.set_xlabel("confidence (max probability)")
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left")
+    return _save(fig, path)
+
+
 def plot_training_curves(history: list[dict], path: Path) -> Path:
     epochs = np.arange(1, len(history) + 1)
     fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -157,6 +182,9 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
         "<h2>Per class</h2>",
         _per_class_table(overall.get("per_class", {})),
     ]
+    calibration = version.read_json(CALIBRATION_FILE)
+    if calibration:
+        sections += ["<h2>Trust: calibration, out of scope, prediction sets</h2>", _trust_table(calibration)]
     for title, picture in pictures.items():
         sections.append(f"<h2>{html.escape(title)}</h2>")
         sections.append(_image(picture) if picture else "<p><em>not available for this version</em></p>")
@@ -169,6 +197,28 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}img{max-width:100%}")
     title = html.escape(f"{version.name} {version.version}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
+
+
+def _trust_table(calibration: dict) -> str:
+    fit = calibration.get("fit", {})
+    evaluation = calibration.get("evaluation", {})
+    scope = calibration.get("out_of_scope", {})
+    conformal = calibration.get("conformal", {})
+    rows = [
+        ["temperature", _fmt(calibration.get("temperature"))],
+        ["fitted on", f"{fit.get('split', 'n/a')} split, sizes {fit.get('sizes', 'n/a')}"],
+        ["top-label ECE before / after (fit part B)", f"{_fmt(fit.get('ece_before'))} / {_fmt(fit.get('ece_after'))}"],
+        ["top-label ECE before / after (evaluation)", f"{_fmt(evaluation.get('ece_before'))} / {_fmt(evaluation.get('ece_after'))}"],
+        ["class-wise ECE after (evaluation)", _fmt(evaluation.get("classwise_ece_after"))],
+        ["out-of-scope method", str(scope.get("method", "n/a"))],
+        ["in-scope retention / threshold", f"{_fmt(scope.get('in_scope_retention'))} / {_fmt(scope.get('distance_threshold'))}"],
+        ["in-scope images flagged (evaluation)", _fmt(evaluation.get("in_scope_flag_rate"))],
+        ["conformal coverage target / quantile", f"{_fmt(conformal.get('coverage'))} / {_fmt(conformal.get('quantile'))}"],
+        ["coverage / mean set size / committed (evaluation)",
+         f"{_fmt(evaluation.get('coverage'))} / {_fmt(evaluation.get('mean_set_size'))} / {_fmt(evaluation.get('committed_share'))}"],
+        ["shared split", str(calibration.get("shared_split", "n/a"))],
+    ]
+    return _table(["", "value"], rows)
 
 
 def _per_class_table(per_class: dict) -> str:

@@ -5,7 +5,8 @@ gets one answer wherever it is scored:
 
     predictor = LesionPredictor.load(registered.saved_model_dir, max_pixels=cfg.score.max_image_pixels)
     prepared = predictor.prepare(file_bytes)          # NormalizedJpeg, as ingest made it (raises ImageRejected)
-    [prediction] = predictor.predict([prepared.data])  # LesionPrediction: probabilities, label, Grad-CAM
+    [prediction] = predictor.predict([prepared.data])  # LesionPrediction: probabilities, label, Grad-CAM,
+                                                       #   in_scope_score, out_of_scope, prediction_set
 
 ``prepare`` applies the exact normalisation that ingest applied to the training and evaluation
 images (with the settings recorded in the model); ``predict`` hands those bytes to the model's own
@@ -33,6 +34,14 @@ class LesionPrediction:
     predicted_index: int
     predicted_label: str
     gradcam: np.ndarray  # float32 [h, w] in [0, 1], of the predicted class
+    # docs/trust.md; None for a model exported without them (before calibration existed):
+    in_scope_score: float | None = None  # in (0, 1]: share of held-out in-scope images at least this unusual
+    out_of_scope: bool | None = None  # the image looks like none of the model's classes
+    prediction_set: tuple[str, ...] | None = None  # labels that together cover the truth at the configured rate
+
+    @property
+    def prediction_set_size(self) -> int | None:
+        return None if self.prediction_set is None else len(self.prediction_set)
 
 
 def image_path_of(saved_model_dir: str | Path, max_pixels: int) -> ImagePathSettings:
@@ -74,7 +83,15 @@ class LesionPredictor:
         heatmaps = outputs["gradcam"].numpy().astype(np.float32)
         if probabilities.shape[1] != len(self.labels):
             raise ValueError(f"the model returned {probabilities.shape[1]} probabilities for {len(self.labels)} labels")
+        in_scope = outputs["in_scope_score"].numpy() if "in_scope_score" in outputs else None
+        flagged = outputs["out_of_scope"].numpy() if "out_of_scope" in outputs else None
+        sets = outputs["prediction_set"].numpy() if "prediction_set" in outputs else None
         return [
-            LesionPrediction(probabilities[i], int(predicted[i]), self.labels[int(predicted[i])], heatmaps[i])
+            LesionPrediction(
+                probabilities[i], int(predicted[i]), self.labels[int(predicted[i])], heatmaps[i],
+                in_scope_score=None if in_scope is None else float(in_scope[i]),
+                out_of_scope=None if flagged is None else bool(flagged[i]),
+                prediction_set=None if sets is None else tuple(l for l, keep in zip(self.labels, sets[i]) if keep),
+            )
             for i in range(len(images))
         ]

@@ -4,6 +4,7 @@
     <export_dir>/assets.extra/model.keras          the Keras model
                              labels.txt            one label per line, in index order
                              weights_provenance.json  backbone, weights, image_size, image_path
+                             calibration.json      what dermflow.trust fitted, and its figures
 
     labels = read_exported_labels(export_dir); provenance = read_export_provenance(export_dir)
 """
@@ -16,6 +17,7 @@ EXTRAS_DIR = "assets.extra"
 KERAS_FILE = "model.keras"
 LABELS_FILE = "labels.txt"
 PROVENANCE_FILE = "weights_provenance.json"
+CALIBRATION_FILE = "calibration.json"  # temperature, out-of-scope threshold, conformal quantile, ECE (docs/trust.md)
 
 
 def read_exported_labels(export_dir: str | Path) -> list[str]:
@@ -26,4 +28,10 @@ def read_exported_labels(export_dir: str | Path) -> list[str]:
 def read_export_provenance(export_dir: str | Path) -> dict:
     """The exported model's own provenance; ``{}`` for a model exported without one."""
     path = Path(export_dir) / EXTRAS_DIR / PROVENANCE_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def read_export_calibration(export_dir: str | Path) -> dict:
+    """The exported model's calibration.json; ``{}`` for a model exported before it existed."""
+    path = Path(export_dir) / EXTRAS_DIR / CALIBRATION_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

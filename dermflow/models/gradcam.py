@@ -34,6 +34,9 @@ class GradCam(tf.Module):
         self._output_layer = output_layer
         size = model.input_shape[1:]
         self.compute = tf.function(self._gradcam, input_signature=[tf.TensorSpec([None, *size], tf.float32)])
+        self.compute_with_head = tf.function(
+            self._gradcam_with_head, input_signature=[tf.TensorSpec([None, *size], tf.float32)]
+        )
 
     def __call__(self, pixels) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         return self.compute(tf.convert_to_tensor(pixels, tf.float32))
@@ -44,17 +47,23 @@ class GradCam(tf.Module):
         return logits + tf.cast(dense.bias, tf.float32) if dense.use_bias else logits
 
     def _gradcam(self, pixels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        logits, _, predicted, heatmap = self._gradcam_with_head(pixels)
+        return tf.nn.softmax(logits), predicted, heatmap
+
+    def _gradcam_with_head(self, pixels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(logits [N, C], dense input [N, D] (the pooled features), predicted_index, heatmap)."""
         features = self._features(pixels, training=False)
         with tf.GradientTape() as tape:
             tape.watch(features)
-            logits = self._logits(self._to_logit_input(features, training=False))
+            dense_input = self._to_logit_input(features, training=False)
+            logits = self._logits(dense_input)
             predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
             score = tf.reduce_sum(tf.gather(logits, predicted, axis=1, batch_dims=1))
         gradients = tf.cast(tape.gradient(score, features), tf.float32)
         channel_weights = tf.reduce_mean(gradients, axis=[1, 2])
         cam = tf.nn.relu(tf.einsum("nhwk,nk->nhw", tf.cast(features, tf.float32), channel_weights))
         peak = tf.reduce_max(cam, axis=[1, 2], keepdims=True)
-        return tf.nn.softmax(logits), predicted, tf.math.divide_no_nan(cam, peak)
+        return logits, tf.cast(dense_input, tf.float32), predicted, tf.math.divide_no_nan(cam, peak)
 
 
 def make_gradcam_fn(model: keras.Model, layer_name: str) -> tf.types.experimental.PolymorphicFunction:

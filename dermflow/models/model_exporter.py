@@ -1,11 +1,16 @@
 """Exports a trained classifier as a SavedModel with its preprocessing inside, plus its extras.
 
     export_dir/                         SavedModel (tf.saved_model.save)
-      serving_default  examples string [None] (tf.Example, feature `image`) -> probabilities [None, C]
-      predict_images   images string [None] (encoded JPEG/PNG)  -> probabilities, predicted_index
-      gradcam_images   images string [None]                     -> probabilities, predicted_index, gradcam
-      gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam
-      assets.extra/model.keras  labels.txt  weights_provenance.json
+      serving_default  examples string [None] (tf.Example, feature `image`) -> probabilities [None, C], + trust
+      predict_images   images string [None] (encoded JPEG/PNG)  -> probabilities, predicted_index, + trust
+      gradcam_images   images string [None]                     -> probabilities, predicted_index, gradcam, + trust
+      gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam, + trust
+      assets.extra/model.keras  labels.txt  weights_provenance.json  calibration.json
+
+"+ trust" (every signature, docs/trust.md): ``probabilities`` are calibrated (softmax of logits /
+temperature; they sum to 1), ``in_scope_score`` float32 [None] in (0, 1], ``out_of_scope`` bool [None],
+``prediction_set`` bool [None, C] and ``prediction_set_size`` int32 [None]. The fitted values
+(:class:`dermflow.trust.TrustParameters`) are variables of the exported module.
 
 Images are decoded and resized in-graph by :func:`dermflow.imaging.model_input.decode_and_resize`,
 the same function the trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls;
@@ -29,20 +34,76 @@ import tensorflow as tf
 
 from dermflow.models.gradcam import GradCam
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize_batch
-from dermflow.models.export_layout import EXTRAS_DIR, KERAS_FILE, LABELS_FILE, PROVENANCE_FILE
-from dermflow.models.skin_lesion_classifier import BuiltClassifier
+from dermflow.models.export_layout import CALIBRATION_FILE, EXTRAS_DIR, KERAS_FILE, LABELS_FILE, PROVENANCE_FILE
+from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER, BuiltClassifier
+from dermflow.trust import TrustParameters
 
 IMAGE_FEATURE = "image"
 SIGNATURES = ("serving_default", "predict_images", "gradcam_images", "gradcam_pixels")
 
 
-class ClassifierServing(tf.Module):
-    """The exported object: the Keras model and the signature functions around it."""
+def dense_input_dim(built: BuiltClassifier) -> int:
+    """Width of the classifier's penultimate features (the input of its output Dense layer)."""
+    return int(built.model.get_layer(OUTPUT_LAYER).input.shape[-1])
 
-    def __init__(self, built: BuiltClassifier):
+
+def head_model(built: BuiltClassifier):
+    """pixels -> the output Dense layer's input (the pooled features), for fitting and the signatures."""
+    import keras
+
+    return keras.Model(built.model.input, built.model.get_layer(OUTPUT_LAYER).input)
+
+
+def logits_of(dense, dense_input: tf.Tensor) -> tf.Tensor:
+    """The output Dense layer's logits (before its softmax), in float32."""
+    logits = tf.matmul(tf.cast(dense_input, tf.float32), tf.cast(dense.kernel, tf.float32))
+    return logits + tf.cast(dense.bias, tf.float32) if dense.use_bias else logits
+
+
+class TrustHead(tf.Module):
+    """Logits + pooled features -> calibrated probabilities, in-scope score, out-of-scope flag, prediction set."""
+
+    def __init__(self, trust: TrustParameters):
+        super().__init__(name="trust")
+        self.temperature = tf.Variable(trust.temperature, dtype=tf.float32, trainable=False, name="temperature")
+        self.class_means = tf.Variable(trust.distance.means, dtype=tf.float32, trainable=False, name="class_means")
+        self.precision = tf.Variable(trust.distance.precision, dtype=tf.float32, trainable=False, name="precision")
+        self.reference_distances = tf.Variable(
+            trust.reference_distances.astype("float32"), dtype=tf.float32, trainable=False, name="reference_distances",
+            shape=tf.TensorShape([None]),
+        )
+        self.distance_threshold = tf.Variable(trust.distance_threshold, dtype=tf.float32, trainable=False,
+                                              name="distance_threshold")
+        self.conformal_quantile = tf.Variable(trust.conformal_quantile, dtype=tf.float32, trainable=False,
+                                              name="conformal_quantile")
+
+    def __call__(self, logits: tf.Tensor, dense_input: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
+        features = tf.math.l2_normalize(tf.cast(dense_input, tf.float32), axis=1, epsilon=1e-12)
+        diff = features[:, None, :] - self.class_means[None]
+        distance = tf.reduce_min(tf.einsum("ncd,de,nce->nc", diff, self.precision, diff), axis=1)
+        at_least = tf.reduce_sum(tf.cast(self.reference_distances[None, :] >= distance[:, None], tf.float32), axis=1)
+        reference_size = tf.cast(tf.size(self.reference_distances), tf.float32)
+        prediction_set = probabilities >= 1.0 - self.conformal_quantile
+        return {
+            "probabilities": probabilities,
+            "in_scope_score": (1.0 + at_least) / (1.0 + reference_size),
+            "out_of_scope": distance > self.distance_threshold,
+            "prediction_set": prediction_set,
+            "prediction_set_size": tf.reduce_sum(tf.cast(prediction_set, tf.int32), axis=1),
+        }
+
+
+class ClassifierServing(tf.Module):
+    """The exported object: the Keras model, its trust head, and the signature functions around it."""
+
+    def __init__(self, built: BuiltClassifier, trust: TrustParameters | None = None):
         super().__init__(name="dermflow_classifier")
         self.model = built.model
+        self.output_dense = built.model.get_layer(OUTPUT_LAYER)
+        self.head_model = head_model(built)
         self.gradcam = GradCam(built.model, built.gradcam_layer)
+        self.trust = TrustHead(trust or TrustParameters.identity(built.num_classes, dense_input_dim(built)))
         self.image_size = built.image_size
         size = self.image_size
         self.serving_default = tf.function(self._from_examples, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -52,16 +113,17 @@ class ClassifierServing(tf.Module):
             self._gradcam_pixels, input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)]
         )
 
-    def _probabilities(self, pixels: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(pixels, training=False), tf.float32)
+    def _trusted(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+        dense_input = tf.cast(self.head_model(pixels, training=False), tf.float32)
+        return self.trust(logits_of(self.output_dense, dense_input), dense_input)
 
     def _from_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, {IMAGE_FEATURE: tf.io.FixedLenFeature([], tf.string)})
-        return {"probabilities": self._probabilities(decode_and_resize_batch(features[IMAGE_FEATURE], self.image_size))}
+        return self._trusted(decode_and_resize_batch(features[IMAGE_FEATURE], self.image_size))
 
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = self._probabilities(decode_and_resize_batch(images, self.image_size))
-        return {"probabilities": probabilities, "predicted_index": tf.argmax(probabilities, -1, output_type=tf.int32)}
+        outputs = self._trusted(decode_and_resize_batch(images, self.image_size))
+        return {**outputs, "predicted_index": tf.argmax(outputs["probabilities"], -1, output_type=tf.int32)}
 
     def _gradcam_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._gradcam_outputs(decode_and_resize_batch(images, self.image_size))
@@ -70,12 +132,17 @@ class ClassifierServing(tf.Module):
         return self._gradcam_outputs(tf.cast(pixels, tf.float32))
 
     def _gradcam_outputs(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities, predicted, heatmap = self.gradcam.compute(pixels)
-        return {"probabilities": probabilities, "predicted_index": predicted, "gradcam": heatmap}
+        logits, dense_input, predicted, heatmap = self.gradcam.compute_with_head(pixels)
+        return {**self.trust(logits, dense_input), "predicted_index": predicted, "gradcam": heatmap}
 
 
-def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path, image_path: ImagePathSettings) -> None:
+def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path, image_path: ImagePathSettings,
+                 trust: TrustParameters | None = None, calibration: dict | None = None) -> None:
     """Writes the SavedModel with the four signatures, then model.keras, labels.txt and the provenance.
+
+    ``trust`` (fitted on held-out data, :func:`dermflow.trust.fit_trust`) is applied inside every
+    signature; without it the model is exported uncalibrated, flagging nothing, with full sets.
+    ``calibration`` (JSON-ready figures) is written to ``assets.extra/calibration.json``.
 
     ``image_path`` (from the config that ingested the training data) is recorded, so that scoring and
     the web server prepare every file exactly as ingest did (:mod:`dermflow.imaging.model_input`).
@@ -83,7 +150,7 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
     if len(labels) != built.num_classes:
         raise ValueError(f"export_model: {len(labels)} labels for a model with {built.num_classes} outputs")
     export_dir = Path(export_dir)
-    serving = ClassifierServing(built)
+    serving = ClassifierServing(built, trust)
     signatures = {name: getattr(serving, name).get_concrete_function() for name in SIGNATURES}
     tf.saved_model.save(serving, str(export_dir), signatures=signatures)
     extras = export_dir / EXTRAS_DIR
@@ -100,6 +167,10 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
         "image_path": image_path.provenance(),
     }
     (extras / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    summary = (trust or TrustParameters.identity(built.num_classes, dense_input_dim(built))).summary()
+    document = {**summary, **(calibration or {})}
+    (extras / CALIBRATION_FILE).write_text(json.dumps(document, indent=2, sort_keys=True, default=float) + "\n",
+                                           encoding="utf-8")
 
 
 def load_exported(export_dir: str | Path):

@@ -6,6 +6,8 @@
                                       metrics.json       evaluation metrics (TFMA)
                                       provenance.json    weights, data, config, pipeline run
                                       config.json        the DermflowConfig that trained it
+                                      calibration.json   temperature, out-of-scope threshold, conformal
+                                                         quantile and their figures (docs/trust.md)
     <registry>/<model_name>/LATEST                       the newest pushed version, written atomically
 
 A version directory appears complete or not at all: it is assembled under a hidden temp
@@ -31,6 +33,9 @@ LABELS_FILE = "labels.txt"
 METRICS_FILE = "metrics.json"
 PROVENANCE_FILE = "provenance.json"
 CONFIG_FILE = "config.json"
+CALIBRATION_FILE = "calibration.json"
+# Where the exporter (dermflow.models.export_layout) writes it inside the SavedModel directory.
+EXPORTED_CALIBRATION = Path("assets.extra") / CALIBRATION_FILE
 
 
 class RegistryError(LookupError):
@@ -95,6 +100,8 @@ def publish_version(
         (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
         (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True), encoding="utf-8")
         (staging / CONFIG_FILE).write_text(config_json, encoding="utf-8")
+        if (Path(saved_model_dir) / EXPORTED_CALIBRATION).is_file():
+            shutil.copy2(Path(saved_model_dir) / EXPORTED_CALIBRATION, staging / CALIBRATION_FILE)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -23,7 +23,8 @@ from dermflow.imaging import ImageRejected, decode_image, resize_max_side
 from dermflow.inference.heatmap_overlay import overlay_png
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
-_COLUMNS = ["path", "predicted_label", "probabilities", "scored_at"]
+_COLUMNS = ["path", "predicted_label", "probabilities", "in_scope_score", "scored_at"]
+_OPTIONAL_COLUMNS = frozenset({"in_scope_score"})  # absent from files of schema version 1
 _HEATMAP_COLUMNS = ["path", "gradcam", "gradcam_shape", "scored_at"]
 GALLERY_IMAGE_SIDE = 256
 
@@ -33,7 +34,9 @@ def _latest_per_path(predictions_dir: str, model_version: str, paths: set[str], 
     files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**.parquet")])[0].metadata_list]
     if not files:
         return pa.table({name: pa.array([], pa.string()) for name in columns})
-    table = ds.dataset(files, format="parquet").to_table(
+    dataset = ds.dataset(files, format="parquet")
+    columns = [c for c in columns if c not in _OPTIONAL_COLUMNS or c in dataset.schema.names]
+    table = dataset.to_table(
         columns=columns, filter=pc.field("path").isin(pa.array(sorted(paths), pa.string()))
     )
     table = table.sort_by([("path", "ascending"), ("scored_at", "descending")])
@@ -73,15 +76,25 @@ def code_columns(labels: list[str], groups: dict[str, list[str]]) -> dict[str, s
 
 
 def isic_csv_text(rows: pa.Table, labels: list[str], groups: dict[str, list[str]]) -> str:
-    """``image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`` with image = file name without extension."""
+    """``image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`` with image = file name without extension.
+
+    ``UNK`` holds 1 - ``in_scope_score``: how strongly the image looks like none of *this model's*
+    classes. ISIC's own UNK means "none of the eight diagnoses", so the two agree only for an
+    8-class model (docs/trust.md). Rows without an in-scope score (older models) get 0.0 there.
+    """
     mapping = code_columns(labels, groups)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["image", *ISIC_CLASSES])
-    for path, probabilities in zip(rows.column("path").to_pylist(), rows.column("probabilities").to_pylist()):
+    paths = rows.column("path").to_pylist()
+    in_scope = rows.column("in_scope_score").to_pylist() if "in_scope_score" in rows.column_names else [None] * len(paths)
+    for path, probabilities, score in zip(paths, rows.column("probabilities").to_pylist(), in_scope):
         by_label = dict(probabilities)
         stem = posixpath.splitext(posixpath.basename(path))[0]
-        writer.writerow([stem, *(_format(by_label.get(mapping[code], 0.0)) if code in mapping else "0.0" for code in ISIC_CLASSES)])
+        values = [_format(by_label.get(mapping[code], 0.0)) if code in mapping else "0.0" for code in ISIC_CLASSES]
+        if "UNK" not in mapping and score is not None:
+            values[ISIC_CLASSES.index("UNK")] = _format(1.0 - float(score))
+        writer.writerow([stem, *values])
     return buffer.getvalue()
 
 

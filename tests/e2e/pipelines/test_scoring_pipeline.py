@@ -192,7 +192,8 @@ def test_people_get_a_gallery_an_isic_csv_and_overlays(first_run, scoring_model)
     assert lines[0] == "image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK"
     assert len(lines) == 1 + len(good)
     by_image = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
-    assert by_image["lésion ñ 1"][3:] == ["0.0"] * 6
+    assert by_image["lésion ñ 1"][3:8] == ["0.0"] * 5
+    assert by_image["lésion ñ 1"][8] == "0.000000"  # UNK = 1 - in_scope_score; an uncalibrated model flags nothing
     assert sum(float(value) for value in by_image["patient"][:3]) == pytest.approx(1.0, abs=1e-4)
     page = Path(summary["gallery"]).read_text()
     assert page.count("data:image/png;base64,") == 5

@@ -52,6 +52,7 @@ def tfma_metrics(random_case, tmp_path_factory):
                     tfma.MetricConfig(class_name="IsicBalancedAccuracy", module=MODULE),
                     tfma.MetricConfig(class_name="ArgmaxAccuracy", module=MODULE),
                     tfma.MetricConfig(class_name="ArgmaxClassMetrics", module=MODULE, config=json.dumps({"num_classes": 3})),
+                    tfma.MetricConfig(class_name="ExpectedCalibrationError", module=MODULE, config=json.dumps({"bins": 15})),
                 ]
             ),
             tfma.MetricsSpec(
@@ -82,6 +83,28 @@ def test_per_class_sensitivity_and_specificity_are_one_vs_rest_over_argmax(tfma_
     assert mel["sensitivity"] == pytest.approx(2 / 3)
     assert mel["specificity"] == pytest.approx(2 / 3)  # one NV of three non-MEL is called MEL
     assert mel["precision"] == pytest.approx(2 / 3)
+
+
+def test_per_class_f1_and_jaccard_match_scikit_learn(tfma_metrics, random_case):
+    from sklearn.metrics import f1_score, jaccard_score
+
+    labels, probs = random_case
+    per_class = tfma_metrics["group=random"]["per_class"]
+    f1 = f1_score(labels, probs.argmax(axis=1), average=None)
+    jaccard = jaccard_score(labels, probs.argmax(axis=1), average=None)
+    assert [per_class[label]["f1"] for label in LABELS] == pytest.approx(list(f1))
+    assert [per_class[label]["jaccard"] for label in LABELS] == pytest.approx(list(jaccard))
+    assert tfma_metrics["group=hand"]["per_class"]["MEL"]["f1"] == pytest.approx(2 / 3)
+    assert tfma_metrics["group=hand"]["per_class"]["MEL"]["jaccard"] == pytest.approx(2 / 4)
+
+
+def test_expected_calibration_error_matches_the_numpy_one(tfma_metrics, random_case):
+    from dermflow.trust import expected_calibration_error
+
+    labels, probs = random_case
+    expected = expected_calibration_error(probs.astype(np.float32), labels, bins=15)
+    assert tfma_metrics["group=random"]["expected_calibration_error"] == pytest.approx(expected, abs=1e-5)
+    assert tfma_metrics["group=timid"]["expected_calibration_error"] == pytest.approx(1.0 - 0.4, abs=1e-5)
 
 
 def test_differs_from_tfma_balanced_accuracy_on_correct_but_unconfident_predictions(tfma_metrics):

@@ -28,6 +28,10 @@ def _version(tmp_path: Path, with_extras: bool = True):
         history = [{"phase": 1, "loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4, "val_balanced_accuracy": 0.4},
                    {"phase": 2, "loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "val_accuracy": 0.7, "val_balanced_accuracy": 0.66}]
         (saved_model / "assets.extra" / "history.json").write_text(json.dumps(history))
+        calibration = {"temperature": 1.7321, "fit": {"split": "test", "ece_before": 0.0912, "ece_after": 0.0188},
+                       "out_of_scope": {"in_scope_retention": 0.95, "distance_threshold": 3.5},
+                       "conformal": {"coverage": 0.9, "quantile": 0.8}, "evaluation": {"coverage": 0.9134}}
+        (saved_model / "assets.extra" / "calibration.json").write_text(json.dumps(calibration))
     keras_file = tmp_path / "model.keras"
     keras_file.write_bytes(b"stand-in")
     metrics = {
@@ -38,17 +42,19 @@ def _version(tmp_path: Path, with_extras: bool = True):
     return publish_version(tmp_path / "registry", "m", saved_model, keras_file, LABELS, metrics, {"weights": {"source": "none"}}, "{}")
 
 
-def test_report_has_the_three_pictures_and_the_metrics(tmp_path):
+def test_report_has_the_four_pictures_the_metrics_and_the_trust_table(tmp_path):
     version = _version(tmp_path)
     report = write_run_report(tmp_path / "registry")
 
     assert report == version.path / "report" / "report.html"
-    for name in ("confusion_matrix.png", "roc_curves.png", "training_curves.png"):
+    for name in ("confusion_matrix.png", "roc_curves.png", "reliability_diagram.png", "training_curves.png"):
         with Image.open(report.parent / name) as picture:
             assert picture.size[0] > 200 and picture.size[1] > 200
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == 3  # self-contained
+    assert text.count("data:image/png;base64,") == 4  # self-contained
     assert "0.8123" in text and "sex=female" in text and "MEL" in text
+    assert (version.path / "calibration.json").is_file()  # the registry copies it beside metrics.json
+    assert "1.7321" in text and "0.0912 / 0.0188" in text and "0.9134" in text
     assert "not available" not in text
 
 
@@ -59,7 +65,7 @@ def test_report_goes_where_asked_and_says_what_is_missing(tmp_path):
     assert report == tmp_path / "out" / "report.html"
     assert (tmp_path / "out" / "confusion_matrix.png").is_file()  # from the Evaluator's matrix
     assert not (tmp_path / "out" / "roc_curves.png").exists()
-    assert report.read_text().count("not available") == 2
+    assert report.read_text().count("not available") == 3
 
 
 def test_a_missing_model_is_an_error(tmp_path):

@@ -67,8 +67,11 @@ def test_serving_default_scores_serialized_examples(exported, encoded_images):
     built, _, loaded = exported
     examples = tf.constant([_example(image) for image in encoded_images])
     outputs = loaded.signatures["serving_default"](examples=examples)
-    assert list(outputs) == ["probabilities"]
+    assert sorted(outputs) == ["in_scope_score", "out_of_scope", "prediction_set", "prediction_set_size", "probabilities"]
+    # Exported without fitted trust values: temperature 1 (the Keras softmax), nothing flagged, full sets.
     np.testing.assert_allclose(outputs["probabilities"], _model_probabilities(built, encoded_images), atol=1e-4)
+    assert not outputs["out_of_scope"].numpy().any()
+    assert (outputs["prediction_set_size"].numpy() == len(LABELS)).all()
 
 
 def test_gradcam_signatures_return_unit_range_heatmaps_of_the_last_conv_block(exported, encoded_images):

@@ -61,3 +61,11 @@ def test_heatmap_png_and_overlay_keep_the_hot_spot():
     blended = overlay(pixels, heat)
     assert blended.shape == pixels.shape
     assert np.abs(blended.astype(int) - 128).sum(axis=2)[0, 7] > np.abs(blended.astype(int) - 128).sum(axis=2)[7, 0]
+
+
+def test_isic_csv_fills_unk_with_one_minus_the_in_scope_score():
+    rows = _rows([("a.jpg", {"MEL": 0.25, "NV": 0.5, "BCC": 0.25}), ("b.jpg", {"MEL": 0.5, "NV": 0.25, "BCC": 0.25})])
+    rows = rows.append_column("in_scope_score", pa.array([0.75, None], pa.float32()))
+    lines = run_reports.isic_csv_text(rows, ["MEL", "NV", "BCC"], {}).splitlines()
+    assert lines[1].split(",")[-1] == "0.250000"
+    assert lines[2].split(",")[-1] == "0.0"

@@ -1,0 +1,27 @@
+"""Results a hospital can trust: calibration, the out-of-scope flag and conformal prediction sets.
+
+    trust = fit_trust(logits, features, labels, cfg.trust)   # held-out data, after training
+    export_model(built, labels, export_dir, image_path, trust=trust)   # applied in every signature
+
+Numpy only (no TensorFlow): the exporter (dermflow.models) puts the fitted values inside the model.
+See docs/trust.md.
+"""
+from dermflow.trust.calibration_metrics import classwise_ece, expected_calibration_error, reliability_bins
+from dermflow.trust.conformal_sets import conformal_threshold, prediction_sets
+from dermflow.trust.feature_distance import FeatureDistance, fit_feature_distance
+from dermflow.trust.temperature_scaling import fit_temperature, softmax
+from dermflow.trust.trust_fitter import TrustParameters, fit_trust
+
+__all__ = [
+    "FeatureDistance",
+    "TrustParameters",
+    "classwise_ece",
+    "conformal_threshold",
+    "expected_calibration_error",
+    "fit_feature_distance",
+    "fit_temperature",
+    "fit_trust",
+    "prediction_sets",
+    "reliability_bins",
+    "softmax",
+]

@@ -1,0 +1,96 @@
+"""The exported signatures apply the fitted trust values: calibrated probabilities, in-scope score, sets."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from model_test_utils import encode
+
+from dermflow.config import DataConfig, ModelConfig, TrustConfig
+from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize
+from dermflow.models import SIGNATURES, build_classifier, export_model, load_exported
+from dermflow.models.export_layout import read_export_calibration
+from dermflow.models.model_exporter import head_model, logits_of
+from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
+from dermflow.trust import expected_calibration_error, fit_trust, prediction_sets, softmax
+
+IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
+LABELS = ["MEL", "NV", "BCC"]
+SIZE = 32
+OVERCONFIDENCE = 5.0
+
+
+def _head(built, images):
+    pixels = np.stack([decode_and_resize(tf.constant(data), SIZE).numpy() for data in images])
+    dense_input = head_model(built)(pixels, training=False)
+    return logits_of(built.model.get_layer(OUTPUT_LAYER), dense_input).numpy(), dense_input.numpy()
+
+
+@pytest.fixture(scope="module")
+def overconfident(tmp_path_factory):
+    """A random small_cnn whose labels are drawn from softmax(z); its Dense layer then scaled to output 5 z."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    built = build_classifier(ModelConfig(backbone="small_cnn", weights="none", image_size=SIZE), len(LABELS))
+    rng = np.random.default_rng(0)
+    images = [encode(rng.integers(0, 256, (SIZE, SIZE, 3)) * rng.uniform(0.2, 1.0), "PNG") for _ in range(600)]
+    logits, _ = _head(built, images)
+    dense = built.model.get_layer(OUTPUT_LAYER)
+    spread = 1.5 / max(float(logits.std()), 1e-6)  # the "true" logits: spread * z
+    true_probabilities = softmax(logits * spread)
+    labels = np.array([rng.choice(len(LABELS), p=p) for p in true_probabilities])
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel * spread * OVERCONFIDENCE, bias * spread * OVERCONFIDENCE])
+    logits, features = _head(built, images)
+    fit, held = slice(0, 400), slice(400, 600)
+    trust = fit_trust(logits[fit], features[fit], labels[fit], TrustConfig())
+    export_dir = tmp_path_factory.mktemp("trust") / "serving_model"
+    export_model(built, LABELS, export_dir, IMAGE_PATH, trust=trust, calibration={"note": "test"})
+    return built, trust, export_dir, load_exported(export_dir), images[held], logits[held], features[held], labels[held]
+
+
+def test_fitting_lowers_the_ece_of_the_overconfident_model(overconfident):
+    _, trust, _, _, _, logits, _, labels = overconfident
+    before = expected_calibration_error(softmax(logits), labels)
+    after = expected_calibration_error(trust.calibrated(logits), labels)
+    assert trust.temperature > 2.0
+    assert before > 0.1
+    assert after < before / 2
+
+
+@pytest.mark.parametrize("signature", ["predict_images", "gradcam_images", "serving_default"])
+def test_every_signature_returns_the_calibrated_outputs(overconfident, signature):
+    _, trust, _, loaded, images, logits, features, _ = overconfident
+    if signature == "serving_default":
+        examples = [tf.train.Example(features=tf.train.Features(feature={
+            "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))})).SerializeToString()
+            for image in images]
+        outputs = loaded.signatures[signature](examples=tf.constant(examples))
+    else:
+        outputs = loaded.signatures[signature](images=tf.constant(images))
+    expected = trust.calibrated(logits)
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=2e-4)
+    np.testing.assert_allclose(outputs["probabilities"].numpy().sum(1), 1.0, atol=1e-5)
+    assert np.abs(outputs["probabilities"].numpy() - softmax(logits)).max() > 0.05  # not the raw softmax
+    np.testing.assert_allclose(outputs["in_scope_score"], trust.in_scope_score(features), atol=1e-2)
+    np.testing.assert_array_equal(outputs["prediction_set"], prediction_sets(expected, trust.conformal_quantile))
+    np.testing.assert_array_equal(outputs["prediction_set_size"], outputs["prediction_set"].numpy().sum(1))
+    assert outputs["out_of_scope"].dtype == tf.bool
+
+
+def test_gradcam_pixels_carries_the_trust_outputs(overconfident):
+    _, _, _, loaded, _, _, _, _ = overconfident
+    outputs = loaded.signatures["gradcam_pixels"](pixels=tf.zeros([2, SIZE, SIZE, 3], tf.uint8))
+    assert {"probabilities", "in_scope_score", "out_of_scope", "prediction_set", "prediction_set_size", "gradcam"} <= set(outputs)
+    assert set(loaded.signatures) == set(SIGNATURES)
+
+
+def test_calibration_json_is_written_beside_the_model(overconfident):
+    _, trust, export_dir, _, _, _, _, _ = overconfident
+    calibration = read_export_calibration(export_dir)
+    assert calibration["temperature"] == pytest.approx(trust.temperature)
+    assert calibration["conformal"]["quantile"] == pytest.approx(trust.conformal_quantile)
+    assert calibration["fit"]["ece_after"] < calibration["fit"]["ece_before"]
+    assert calibration["note"] == "test"
+    json.dumps(calibration)
