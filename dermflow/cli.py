@@ -96,12 +96,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "train.fine_tune_epochs": args.fine_tune_epochs, "eval.min_balanced_accuracy": args.min_balanced_accuracy,
     })
     check_training_inputs(cfg)
-    _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
-         f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
-    _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
     from dermflow.console_progress import quiet_console, tfx_component_lines
 
     with quiet_console(Path(cfg.paths.work_dir) / "logs", "train", verbose=args.verbose), tfx_component_lines("train"):
+        _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
+             f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
+        _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
         from dermflow.pipelines.training_pipeline import run_training
         from dermflow.pipelines.training_run_summary import format_result
 
@@ -117,10 +117,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if not args.input and not args.files_from:
         raise UsageError("give --input or --files-from")
     registered = check_scoring_inputs(cfg, args.input or [], args.model, args.output)
-    _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
     from dermflow.console_progress import quiet_console
 
-    with quiet_console(Path(args.output) / "_logs", "score", verbose=args.verbose):
+    with quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
+        _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
         from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
 
         files = None

@@ -29,7 +29,7 @@ def quiet_console(log_dir: Path, command: str, verbose: bool = False) -> Iterato
         yield None
         return
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / f"{command}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.log"
+    path = log_dir / f"{command}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
     print(f"{command}: full log in {path}", flush=True)
     sys.stderr.flush()
     console_fd = os.dup(2)
