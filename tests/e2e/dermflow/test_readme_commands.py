@@ -98,7 +98,7 @@ def test_score_prints_a_summary_and_leaves_zero_row_errors_and_no_staging(ran):
     out = ran["score"].stdout
     assert re.search(r"^  files given : 48$", out, re.M) and re.search(r"^  rejected    : 0$", out, re.M)
     scores = ran["cwd"] / "var" / "scores"
-    count, = duckdb.sql(f"SELECT count(*) FROM read_parquet('{scores}/errors/**/*.pq', hive_partitioning=1)").fetchone()
+    [(count,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{scores}/errors/**/*.pq', hive_partitioning=1)").fetchall()
     assert count == 0
     assert not (scores / "_staging").exists()
     assert ran["score"].stderr == ""

@@ -46,7 +46,7 @@ def test_the_run_being_started_is_never_removed(tmp_path):
 def test_a_table_with_no_file_gets_a_zero_row_file_duckdb_reads(tmp_path):
     partition = str(tmp_path / "errors" / "run_id=r1")
     [path] = publish_empty_if_none([], partition, "errors-r1-empty.pq", ERRORS_SCHEMA)
-    count, = duckdb.sql(f"SELECT count(*) FROM read_parquet('{tmp_path}/errors/**/*.pq', hive_partitioning=1)").fetchone()
+    [(count,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{tmp_path}/errors/**/*.pq', hive_partitioning=1)").fetchall()
     assert count == 0
     assert publish_empty_if_none(["already.pq"], partition, "x.pq", ERRORS_SCHEMA) == ["already.pq"]
     assert os.listdir(partition) == [os.path.basename(path)]
