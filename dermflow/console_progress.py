@@ -74,9 +74,13 @@ def tfx_component_lines(command: str, out: TextIO | None = None) -> Iterator[Non
     absl = logging.getLogger("absl")
     previous = absl.level
     absl.setLevel(min(previous or logging.INFO, logging.INFO))
+    # Something in the Trainer sets absl's verbosity back to WARNING (through Logger.setLevel);
+    # TFX announces each component at INFO, so the level is held at INFO until the run ends.
+    absl.setLevel = lambda level: None
     absl.addHandler(handler)
     try:
         yield
     finally:
         absl.removeHandler(handler)
+        del absl.setLevel
         absl.setLevel(previous)
