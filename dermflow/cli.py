@@ -130,7 +130,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             files = read_manifest(args.files_from)
         summary = run_scoring(
             cfg, inputs=args.input or [], model=args.model, output=args.output, run_id=args.run_id,
-            beam_args=args.beam_args, files=files, shard=args.shard,
+            beam_args=args.beam_args, files=files, shard=args.shard, say=_say,
         )
     _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else scoring_summary_text(summary))
     return EXIT_OK

@@ -28,6 +28,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from dermflow.config import DermflowConfig
 from dermflow.registry import RegisteredModel, resolve_model
@@ -55,11 +56,13 @@ def run_scoring(
     beam_args: list[str] | None = None,
     files: list | None = None,
     shard: str = "",
+    say: Callable[[str], None] | None = None,
 ) -> dict:
     """Scores every file under ``inputs`` with ``model``; returns the run's summary (see the module docstring).
 
     ``files`` (``InputFile``s, e.g. a shard manifest) replaces listing ``inputs``. ``shard`` names one
     of several tasks scoring the same ``run_id``: its staging folder and published files carry it.
+    ``say`` gets the console lines (``dermflow score`` prints them); the log gets them anyway.
     """
     from dermflow.imaging.model_input import LegacyImagePathError
     from dermflow.inference.lesion_predictor import image_path_of
@@ -83,10 +86,12 @@ def run_scoring(
 
     files = list(files) if files is not None else list_input_files(list(inputs), exclude_under=str(output))
     scored_before = read_scored_sha256(layout.predictions_dir, registered.version) if cfg.score.skip_scored else frozenset()
-    _LOG.warning(
+    _LOG.info(
         "scoring %d files with %s/%s (%d images already scored by this version); run %s",
         len(files), registered.name, registered.version, len(scored_before), run_id,
     )
+    if say:
+        say(f"score: {len(files)} files given; {len(scored_before)} images already scored by this version; run {run_id}")
     for dead in remove_dead_staging(str(output), cfg.score.staging_dead_after_seconds, keep_run=run_id):
         _LOG.warning("removed the staging of run %s, which died before publishing", dead)
     remove_staging(layout)

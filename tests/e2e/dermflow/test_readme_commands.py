@@ -102,4 +102,7 @@ def test_score_prints_a_summary_and_leaves_zero_row_errors_and_no_staging(ran):
     [(count,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{scores}/errors/**/*.pq', hive_partitioning=1)").fetchall()
     assert count == 0
     assert not (scores / "_staging").exists()
-    assert ran["score"].stderr == ""
+    assert re.search(r"^score: 48 files given; 0 images already scored", out, re.M)
+    console = ran["score"].stdout + ran["score"].stderr
+    assert "Traceback" not in console and not any(noise in console for noise in NOISE)
+    assert all(line.startswith(("score: ", "  ")) for line in console.splitlines()), console
