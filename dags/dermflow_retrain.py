@@ -5,6 +5,10 @@ The task graph is read from dermflow_retrain.graph.json, generated from the pipe
 """
 from pathlib import Path
 
-from dermflow.orchestration.airflow_dag_factory import build_retrain_dag
+from dermflow.runtime_environment import apply_runtime_environment
+
+apply_runtime_environment(airflow=False)  # KERAS_HOME etc. for the tasks run in this process (Airflow has read its home already)
+
+from dermflow.orchestration.airflow_dag_factory import build_retrain_dag  # noqa: E402
 
 dag = build_retrain_dag("dermflow_retrain", Path(__file__).with_name("dermflow_retrain.graph.json"))

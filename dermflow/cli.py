@@ -1,16 +1,42 @@
 """The ``dermflow`` command line. ``dermflow --help`` lists everything.
 
-Heavy libraries (TensorFlow, TFX, Beam) are imported inside the subcommands, so
-``--help`` and argument errors answer at once.
+    dermflow train --data-root ARCHIVE --registry var/registry --work-dir var/work
+
+Heavy libraries (TensorFlow, TFX, Beam) are imported inside the subcommands, after the checks of
+``dermflow.preflight_checks``, so ``--help``, argument errors and wrong paths answer at once.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
-from dermflow.config import ConfigError, DermflowConfig, load_config
+from dermflow.runtime_environment import apply_runtime_environment
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  done
+  {EXIT_JOB_FAILED}  the job failed (one line on stderr; -v for the traceback and full logs)
+  {EXIT_USAGE}  usage or config mistake: a wrong flag, path, config key or value, missing weights or model
+  {EXIT_NOT_BLESSED}  train --require-push: the model was trained but not blessed, so not pushed
+
+KERAS_HOME and AIRFLOW_HOME: a value in the environment wins; else a repository checkout uses its
+var/keras and var/airflow (where `make install` puts the weights); else Keras's and Airflow's defaults."""
+
+# Exceptions that are the user's mistake, by the module that defines them (imported only if loaded).
+USER_MISTAKES: tuple[tuple[str, str], ...] = (
+    ("dermflow.config", "ConfigError"),
+    ("dermflow.preflight_checks", "UsageError"),
+    ("dermflow.weights.backbone_weights", "WeightsNotFoundError"),
+    ("dermflow.registry.model_registry", "RegistryError"),
+    ("dermflow.isic.csv_reader", "IsicCsvError"),
+    ("dermflow.pipelines.scoring.input_listing", "InputError"),
+    ("builtins", "FileExistsError"),
+    ("builtins", "FileNotFoundError"),
+)
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -21,64 +47,94 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace, flag_overrides: dict[str, object]) -> DermflowConfig:
+def _config(args: argparse.Namespace, flag_overrides: dict[str, object]):
+    """The config from --config, --set and the command's flags; a flag and a --set on one key must agree."""
+    from dermflow.config import ConfigError, load_config, parse_override
+
     overrides = list(args.overrides)
+    set_values = {".".join(path): value for path, value in map(parse_override, overrides)}
     for key, value in flag_overrides.items():
-        if value is not None:
-            overrides.append(f"{key}={value}")
+        if value is None:
+            continue
+        if key in set_values and parse_override(f"{key}={value}")[1] != set_values[key]:
+            raise ConfigError(f"the flag for {key} says {value} but --set {key}={set_values[key]}: give one of them")
+        overrides.append(f"{key}={value}")
     return load_config(args.config, overrides)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from dermflow.synthetic.archive_writer import write_archive
 
+    _say(f"synth: writing {args.n} images ({'full-size' if args.full_size else f'{args.image_size} px'}) to {args.out}")
     summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
                             full_size=args.full_size, unique=args.unique)
-    print(summary)
-    return 0
+    _say(f"synth: done: {summary}")
+    return EXIT_OK
 
 
 def _cmd_weights_install(args: argparse.Namespace) -> int:
     from dermflow.weights import install_imagenet_weights
+    from dermflow.weights.keras_weights_cache import keras_models_dir
 
+    _say(f"weights: installing into {keras_models_dir(args.keras_home)}")
     for path in install_imagenet_weights(
         alpha=args.alpha, rows=args.rows, source=args.source, checkpoint=args.checkpoint, keras_home=args.keras_home
     ):
-        print(path)
-    return 0
+        _say(f"weights: {path}")
+    return EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dermflow.pipelines.training_pipeline import run_training
-    from dermflow.pipelines.training_run_summary import format_result
+    from dermflow.preflight_checks import check_training_inputs, weights_location
 
     cfg = _config(args, {
         "data.data_root": args.data_root, "paths.registry": args.registry, "paths.work_dir": args.work_dir,
-        "model.image_size": args.image_size, "train.head_epochs": args.epochs,
+        "model.image_size": args.image_size, "train.head_epochs": args.head_epochs,
         "train.fine_tune_epochs": args.fine_tune_epochs, "eval.min_balanced_accuracy": args.min_balanced_accuracy,
     })
-    result = run_training(cfg)
-    print(format_result(result))
-    return 0 if result.get("pushed") or not args.require_push else 3
+    check_training_inputs(cfg)
+    from dermflow.console_progress import quiet_console, tfx_component_lines
+
+    with quiet_console(Path(cfg.paths.work_dir) / "logs", "train", verbose=args.verbose), tfx_component_lines("train"):
+        _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
+             f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
+        _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
+        from dermflow.pipelines.training_pipeline import run_training
+        from dermflow.pipelines.training_run_summary import format_result
+
+        result = run_training(cfg)
+    _say(format_result(result))
+    return EXIT_OK if result.get("pushed") or not args.require_push else EXIT_NOT_BLESSED
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from dermflow.pipelines.scoring_pipeline import run_scoring
+    from dermflow.preflight_checks import UsageError, check_scoring_inputs
 
     cfg = _config(args, {})
     if not args.input and not args.files_from:
-        raise SystemExit("dermflow score: give --input or --files-from")
-    files = None
-    if args.files_from:
-        from dermflow.orchestration.scoring_shards import read_manifest
+        raise UsageError("give --input or --files-from")
+    registered = check_scoring_inputs(cfg, args.input or [], args.model, args.output)
+    from dermflow.console_progress import quiet_console
 
-        files = read_manifest(args.files_from)
-    summary = run_scoring(
-        cfg, inputs=args.input or [], model=args.model, output=args.output, run_id=args.run_id,
-        beam_args=args.beam_args, files=files, shard=args.shard,
-    )
-    print(summary)
-    return 0
+    with quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
+        _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
+        from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
+
+        files = None
+        if args.files_from:
+            from dermflow.orchestration.scoring_shards import read_manifest
+
+            files = read_manifest(args.files_from)
+        summary = run_scoring(
+            cfg, inputs=args.input or [], model=args.model, output=args.output, run_id=args.run_id,
+            beam_args=args.beam_args, files=files, shard=args.shard, say=_say,
+        )
+    _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else scoring_summary_text(summary))
+    return EXIT_OK
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
@@ -88,10 +144,13 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from dermflow.registry import resolve_model
+
+    resolve_model(args.model)  # a wrong path answers before TensorFlow loads
     from dermflow.evaluation.model_report import write_run_report
 
-    print(write_run_report(args.model, args.out))
-    return 0
+    _say(f"report: {write_run_report(args.model, args.out)}")
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -101,16 +160,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         result = run_demo(**({"var": args.var} if args.var else {}), n=args.n, image_size=args.image_size)
     except DemoError as exc:
         print(f"dermflow demo: {exc}", file=sys.stderr)
-        return 1
-    print(format_summary(result))
-    return 0
+        return EXIT_JOB_FAILED
+    _say(format_summary(result))
+    return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="Log at INFO level.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_synth(sub) -> None:
     p = sub.add_parser("synth", help="Write a synthetic archive in the ISIC 2019 layout.")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="Number of images.")
@@ -122,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Render only the first K images; the others are hard links of them under new ids (said in the summary).")
     p.set_defaults(func=_cmd_synth)
 
+
+def _add_weights(sub) -> None:
     p = sub.add_parser("weights", help="Pretrained ImageNet weights for MobileNetV2.")
     wsub = p.add_subparsers(dest="weights_command", required=True)
     w = wsub.add_parser("install", help="Put ImageNet MobileNetV2 weights where Keras looks for them.")
@@ -129,22 +186,28 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--rows", type=int, action="append", help="Input sizes to install for (repeatable).")
     w.add_argument("--source", choices=["auto", "keras", "torchvision"], default="auto")
     w.add_argument("--checkpoint", type=Path, help="A local torchvision mobilenet_v2-b0353104.pth.")
-    w.add_argument("--keras-home", type=Path, help="Default: $KERAS_HOME or ~/.keras.")
+    w.add_argument("--keras-home", type=Path, help="Default: $KERAS_HOME, else the checkout's var/keras, else ~/.keras.")
     w.set_defaults(func=_cmd_weights_install)
 
-    p = sub.add_parser("train", help="Run the TFX training pipeline (LocalDagRunner).")
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="Run the TFX training pipeline (LocalDagRunner).", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_args(p)
-    p.add_argument("--data-root", type=Path)
-    p.add_argument("--registry", type=Path)
-    p.add_argument("--work-dir", type=Path)
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--epochs", type=int, help="Head-training epochs (train.head_epochs).")
-    p.add_argument("--fine-tune-epochs", type=int, help="Fine-tuning epochs (train.fine_tune_epochs).")
+    p.add_argument("--data-root", type=Path, help="ISIC-layout archive (data.data_root).")
+    p.add_argument("--registry", type=Path, help="Where blessed models are pushed (paths.registry).")
+    p.add_argument("--work-dir", type=Path, help="TFX pipeline root, ML Metadata and logs (paths.work_dir).")
+    p.add_argument("--image-size", type=int, help="Square input side in pixels (model.image_size).")
+    p.add_argument("--head-epochs", type=int, help="Phase 1, backbone frozen (train.head_epochs).")
+    p.add_argument("--fine-tune-epochs", type=int, help="Phase 2, backbone trained too (train.fine_tune_epochs).")
     p.add_argument("--min-balanced-accuracy", type=float, help="Blessing floor (eval.min_balanced_accuracy).")
     p.add_argument("--require-push", action="store_true", help="Exit 3 when the model is not blessed.")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.")
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_args(p)
     p.add_argument("--input", action="append", help="Folder (recursive) or glob; repeatable.")
     p.add_argument("--files-from", type=Path, metavar="MANIFEST",
@@ -153,39 +216,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--run-id", help="Default: a timestamp.")
+    p.add_argument("--json", action="store_true", help="Print the run's summary as JSON (also in OUTPUT/runs/RUN_ID.json).")
     p.add_argument("beam_args", nargs=argparse.REMAINDER, help="After --: Beam pipeline options.")
     p.set_defaults(func=_cmd_score)
 
+
+def _add_cluster(sub) -> None:
     p = sub.add_parser("cluster", help="Local cluster: Postgres, Redis, Airflow on Celery (docs/deployment.md).")
     from dermflow.cluster.cluster_cli import add_arguments as _cluster_arguments
 
     _cluster_arguments(p)
     p.set_defaults(func=_cmd_cluster)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="Write the HTML report of a pushed model version.")
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
     p.add_argument("--out", type=Path, help="Default: next to the model.")
     p.set_defaults(func=_cmd_report)
 
+
+def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
     p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
     p.add_argument("--n", type=int, default=300, help="Images in the synthetic archive.")
     p.add_argument("--image-size", type=int, default=128, help="Side of the synthetic images.")
     p.set_defaults(func=_cmd_demo)
+
+
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_cluster, _add_report, _add_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="Log at INFO level; third-party logs on the console; tracebacks on errors.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
+def is_user_mistake(exc: BaseException) -> bool:
+    for module, name in USER_MISTAKES:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(exc, cls):
+            return True
+    return False
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
+    apply_runtime_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ConfigError, FileExistsError, FileNotFoundError) as exc:
+    except KeyboardInterrupt:
+        print(f"dermflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
         if args.verbose:
-            raise
-        print(f"dermflow {args.command}: {exc}", file=sys.stderr)
-        return 2
+            traceback.print_exc()
+        if is_user_mistake(exc):
+            print(f"dermflow {args.command}: {one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        hint = "" if args.verbose else " (run with -v for the traceback)"
+        print(f"dermflow {args.command}: failed: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
+        return EXIT_JOB_FAILED
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -25,6 +25,8 @@ MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
+# The smallest input side each backbone accepts; Keras fails deep inside the model build below it.
+MIN_IMAGE_SIZE: dict[str, int] = {"mobilenet_v2": 32, "inception_v3": 75, "vgg19": 32, "small_cnn": 32}
 
 
 class _Section(BaseModel):
@@ -130,6 +132,13 @@ class ModelConfig(_Section):
         if value not in ("imagenet", "none") and not value.endswith((".h5", ".weights.h5", ".keras")):
             raise ValueError("model.weights must be 'imagenet', 'none' or a path to a .h5 file")
         return value
+
+    @model_validator(mode="after")
+    def _image_size_fits_backbone(self) -> "ModelConfig":
+        minimum = MIN_IMAGE_SIZE[self.backbone]
+        if self.image_size < minimum:
+            raise ValueError(f"model.image_size {self.image_size} is below {minimum}, the smallest input {self.backbone} accepts")
+        return self
 
 
 # What ``train.preset`` fills in (keys the config names itself win). ``fast``: the top 30 layers
@@ -248,11 +257,17 @@ class ScoreConfig(_Section):
         DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Files declaring more pixels than this are rejected without being decoded."
     )
     skip_scored: bool = Field(True, description="Skip images already scored by the same model version (sha256).")
+    staging_heartbeat_seconds: float = Field(30.0, gt=0, description="A run touches its _staging/<run_id>/heartbeat this often.")
+    staging_dead_after_seconds: float = Field(
+        900.0, gt=0, description="A later run deletes the staging of a run whose newest staged file is older than this (it died)."
+    )
 
     @model_validator(mode="after")
     def _batch_sizes(self) -> "ScoreConfig":
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
+        if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:
+            raise ValueError("score.staging_dead_after_seconds must be at least 3 heartbeats, or a live run's staging could be deleted")
         return self
 
 
@@ -456,5 +471,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     apply_overrides(data, list(overrides or []))
     try:
         return DermflowConfig.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError lists every bad key
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {validation_summary(exc)}") from exc
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """One line naming every bad key: ``model.image_size: ... (got 64); train.epochs: unknown key``."""
+    parts = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{key}: unknown key")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        got = "" if error["type"].startswith("value_error") else f" (got {error.get('input')!r})"
+        parts.append(f"{key}: {message}{got}")
+    return "; ".join(parts)

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from dermflow.config import ModelConfig, load_config
+from dermflow.runtime_environment import apply_runtime_environment, explicit_value
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO_ROOT / "configs" / "demo.yaml"
@@ -82,7 +83,7 @@ def airflow_env(var: Path, config: Path) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     return {
         **os.environ,
-        "AIRFLOW_HOME": os.environ.get("AIRFLOW_HOME") or str(var / "airflow"),
+        "AIRFLOW_HOME": explicit_value("AIRFLOW_HOME") or str(var / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "KERAS_HOME": os.environ.get("KERAS_HOME") or str(REPO_ROOT / "var" / "keras"),
@@ -126,8 +127,7 @@ def run_demo(var: Path = REPO_ROOT / "var", n: int = 300, image_size: int = 128)
     from dermflow.evaluation.model_report import REPORT_DIR, REPORT_HTML
 
     var = var.resolve()
-    # Where `make install` put the ImageNet weights (the Makefile exports the same default).
-    os.environ.setdefault("KERAS_HOME", str(REPO_ROOT / "var" / "keras"))
+    apply_runtime_environment(airflow=False)  # KERAS_HOME: where `make install` put the ImageNet weights
     config = resolved_demo_config(var)
     cfg = load_config(config)
     archive = ensure_archive(var / "demo" / "archive", cfg.data.ground_truth_csv, n, image_size)

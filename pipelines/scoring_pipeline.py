@@ -28,6 +28,7 @@ import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from dermflow.config import DermflowConfig
 from dermflow.registry import RegisteredModel, resolve_model
@@ -55,18 +56,20 @@ def run_scoring(
     beam_args: list[str] | None = None,
     files: list | None = None,
     shard: str = "",
+    say: Callable[[str], None] | None = None,
 ) -> dict:
     """Scores every file under ``inputs`` with ``model``; returns the run's summary (see the module docstring).
 
     ``files`` (``InputFile``s, e.g. a shard manifest) replaces listing ``inputs``. ``shard`` names one
     of several tasks scoring the same ``run_id``: its staging folder and published files carry it.
+    ``say`` gets the console lines (``dermflow score`` prints them); the log gets them anyway.
     """
     from dermflow.imaging.model_input import LegacyImagePathError
     from dermflow.inference.lesion_predictor import image_path_of
     from dermflow.pipelines.scoring.input_listing import list_input_files
     from dermflow.pipelines.scoring.scored_index import read_scored_sha256
     from dermflow.pipelines.scoring.score_rows import RunContext
-    from dermflow.pipelines.scoring.staged_output import OutputLayout, remove_staging
+    from dermflow.pipelines.scoring.staged_output import Heartbeat, OutputLayout, remove_dead_staging, remove_staging
 
     started = datetime.now(timezone.utc)
     run_id = run_id or new_run_id(started)
@@ -83,20 +86,26 @@ def run_scoring(
 
     files = list(files) if files is not None else list_input_files(list(inputs), exclude_under=str(output))
     scored_before = read_scored_sha256(layout.predictions_dir, registered.version) if cfg.score.skip_scored else frozenset()
-    _LOG.warning(
+    _LOG.info(
         "scoring %d files with %s/%s (%d images already scored by this version); run %s",
         len(files), registered.name, registered.version, len(scored_before), run_id,
     )
+    if say:
+        say(f"score: {len(files)} files given; {len(scored_before)} images already scored by this version; run {run_id}")
+    for dead in remove_dead_staging(str(output), cfg.score.staging_dead_after_seconds, keep_run=run_id):
+        _LOG.warning("removed the staging of run %s, which died before publishing", dead)
     remove_staging(layout)
     clock = time.monotonic()
-    _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args or [])
-    _LOG.warning("Beam job done in %.1f s; publishing", time.monotonic() - clock)
-
-    summary = _publish(layout, files)
+    with Heartbeat(layout, cfg.score.staging_heartbeat_seconds):
+        _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args or [])
+        _LOG.info("Beam job done in %.1f s; publishing", time.monotonic() - clock)
+        summary = _publish(layout, files)
     summary.update(run_id=run_id, model_name=registered.name, model_version=registered.version, output=str(output))
     summary.update(_write_reports(cfg, registered, layout, files))
+    summary["seconds"] = round(time.monotonic() - clock, 1)
     remove_staging(layout)
-    _LOG.warning(
+    summary["summary_json"] = _write_summary(layout, summary)
+    _LOG.info(
         "run %s: %d scored, %d skipped (already scored), %d rejected of %d files given",
         run_id, summary["scored"], summary["skipped_already_scored"], summary["rejected"], summary["files_given"],
     )
@@ -170,7 +179,8 @@ def _count_lines(paths: list[str]) -> int:
 
 def _publish(layout, files) -> dict:
     from dermflow.pipelines.scoring.staged_output import (
-        ERRORS, ERRORS_EXTENSION, PREDICTIONS, PREDICTIONS_EXTENSION, count_rows, publish, staged_files,
+        ERRORS, ERRORS_EXTENSION, PREDICTIONS, PREDICTIONS_EXTENSION, count_rows, publish, publish_empty_if_none,
+        staged_files,
     )
 
     scored = count_rows(staged_files(layout, PREDICTIONS))
@@ -181,12 +191,64 @@ def _publish(layout, files) -> dict:
             f"run {layout.run_id}: {scored} scored + {skipped} skipped + {rejected} rejected != {len(files)} files given; "
             f"nothing published, staged output left in {layout.staging_dir}"
         )
-    publish(layout, PREDICTIONS, layout.predictions_partition, "part", PREDICTIONS_EXTENSION)
-    publish(layout, ERRORS, layout.errors_partition, "errors", ERRORS_EXTENSION)
+    reasons = _rejected_by_reason(staged_files(layout, ERRORS))
+    publish_empty_if_none(
+        publish(layout, PREDICTIONS, layout.predictions_partition, "part", PREDICTIONS_EXTENSION),
+        layout.predictions_partition, f"part-{layout.file_tag}-empty{PREDICTIONS_EXTENSION}", PREDICTIONS_SCHEMA,
+    )
+    publish_empty_if_none(
+        publish(layout, ERRORS, layout.errors_partition, "errors", ERRORS_EXTENSION),
+        layout.errors_partition, f"errors-{layout.file_tag}-empty{ERRORS_EXTENSION}", ERRORS_SCHEMA,
+    )
     return {
         "files_given": len(files), "scored": scored, "skipped_already_scored": skipped, "rejected": rejected,
-        "predictions_dir": layout.predictions_dir, "errors_dir": layout.errors_dir,
+        "rejected_by_reason": reasons, "predictions_dir": layout.predictions_dir, "errors_dir": layout.errors_dir,
     }
+
+
+def _rejected_by_reason(files: list[str]) -> dict[str, int]:
+    import collections
+
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    counts: collections.Counter = collections.Counter()
+    for path in files:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            counts.update(pq.read_table(handle, columns=["reason"]).column("reason").to_pylist())
+    return dict(sorted(counts.items()))
+
+
+def _write_summary(layout, summary: dict) -> str:
+    """The run's summary as JSON at ``<output>/runs/<run_id>[-<shard>].json``; returns its path."""
+    import json
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from dermflow.pipelines.scoring.staged_output import write_bytes_atomically
+
+    path = FileSystems.join(layout.output, "runs", f"{layout.file_tag}.json")
+    document = {**summary, "summary_json": path}
+    write_bytes_atomically(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return path
+
+
+def scoring_summary_text(summary: dict) -> str:
+    """The human end of ``dermflow score``: what happened to the files, and where everything is."""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in summary.get("rejected_by_reason", {}).items())
+    return "\n".join([
+        f"score: run {summary['run_id']} with {summary['model_name']}/{summary['model_version']}"
+        f" in {summary.get('seconds', 0):.0f}s",
+        f"  files given : {summary['files_given']}",
+        f"  scored      : {summary['scored']}",
+        f"  skipped     : {summary['skipped_already_scored']} (already scored by this version)",
+        f"  rejected    : {summary['rejected']}" + (f" ({reasons})" if reasons else ""),
+        f"  predictions : {summary['predictions_dir']}  (Parquet, hive-partitioned)",
+        f"  errors      : {summary['errors_dir']}",
+        f"  gallery     : {summary.get('gallery', '')}",
+        f"  ISIC CSV    : {summary.get('isic_csv', '')}",
+        f"  summary     : {summary.get('summary_json', '')}  (--json prints it)",
+    ])
 
 
 def _write_reports(cfg, registered, layout, files) -> dict:

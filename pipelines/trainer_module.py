@@ -37,6 +37,7 @@ from dermflow.pipelines.trainer_calibration import fit_trust_after_training
 from dermflow.pipelines.trainer_augmentation import training_model
 from dermflow.pipelines.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
+from dermflow.pipelines.trainer_console import epoch_line
 from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
 log = logging.getLogger(__name__)
@@ -161,10 +162,13 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
             trainer_input.balanced_class_weights(train_split.class_counts)
             if cfg.train.imbalance == "class_weight" else None
         ),
-        "verbose": 2,
+        "verbose": 0,  # one line per epoch comes from trainer_console.epoch_line instead
     }
+    phase_epochs = {phase.number: phase.epochs for phase in training_phases(cfg.train)}
 
     def sink(row: dict) -> None:
+        if is_chief():
+            print(epoch_line(row, phase_epochs), flush=True)
         progress.record_epoch(row)
         if is_chief():
             write_history(run_dir, progress.history)

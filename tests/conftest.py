@@ -11,7 +11,9 @@ SHARED_DATA = Path(os.environ.get("DERMFLOW_SHARED_DATA", REPO_ROOT.parent / "sh
 ISIC_DEV = SHARED_DATA / "isic2019-dev"
 ISIC_FULL_CSV = SHARED_DATA / "isic2019-full-csv"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from dermflow.runtime_environment import apply_runtime_environment
+
+apply_runtime_environment(airflow=False)  # the CLI's KERAS_HOME / TF_CPP_MIN_LOG_LEVEL rule; Airflow tests bring their own home
 
 
 @pytest.fixture(scope="session")

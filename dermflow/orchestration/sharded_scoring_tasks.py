@@ -85,7 +85,7 @@ def score_shard(config_path: str | None, manifest: str, shard: str, model: str, 
 
 def reconcile(config_path: str | None, **context: Any) -> dict[str, Any]:
     from dermflow.orchestration.scoring_shards import read_manifest
-    from dermflow.pipelines.scoring.run_reconciliation import ReconciliationError, reconcile_run
+    from dermflow.pipelines.scoring.run_reconciliation import ReconciliationError, publish_run_outputs, reconcile_run
 
     shards = context["ti"].xcom_pull(task_ids=LIST_TASK)
     files = [item for shard in shards for item in read_manifest(shard["manifest"])]
@@ -94,5 +94,6 @@ def reconcile(config_path: str | None, **context: Any) -> dict[str, Any]:
         summary = reconcile_run(first["output"], first["run_id"], first["model_version"], files)
     except ReconciliationError as exc:
         raise AirflowFailException(str(exc)) from exc
+    publish_run_outputs(first["output"], first["run_id"])
     log.info("run %s reconciled across %d shards: %s", first["run_id"], len(shards), summary)
     return summary

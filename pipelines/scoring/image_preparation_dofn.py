@@ -56,6 +56,10 @@ class PrepareImageDoFn(beam.DoFn):
 
     def process(self, item: InputFile):
         self._report_progress()
+        if item.problem:  # the listing met it but it is no readable file (a symlink loop, a dangling link)
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(REJECTED, Rejection(RejectReason.UNREADABLE, item.problem, file=item.relative_path))
+            return
         try:
             data = _read(item.path)
         except OSError as exc:

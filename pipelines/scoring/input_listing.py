@@ -4,6 +4,11 @@ Listing goes through ``apache_beam.io.filesystems.FileSystems``, so ``gs://``, `
 local paths behave alike. Each file keeps a path relative to the input root it was found
 under (for a glob: its directory part before the first wildcard); that relative path is what
 lands in the outputs, never the absolute one.
+
+Local folders are walked here (following symlinked folders once): an entry the walk meets but
+cannot read as a file (a symlink loop, a dangling symlink, an unreadable folder) is listed with
+its ``problem``, and scoring turns it into an error row (``unreadable``), so scored + skipped +
+rejected counts everything the walk met.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ class InputError(ValueError):
 class InputFile:
     path: str  # as the filesystem names it (absolute, or a URL)
     relative_path: str  # forward slashes, relative to its input root
+    problem: str = ""  # why the walk could not read it as a file; "" for a file
 
 
 def list_input_files(inputs: list[str], exclude_under: str | None = None) -> list[InputFile]:
@@ -52,11 +58,49 @@ def _expand(spec: str) -> list[InputFile]:
         root = _glob_root(spec)
         return [InputFile(path, _relative(path, root)) for path in _match(spec)]
     folder = _as_dir(spec)
+    if "://" not in folder and os.path.isdir(folder):
+        return _walk_local(folder)
     inside = _match(folder + "**")
     if inside:
         return [InputFile(path, _relative(path, folder)) for path in inside]
     parent, _ = FileSystems.split(spec.rstrip("/"))
     return [InputFile(path, _relative(path, _as_dir(parent))) for path in _match(spec)]
+
+
+def _walk_local(folder: str) -> list[InputFile]:
+    found: list[InputFile] = []
+    pending = [(folder, frozenset([os.path.realpath(folder)]))]
+    while pending:
+        directory, ancestors = pending.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            found.append(_problem(directory.rstrip("/"), folder, f"cannot list the folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError as exc:  # ELOOP: a symlink to itself
+                found.append(_problem(entry.path, folder, f"cannot read the entry: {exc.strerror or exc}"))
+                continue
+            if is_dir:
+                real = os.path.realpath(entry.path)
+                if real in ancestors:
+                    found.append(_problem(entry.path, folder, f"symlink loop: it points back to {real}"))
+                else:
+                    pending.append((entry.path + "/", ancestors | {real}))
+            elif is_file:
+                found.append(InputFile(entry.path, _relative(entry.path, folder)))
+            elif entry.is_symlink():
+                found.append(_problem(entry.path, folder, f"dangling symlink to {os.readlink(entry.path)}"))
+            else:
+                found.append(_problem(entry.path, folder, "not a regular file (a socket, FIFO or device)"))
+    return found
+
+
+def _problem(path: str, root: str, problem: str) -> InputFile:
+    return InputFile(path, _relative(path, root), problem)
 
 
 def _absolute(path: str) -> str:

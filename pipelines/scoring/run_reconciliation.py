@@ -1,6 +1,7 @@
 """Checks a (sharded) scoring run against its Parquet dataset: every file given accounted for exactly once.
 
     summary = reconcile_run(output, run_id, model_version, files)   # raises ReconciliationError otherwise
+    publish_run_outputs(output, run_id)   # then: a zero-row errors file if none, no _staging/<run_id>/
 
 For the run ``run_id``: ``scored`` is its prediction rows, ``rejected`` its error rows; each file
 given that has neither was ``skipped`` only if its content (sha256) was already scored by this
@@ -87,3 +88,14 @@ def reconcile_run(output: str, run_id: str, model_version: str, files: list) -> 
             f"{len(lost)} with no row {lost[:MAX_NAMED]}, {len(unexpected)} rows for files not given {unexpected[:MAX_NAMED]}"
         )
     return summary
+
+
+def publish_run_outputs(output: str, run_id: str) -> None:
+    """After a sharded run reconciled: its errors partition holds a file (zero rows if need be), its staging is gone."""
+    from dermflow.pipelines.scoring.staged_output import publish_empty_if_none, remove_run_staging
+    from dermflow.schemas.scores_schema import ERRORS_SCHEMA
+
+    layout = OutputLayout(str(output), run_id, "", "")
+    published = _match(FileSystems.join(layout.errors_partition, "*" + ERRORS_EXTENSION))
+    publish_empty_if_none(published, layout.errors_partition, f"errors-{run_id}-empty{ERRORS_EXTENSION}", ERRORS_SCHEMA)
+    remove_run_staging(str(output), run_id)

@@ -7,11 +7,22 @@ next to the final files and holds complete-looking ``*.parquet`` names, which Du
 matching ``*.parquet``), and the launcher publishes them when the job has succeeded: one rename
 per file into its Hive partition. A reader sees a file complete or not at all; a run killed
 before publishing leaves nothing where readers look, and its re-run scores those images again.
+
+Every run publishes a predictions and an errors file, zero rows if need be, so a glob over either
+dataset always finds a file. While a run works, it touches ``_staging/<run_id>/[<shard>/]heartbeat``;
+a later run deletes the staging of runs whose newest staged file is older than
+``score.staging_dead_after_seconds`` (their run died), never that of a run still beating.
+File locks are not used: they are unreliable on network filesystems.
 """
 from __future__ import annotations
 
+import io
+import os
+import threading
+import time
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
@@ -20,6 +31,7 @@ ERRORS = "errors"
 OVERLAYS = "overlays"
 STAGING = "_staging"
 STAGED_SUFFIX = ".staged"
+HEARTBEAT = "heartbeat"
 # Predictions are the only ``*.parquet`` files under the output folder, so the natural query
 # ``read_parquet('OUT/**/*.parquet', hive_partitioning=1)`` reads exactly them; the errors
 # table (another schema, another partitioning) is Parquet too, named ``*.pq``.
@@ -121,6 +133,94 @@ def write_bytes_atomically(path: str, data: bytes) -> None:
     FileSystems.rename([temp], [path])
 
 
+def publish_empty_if_none(published: list[str], partition_dir: str, file_name: str, schema: pa.Schema) -> list[str]:
+    """When a run published no file of a table, a zero-row file with its schema, so readers' globs match."""
+    if published:
+        return published
+    _ensure_dir(partition_dir)
+    path = FileSystems.join(partition_dir, file_name)
+    buffer = io.BytesIO()
+    pq.write_table(schema.empty_table(), buffer, compression="snappy")
+    write_bytes_atomically(path, buffer.getvalue())
+    return [path]
+
+
+def staging_root(output: str) -> str:
+    return FileSystems.join(output, STAGING)
+
+
 def remove_staging(layout: OutputLayout) -> None:
+    """Deletes this run's (or shard's) staging; then ``_staging/<run_id>/`` and ``_staging/`` if they are empty."""
     if FileSystems.exists(layout.staging_dir):
         FileSystems.delete([layout.staging_dir])
+    parents = [FileSystems.join(layout.output, STAGING, layout.run_id)] if layout.shard else []
+    for folder in [*parents, staging_root(layout.output)]:
+        _remove_if_empty(folder)
+
+
+def remove_run_staging(output: str, run_id: str) -> None:
+    """After a sharded run has reconciled: its whole ``_staging/<run_id>/`` (every shard has finished)."""
+    folder = FileSystems.join(output, STAGING, run_id)
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
+    _remove_if_empty(staging_root(output))
+
+
+def _remove_if_empty(folder: str) -> None:
+    if "://" in folder:  # object stores have no folders to leave behind
+        return
+    try:
+        os.rmdir(folder)
+    except OSError:  # not empty (another run is staging), or already gone
+        pass
+
+
+def remove_dead_staging(output: str, dead_after_s: float, keep_run: str = "", now: float | None = None) -> list[str]:
+    """Deletes ``_staging/<run_id>/`` of every run but ``keep_run`` whose newest file is older than ``dead_after_s``."""
+    root = staging_root(output)
+    if not FileSystems.exists(root):
+        return []
+    now = time.time() if now is None else now
+    newest: dict[str, float] = {}
+    for meta in FileSystems.match([FileSystems.join(root, "**")])[0].metadata_list:
+        run = meta.path[len(root):].lstrip("/").split("/", 1)[0]
+        newest[run] = max(newest.get(run, 0.0), meta.last_updated_in_seconds)
+    if "://" not in root:  # empty local run folders too (a run killed before its first file)
+        for entry in os.scandir(root):
+            if entry.is_dir(follow_symlinks=False):
+                newest.setdefault(entry.name, entry.stat(follow_symlinks=False).st_mtime)
+    removed = []
+    for run, updated in sorted(newest.items()):
+        if run and run != keep_run and now - updated > dead_after_s:
+            FileSystems.delete([FileSystems.join(root, run)])
+            removed.append(run)
+    return removed
+
+
+class Heartbeat:
+    """Touches ``<staging_dir>/heartbeat`` every ``interval_s`` while the run works (a context manager)."""
+
+    def __init__(self, layout: OutputLayout, interval_s: float):
+        self._path = FileSystems.join(layout.staging_dir, HEARTBEAT)
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="staging-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def beat(self) -> None:
+        write_bytes_atomically(self._path, f"{time.time():.3f}\n".encode("ascii"))
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.beat()
+            except OSError:  # a missed beat is retried; the run itself is what matters
+                pass

@@ -217,6 +217,10 @@ def _files_under(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
 
 
+def _staged_files(folder: Path) -> list[Path]:
+    return [path for path in _files_under(folder) if path.name != "heartbeat"]
+
+
 def test_a_killed_run_then_a_rerun_gives_one_row_per_image(scoring_model, tmp_path):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -231,11 +235,14 @@ def test_a_killed_run_then_a_rerun_gives_one_row_per_image(scoring_model, tmp_pa
     killed = subprocess.Popen([*command, "--set", "beam.direct_running_mode=in_memory", "--run-id", "killed"],
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
-    while not _files_under(output / "_staging" / "killed") and killed.poll() is None and time.monotonic() < deadline:
+    while not _staged_files(output / "_staging" / "killed") and killed.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(killed.pid, signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL
     assert not list(output.rglob("*.parquet")), "a killed run must leave nothing where readers look"
+    old = time.time() - 3600  # the killed run died an hour ago: its heartbeat stopped then
+    for path in (output / "_staging").rglob("*"):
+        os.utime(path, (old, old))
 
     # The re-run uses the default runner mode: DirectRunner, multi_processing, two workers.
     finished = subprocess.run([*command, "--set", "beam.direct_num_workers=2", "--run-id", "rerun"],
@@ -246,3 +253,38 @@ def test_a_killed_run_then_a_rerun_gives_one_row_per_image(scoring_model, tmp_pa
     ).fetchall()
     assert len(per_image) == 40
     assert {count for _, count in per_image} == {1}
+    assert not (output / "_staging").exists(), "the re-run removes the staging of the run that died"
+
+
+def test_a_clean_run_leaves_a_zero_row_errors_file_and_no_staging(scoring_model, tmp_path):
+    from dermflow.pipelines.scoring_pipeline import run_scoring
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for source in sorted(scoring_model.images_dir.glob("*.jpg"))[:3]:
+        shutil.copy(source, inputs / source.name)
+    output = tmp_path / "out"
+    summary = run_scoring(_config(), [str(inputs)], scoring_model.spec, output, run_id="clean")
+    assert (summary["scored"], summary["rejected"]) == (3, 0)
+    [(count,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{output}/errors/**/*.pq', hive_partitioning=1)").fetchall()
+    assert count == 0
+    assert not (output / "_staging").exists()
+    assert Path(summary["summary_json"]).is_file()
+
+
+def test_symlink_problems_are_error_rows_and_an_all_rejected_run_still_has_predictions(scoring_model, tmp_path):
+    from dermflow.pipelines.scoring_pipeline import run_scoring
+
+    inputs = tmp_path / "inputs"
+    (inputs / "sub").mkdir(parents=True)
+    (inputs / "sub" / "loop").symlink_to(inputs)
+    (inputs / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
+    (inputs / "notes.txt").write_bytes(b"not an image\n")
+    output = tmp_path / "out"
+    summary = run_scoring(_config(), [str(inputs)], scoring_model.spec, output, run_id="links")
+    assert (summary["files_given"], summary["scored"], summary["rejected"]) == (3, 0, 3)
+    assert summary["rejected_by_reason"] == {"not_an_image": 1, "unreadable": 2}
+    errors = dict(duckdb.sql(f"SELECT path, reason FROM read_parquet('{output}/errors/**/*.pq', hive_partitioning=1)").fetchall())
+    assert errors == {"sub/loop": "unreadable", "dangling.jpg": "unreadable", "notes.txt": "not_an_image"}
+    [(rows,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{output}/predictions/**/*.parquet', hive_partitioning=1)").fetchall()
+    assert rows == 0

@@ -34,3 +34,16 @@ def test_an_input_matching_nothing_fails_loudly(tree):
         list_input_files([str(tree / "nope")])
     with pytest.raises(InputError):
         list_input_files([str(tree / "*.tiff")])
+
+
+def test_entries_that_are_no_readable_file_are_listed_with_their_problem(tree):
+    (tree / "sub" / "loop").symlink_to(tree / "sub")  # a symlink loop
+    (tree / "sub" / "self").symlink_to(tree / "sub" / "self")  # a link to itself
+    (tree / "sub" / "dangling.jpg").symlink_to(tree / "gone.jpg")
+    (tree / "linked").symlink_to(tree / "other")  # a symlinked folder is walked once
+    files = {f.relative_path: f.problem for f in list_input_files([str(tree)])}
+    assert files["sub/b.png"] == "" and files["linked/c.jpg"] == "" and files["other/c.jpg"] == ""
+    assert files["sub/loop"].startswith("symlink loop")
+    assert "symbolic links" in files["sub/self"]
+    assert files["sub/dangling.jpg"].startswith("dangling symlink")
+    assert len(files) == 8

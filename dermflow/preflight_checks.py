@@ -1,0 +1,110 @@
+"""Checks of a command's inputs that take about a second, run before any heavy import.
+
+    check_training_inputs(cfg)                                 # raises UsageError
+    registered = check_scoring_inputs(cfg, inputs, model, output)
+
+A wrong path, a CSV with the wrong columns, missing weights or a missing model is a user
+mistake: it must answer in one line, at once, not after TensorFlow has loaded and ingest has run.
+Nothing here imports TensorFlow, TFX or Beam.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from pathlib import Path
+
+from dermflow.config import DermflowConfig, ModelConfig
+from dermflow.isic.csv_reader import IsicCsvError, read_isic_csvs
+from dermflow.registry import RegisteredModel, RegistryError, resolve_model
+from dermflow.weights.backbone_weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
+from dermflow.weights.keras_weights_cache import keras_models_dir
+
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+
+
+class UsageError(ValueError):
+    """A user mistake found before the job starts; the message is the one line the CLI prints."""
+
+
+def check_training_inputs(cfg: DermflowConfig) -> None:
+    root = cfg.data.data_root
+    if root is None:
+        raise UsageError("no data root: give --data-root (or data.data_root in the config)")
+    _readable_dir(Path(root), "data root")
+    _readable_dir(Path(root) / cfg.data.images_dir, "images folder")
+    try:
+        read_isic_csvs(Path(root) / cfg.data.ground_truth_csv, Path(root) / cfg.data.metadata_csv)
+    except IsicCsvError as exc:
+        raise UsageError(str(exc)) from None
+    check_writable(Path(cfg.paths.work_dir), "work dir")
+    check_writable(Path(cfg.paths.registry), "registry")
+    check_backbone_weights(cfg.model)
+
+
+def check_backbone_weights(model: ModelConfig) -> None:
+    """The weights ``model`` starts from exist (same rule as dermflow.models.backbone_builders)."""
+    if model.weights == "none":
+        return
+    if model.backbone == "mobilenet_v2":
+        resolve_mobilenet_v2_weights(model.weights, model.alpha, model.image_size)
+    elif model.weights == "imagenet":
+        raise WeightsNotFoundError(
+            f"model.backbone {model.backbone!r} has no offline ImageNet weights here: set model.weights to 'none' "
+            "or to a Keras .h5 weights file for this architecture"
+        )
+    elif not Path(model.weights).expanduser().is_file():
+        raise WeightsNotFoundError(f"model.weights points to {model.weights}, which is not a file")
+
+
+def weights_location(model: ModelConfig) -> str:
+    """Where the backbone's weights are looked for, for the line the commands print."""
+    if model.weights == "imagenet":
+        return f"{keras_models_dir()} (KERAS_HOME={os.environ.get('KERAS_HOME', '~/.keras')})"
+    return model.weights
+
+
+def check_scoring_inputs(cfg: DermflowConfig, inputs: list[str], model: str, output: Path) -> RegisteredModel:
+    try:
+        registered = resolve_model(model, default_name=cfg.model_name)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    for spec in inputs:
+        check_input_matches(spec)
+    check_writable(Path(output), "output folder")
+    return registered
+
+
+def check_input_matches(spec: str) -> None:
+    """A local --input that matches nothing is refused here; URLs are listed by the job itself."""
+    if "://" in str(spec):
+        return
+    if _GLOB_MAGIC.search(str(spec)):
+        if not glob.glob(str(spec), recursive=True):
+            raise UsageError(f"--input {spec!r} matches no file")
+    elif not os.path.lexists(spec):
+        raise UsageError(f"--input {spec!r} matches no file")
+    elif os.path.isdir(spec) and not os.access(spec, os.R_OK | os.X_OK):
+        raise UsageError(f"--input {spec!r} is a folder that cannot be read")
+
+
+def check_writable(path: Path, what: str) -> None:
+    """``path`` exists as a writable folder, or can be made (its nearest existing parent is writable)."""
+    if "://" in str(path):
+        return
+    existing = Path(os.path.abspath(path))
+    while not existing.exists():
+        existing = existing.parent
+    if existing != Path(os.path.abspath(path)) and not existing.is_dir():
+        raise UsageError(f"{what} {path} cannot be made: {existing} is not a folder")
+    if existing == Path(os.path.abspath(path)) and not existing.is_dir():
+        raise UsageError(f"{what} {path} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} is not writable ({existing} is read-only for this user)")
+
+
+def _readable_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise UsageError(f"{what} {path} is not a folder" if path.exists() else f"{what} {path} does not exist")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise UsageError(f"{what} {path} cannot be read")
