@@ -93,6 +93,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from dermflow.serving.serve_cli import flag_overrides, run
+
+    return run(args, _config(args, flag_overrides(args)))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dermflow.demo import DemoError, format_summary, run_demo
 
@@ -161,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]")
     p.add_argument("--out", type=Path, help="Default: next to the model.")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("serve", help="Web page and JSON API: one image now, and a scoring run's results (docs/serving.md).")
+    _add_config_args(p)
+    from dermflow.serving.serve_cli import add_arguments as _serve_arguments
+
+    _serve_arguments(p)
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
     p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
