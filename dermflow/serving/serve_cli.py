@@ -24,10 +24,11 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace, cfg) -> int:
+    from dermflow.registry import RegistryError
     from dermflow.serving.server_runner import ServeError, run_server
 
     try:
         return run_server(cfg, args.model, args.results, args.source_root)
-    except ServeError as exc:
+    except (ServeError, RegistryError) as exc:
         print(f"dermflow serve: {exc}", file=sys.stderr, flush=True)
         return 2

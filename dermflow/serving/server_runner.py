@@ -58,19 +58,28 @@ def check_binding(cfg: DermflowConfig) -> bool:
     return remote
 
 
+def startup_notices(cfg: DermflowConfig, remote: bool) -> list[str]:
+    """What the server prints to stderr before it listens: the clear-text warning and where the token is."""
+    serve = cfg.serve
+    notices = []
+    if remote and serve.tls_certfile is None:
+        notices.append(CLEAR_TEXT_WARNING.format(host=serve.host, port=serve.port))
+    if remote or serve.require_token:
+        notices.append(f"dermflow serve: requests need 'Authorization: Bearer <token>'; the token is in {serve.token_file}")
+    return notices
+
+
 def run_server(cfg: DermflowConfig, model: str, results: Sequence[str] = (), source_roots: Sequence[str] = ()) -> int:
+    remote = check_binding(cfg)  # before the heavy imports, so a refused setup answers at once
     import uvicorn
 
     from dermflow.serving.app_factory import create_app
 
-    remote = check_binding(cfg)
     serve = cfg.serve
     app = create_app(cfg, model, results, source_roots)
     tls = serve.tls_certfile is not None
-    if remote and not tls:
-        print(CLEAR_TEXT_WARNING.format(host=serve.host, port=serve.port), file=sys.stderr, flush=True)
-    if remote or serve.require_token:
-        print(f"dermflow serve: requests need 'Authorization: Bearer <token>'; the token is in {serve.token_file}", file=sys.stderr)
+    for notice in startup_notices(cfg, remote):
+        print(notice, file=sys.stderr, flush=True)
     version = app.state.holder.served
     scheme = "https" if tls else "http"
     print(f"dermflow serve: {version.name} {version.version} on {scheme}://{serve.host}:{serve.port}/ "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dermflow.config import ConfigError, load_config
-from dermflow.serving.server_runner import ServeError, check_binding, is_loopback
+from dermflow.serving.server_runner import ServeError, check_binding, is_loopback, startup_notices
 
 
 def test_loopback_hosts():
@@ -34,3 +34,17 @@ def test_tls_needs_both_files(tmp_path):
 def test_unknown_serve_keys_are_refused():
     with pytest.raises(ConfigError):
         load_config(None, ["serve.max_upload=5"])
+
+
+def test_a_remote_bind_without_tls_warns_loudly_and_loopback_says_nothing(tmp_path):
+    remote = load_config(None, ["serve.host=0.0.0.0", "serve.allow_remote=true", f"serve.token_file={tmp_path / 't'}"])
+    warning, token_line = startup_notices(remote, remote=True)
+    assert "WITHOUT TLS" in warning and "CLEAR TEXT" in warning and "0.0.0.0:8765" in warning
+    assert str(tmp_path / "t") in token_line
+    (tmp_path / "c.pem").write_text("x")
+    (tmp_path / "k.pem").write_text("x")
+    with_tls = load_config(None, ["serve.host=0.0.0.0", "serve.allow_remote=true", f"serve.tls_certfile={tmp_path / 'c.pem'}",
+                                  f"serve.tls_keyfile={tmp_path / 'k.pem'}"])
+    assert check_binding(with_tls) is True
+    assert not any("WITHOUT TLS" in notice for notice in startup_notices(with_tls, remote=True))
+    assert startup_notices(load_config(), remote=False) == []
