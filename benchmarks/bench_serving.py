@@ -155,7 +155,8 @@ def main() -> int:
                 rows.append(row)
                 print(f"{clients:>3} clients: {row['throughput']:.1f} req/s ({row['throughput'] / bare:.2f}x bare), "
                       f"p50 {row['p50'] * 1000:.0f} ms, p95 {row['p95'] * 1000:.0f} ms, "
-                      f"{row['requests']} answered, {row['errors']} errors", flush=True)
+                      f"{row['requests']} answered, {row['errors']} errors; server RSS {server.memory_info().rss / 2**20:.0f} MiB",
+                      flush=True)
             rss_end = server.memory_info().rss
         finally:
             process.terminate()

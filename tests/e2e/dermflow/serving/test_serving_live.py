@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from serving_inputs import DICOM_UID, PATIENT_ID, PATIENT_NAME
+
 pytestmark = pytest.mark.e2e
 
 QUEUE_SIZE = 2
@@ -56,7 +58,7 @@ def live_server(scoring_model, scored_run, tmp_path_factory):
             raise AssertionError(f"the server did not come up:\n{(root / 'server.log').read_text()[-3000:]}")
         time.sleep(0.5)
     before = sorted(server_tmp.rglob("*"))
-    yield url, server_tmp, before
+    yield url, server_tmp, before, root / "server.log"
     process.send_signal(signal.SIGINT)
     try:
         process.wait(30)
@@ -67,7 +69,7 @@ def live_server(scoring_model, scored_run, tmp_path_factory):
 
 
 def test_a_5_mb_upload_leaves_no_file_behind(live_server):
-    url, server_tmp, before = live_server
+    url, server_tmp, before, _ = live_server
     noise = np.random.default_rng(0).integers(0, 256, size=(1300, 1300, 3), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(noise).save(buffer, format="PNG", compress_level=0)
@@ -79,8 +81,19 @@ def test_a_5_mb_upload_leaves_no_file_behind(live_server):
     assert sorted(server_tmp.rglob("*")) == before  # nothing from the upload remains in the server's temporary folder
 
 
+def test_no_dicom_value_reaches_the_server_log(live_server, scored_run):
+    url, _, _, log = live_server
+    for name in ("odd/patient.dcm", "bad/truncated.jpg"):
+        data = scored_run.good.get(name) or scored_run.bad[name][0]
+        httpx.post(url + "/api/v1/predict", files={"file": (f"{PATIENT_NAME}.dcm", data)}, timeout=60)
+    text = log.read_text(errors="replace")
+    assert "POST /api/v1/predict" in text  # the log is there, and it is uvicorn's
+    for secret in (PATIENT_NAME, "Wilhelmina", PATIENT_ID, DICOM_UID):
+        assert secret not in text
+
+
 def test_a_burst_bigger_than_the_queue_gets_answers_or_503_then_normal_service(live_server, scored_run):
-    url, _, _ = live_server
+    url, _, _, _ = live_server
     data = scored_run.good["odd/lesion.png"]
 
     def one(_):
@@ -125,7 +138,7 @@ def test_in_a_browser_an_upload_shows_label_bars_and_overlay(live_server, browse
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, _, _ = live_server
+    url, _, _, _ = live_server
     image = tmp_path / "lesion.jpg"
     image.write_bytes(scored_run.good[sorted(scored_run.good)[0]])
     browser.get(url + "/")
@@ -156,7 +169,7 @@ def test_in_a_browser_the_results_page_lists_rows_and_a_label_filter_changes_the
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    url, _, _ = live_server
+    url, _, _, _ = live_server
     browser.get(url + "/results")
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.prediction")
     assert len(rows) == len(scored_run.good) == int(browser.find_element(By.ID, "total").text)
