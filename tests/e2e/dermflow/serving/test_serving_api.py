@@ -35,7 +35,9 @@ def test_a_jpeg_a_png_and_a_dicom_are_read(client, scored_run, scoring_model, ki
     assert heat.shape == (height, width) and 0.0 <= heat.min() and heat.max() <= 1.0
     overlay = Image.open(io.BytesIO(base64.b64decode(body["overlay_png_base64"])))
     image = Image.open(io.BytesIO(base64.b64decode(body["image_jpeg_base64"])))
-    assert overlay.format == "PNG" and overlay.size == image.size
+    assert overlay.format == "PNG" and overlay.mode == "RGBA" and image.format == "JPEG"
+    alpha = np.asarray(overlay)[..., 3].astype(float)
+    assert alpha.max() > alpha.min()  # transparent where the model did not look
     assert "not a diagnosis" in body["notice"]
     assert body["image"]["format"] == kind
 
