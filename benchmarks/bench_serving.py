@@ -147,7 +147,7 @@ def main() -> int:
         process, url = start_server(spec, root)
         server = psutil.Process(process.pid)
         try:
-            load(url, images, 1, 3.0)  # warm-up
+            load(url, images, max(args.clients), 5.0)  # warm-up at the highest concurrency: the allocator reaches its batch working set
             rss_start = server.memory_info().rss
             rows = []
             for clients in args.clients:

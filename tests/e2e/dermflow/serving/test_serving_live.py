@@ -152,6 +152,10 @@ def test_in_a_browser_an_upload_shows_label_bars_and_overlay(live_server, browse
     assert sum(float(bar.find_element(By.CLASS_NAME, "value").text.rstrip(" %")) for bar in bars) == pytest.approx(100, abs=0.5)
     overlay = browser.find_element(By.ID, "overlay")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", overlay) > 0
+    shown = browser.find_element(By.ID, "image")
+    assert overlay.rect == shown.rect and shown.rect["width"] > 100  # the heatmap lies exactly over the image
+    assert float(overlay.value_of_css_property("opacity")) == pytest.approx(0.6)
+    browser.save_screenshot(str(tmp_path / "upload_page_overlay_60.png"))
     browser.execute_script("const s = document.getElementById('opacity'); s.value = 20; s.dispatchEvent(new Event('input'))")
     assert float(overlay.value_of_css_property("opacity")) == pytest.approx(0.2)
     assert scoring_model.version in browser.find_element(By.ID, "answer-model").text
