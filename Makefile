@@ -10,7 +10,11 @@ export KERAS_HOME ?= $(CURDIR)/var/keras
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help install demo test test-unit test-e2e lint-imports bench cluster-up cluster-down clean
+ifeq ($(origin SERVE_ARGS), undefined)
+SERVE_ARGS := --model var/registry $(if $(wildcard var/scores),--results var/scores)
+endif
+
+.PHONY: help install demo serve test test-unit test-e2e lint-imports bench cluster-up cluster-down clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +35,9 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt setup.py
 
 demo: install ## Run the whole job end to end on a generated synthetic archive.
 	$(VENV)/bin/dermflow demo
+
+serve: install ## Web page + JSON API on http://127.0.0.1:8765/ (SERVE_ARGS="--model REG --results DIR --source-root DIR").
+	$(VENV)/bin/dermflow serve $(SERVE_ARGS)
 
 test: install lint-imports ## Check the import layers, then run every test (unit, then end to end).
 	$(PYTEST) tests

@@ -31,7 +31,10 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=packages,
     package_dir=package_dir,
-    package_data={"dermflow.schemas": ["*.pbtxt", "*.json"], "dermflow": ["configs/*.yaml"]},
+    package_data={
+        "dermflow.schemas": ["*.pbtxt", "*.json"], "dermflow": ["configs/*.yaml"],
+        "dermflow.serving": ["templates/*.html", "static/*"],
+    },
     include_package_data=True,
     # The exact pins live in requirements/lock.txt and are installed by `make install`
     # (TFX needs a two-step install, see README). These are the direct needs only.

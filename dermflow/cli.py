@@ -153,6 +153,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from dermflow.serving.serve_cli import flag_overrides, run
+
+    return run(args, _config(args, flag_overrides(args)))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dermflow.demo import DemoError, format_summary, run_demo
 
@@ -236,6 +242,15 @@ def _add_report(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
 
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="Web page and JSON API: one image now, and a scoring run's results (docs/serving.md).")
+    _add_config_args(p)
+    from dermflow.serving.serve_cli import add_arguments as _serve_arguments
+
+    _serve_arguments(p)
+    p.set_defaults(func=_cmd_serve)
+
+
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
     p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
@@ -244,7 +259,7 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_cluster, _add_report, _add_demo)
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_cluster, _add_report, _add_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -378,6 +378,28 @@ class ClusterConfig(_Section):
     install_missing: bool = Field(True, description="apt-get install postgresql / redis-server / mariadb-server when missing (root only).")
 
 
+class ServeConfig(_Section):
+    """The web page and JSON API (``dermflow serve``, docs/serving.md)."""
+
+    host: str = Field("127.0.0.1", description="Bind address; anything but loopback also needs allow_remote and a bearer token.")
+    port: int = Field(8765, ge=0, le=65535, description="TCP port (0: any free port).")
+    allow_remote: bool = Field(False, description="Permit a non-loopback host (then every request needs the bearer token).")
+    token_file: Path = Field(Path("var/serve/token"), description="Bearer token, generated at first start (git-ignored).")
+    require_token: bool = Field(False, description="Ask for the bearer token on loopback too (always on for other hosts).")
+    tls_certfile: Path | None = Field(None, description="PEM certificate for HTTPS (uvicorn ssl_certfile).")
+    tls_keyfile: Path | None = Field(None, description="PEM private key for HTTPS (uvicorn ssl_keyfile).")
+    max_upload_bytes: int = Field(20_000_000, gt=0, description="Uploads larger than this get 413.")
+    max_batch_size: int = Field(16, gt=0, description="Requests batched into one model call at most.")
+    batch_wait_ms: float = Field(10.0, ge=0.0, description="How long the first request of a batch waits for others.")
+    queue_size: int = Field(64, gt=0, description="Requests waiting for the model at most; beyond: 503 with Retry-After.")
+    retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503.")
+    request_timeout_seconds: float = Field(60.0, gt=0.0, description="A request waiting longer than this for the model gets 503.")
+    follow_latest: bool = Field(False, description="Switch to the registry's LATEST when it moves (else: stay pinned).")
+    follow_interval_seconds: float = Field(5.0, gt=0.0, description="How often follow_latest looks at LATEST.")
+    page_size: int = Field(50, gt=0, le=1000, description="Rows per page of /results.")
+    thumbnail_size: int = Field(160, gt=0, description="Side of the results thumbnails.")
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = "dermflow"
     model_name: str = "dermflow_mobilenet_v2"
@@ -392,6 +414,7 @@ class DermflowConfig(_Section):
     paths: PathsConfig = Field(default_factory=PathsConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @model_validator(mode="before")
     @classmethod

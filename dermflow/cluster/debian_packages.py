@@ -71,13 +71,38 @@ def ensure_installed(install_missing: bool) -> None:
             f"missing {', '.join(missing)}: install them (sudo apt-get install -y {' '.join(missing)}) "
             "or run `dermflow cluster up` as root with cluster.install_missing=true"
         )
-    log.warning("installing %s from Debian (apt-get; about a minute)", " ".join(missing))
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )
+    install_debian_packages(missing)
     still = missing_packages()
     if still:
         raise MissingServerError(f"apt-get installed {missing} but {still} still cannot be found")
+
+
+def install_debian_packages(packages: list[str]) -> None:
+    """apt-get update + install, quietly and without recommends (root only)."""
+    log.warning("installing %s from Debian (apt-get; about a minute)", " ".join(packages))
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "RUNLEVEL": "1"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )
+
+
+def ensure_binaries(binaries: dict[str, str], install_missing: bool = True) -> dict[str, Path]:
+    """Program name -> Debian package (e.g. {"chromedriver": "chromium-driver"}); installs the missing ones as root.
+
+    Returns each program's path; raises MissingServerError when one is missing and cannot be installed.
+    """
+    def found() -> dict[str, Path | None]:
+        return {name: (Path(p) if (p := shutil.which(name)) else None) for name in binaries}
+
+    missing = sorted({binaries[name] for name, path in found().items() if path is None})
+    if missing:
+        if not install_missing or os.geteuid() != 0 or shutil.which("apt-get") is None:
+            raise MissingServerError(f"missing {', '.join(missing)}: sudo apt-get install -y {' '.join(missing)}")
+        install_debian_packages(missing)
+    paths = found()
+    still = sorted(name for name, path in paths.items() if path is None)
+    if still:
+        raise MissingServerError(f"apt-get installed {missing} but {still} still cannot be found")
+    return {name: path for name, path in paths.items() if path is not None}

@@ -78,7 +78,7 @@ def scoring_model(tmp_path_factory) -> ScoringModel:
     export_model(built, SCORING_LABELS, export_dir, IMAGE_PATH)
     registered = publish_version(
         root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
-        metrics={}, provenance={"test": "tests/e2e/pipelines/conftest.py"}, config_json=cfg.to_json(),
+        metrics={}, provenance={"test": "tests/e2e/conftest.py"}, config_json=cfg.to_json(),
     )
     return ScoringModel(
         registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,

@@ -1,0 +1,69 @@
+"""Inputs for the serving tests: good and bad files as the scoring job's list has them, and config helpers."""
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dermflow.config import load_config
+from dermflow.imaging.dicom_reader import encode_dicom
+
+PATIENT_NAME = "Confidential^Wilhelmina^Qz"
+PATIENT_ID = "QQ-777-4242"
+DICOM_UID = "1.2.826.0.1.3680043.8.498.11223344556677889900"
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ScoredRun:
+    inputs: Path  # the --source-root
+    output: Path  # the --results folder
+    good: dict[str, bytes]  # relative path -> bytes, scored
+    bad: dict[str, tuple[bytes, str]]  # relative path -> (bytes, reason), rejected
+
+
+def make_inputs(model, folder: Path) -> tuple[dict[str, bytes], dict[str, tuple[bytes, str]]]:
+    sources = sorted(model.images_dir.glob("*.jpg"))[:8]
+    good = {f"archive/{source.name}": source.read_bytes() for source in sources}
+    rgb = np.asarray(Image.open(sources[0]).convert("RGB"))
+    good["odd/lesion.png"] = encode(Image.fromarray(rgb[::-1]), "PNG")
+    good["odd/patient.dcm"] = encode_dicom(rgb[:, ::-1].copy(), DICOM_UID, {"PatientName": PATIENT_NAME, "PatientID": PATIENT_ID})
+    jpeg = sources[1].read_bytes()
+    bad = {
+        "bad/truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated"),
+        "bad/empty.jpg": (b"", "empty_file"),
+        "bad/notes.txt": (b"patient list, not an image\n", "not_an_image"),
+        "bad/huge.png": (png_header_only(20_000, 20_000), "too_many_pixels"),
+    }
+    for relative, data in {**good, **{k: v[0] for k, v in bad.items()}}.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_bytes(data)
+    return good, bad
+
+
+def serve_config(tmp_path: Path, *overrides: str):
+    return load_config(None, [f"serve.token_file={tmp_path / 'token'}", *overrides])
+
+
+
+def copy_registry(scoring_model, destination: Path) -> Path:
+    shutil.copytree(scoring_model.registry, destination)
+    return destination
