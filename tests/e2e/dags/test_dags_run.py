@@ -127,3 +127,9 @@ def test_scoring_dag_scores_every_image_of_a_folder_into_parquet(home):
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     predictions = ds.dataset(home.root / "scores" / "predictions", format="parquet", partitioning="hive").to_table()
     assert predictions.num_rows == len(list(images.iterdir())) == N_IMAGES
+    import duckdb
+
+    scores = home.root / "scores"
+    [(errors,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{scores}/errors/**/*.pq', hive_partitioning=1)").fetchall()
+    assert errors == 0, "a sharded run with no bad file still publishes its (zero-row) errors partition"
+    assert not (scores / "_staging").exists(), "reconcile removes _staging/<run_id>/"
