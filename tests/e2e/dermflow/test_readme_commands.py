@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -31,7 +35,7 @@ def readme_commands() -> list[str]:
     block = re.search(r"## Using it\n.*?```bash\n(.*?)```", text, re.S).group(1)
     commands = []
     for line in block.replace("\\\n", " ").splitlines():
-        if line.strip() and not line.startswith("make "):
+        if shlex.split(line, comments=True) and not line.startswith("make "):
             commands.append(line)
     return commands
 
@@ -44,6 +48,31 @@ def _with_small_flags(command: str) -> str:
     return shlex.join(words)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _serve_answers(command: str, cwd: Path, env: dict) -> int:
+    """Starts the long-running server on a free port, waits for its page, stops it; returns the HTTP status."""
+    port = _free_port()
+    server = subprocess.Popen(f"{command} --port {port}", shell=True, cwd=cwd, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    return response.status
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"{command} did not answer on port {port} (exit {server.poll()})")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory, imagenet_weights) -> dict[str, subprocess.CompletedProcess]:
     cwd = tmp_path_factory.mktemp("newcomer")
@@ -52,6 +81,9 @@ def ran(tmp_path_factory, imagenet_weights) -> dict[str, subprocess.CompletedPro
     env["HOME"] = str(cwd / "home")
     results = {}
     for command in readme_commands():
+        if " serve " in f"{command} ":
+            results["serve"] = _serve_answers(_with_small_flags(command), cwd, env)
+            continue
         done = subprocess.run(_with_small_flags(command), shell=True, cwd=cwd, env=env, capture_output=True,
                               text=True, timeout=900)
         assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -64,13 +96,14 @@ def ran(tmp_path_factory, imagenet_weights) -> dict[str, subprocess.CompletedPro
 def test_the_readme_walks_through_install_demo_train_score_report_and_duckdb():
     commands = readme_commands()
     assert Path(sys.executable).parent.name == "bin"
-    for needed in ("dermflow synth", "dermflow train", "dermflow score", "dermflow report", "duckdb"):
+    for needed in ("dermflow synth", "dermflow train", "dermflow score", "dermflow report", "duckdb", "dermflow serve"):
         assert any(needed in command for command in commands), needed
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert "make install" in text and "make demo" in text
 
 
 def test_every_command_succeeds_with_the_weights_from_the_checkout(ran):
+    assert ran["serve"] == 200
     train = ran["train"].stdout
     assert f"looked for in {REPO_ROOT / 'var' / 'keras' / 'models'}" in train
     assert "train: model pushed" in train or "pushed" in train
