@@ -200,16 +200,23 @@ class FeatureCache:
 
 
 def cached_training_inputs(built, set_deepest_phase_trainable, train_pixels: tf.data.Dataset, eval_pixels: tf.data.Dataset,
-                           batch_size: int, train_cfg: TrainConfig) -> tuple[keras.Model, tf.data.Dataset, tf.data.Dataset]:
+                           batch_size: int, train_cfg: TrainConfig, num_examples: int,
+                           ) -> tuple[keras.Model, tf.data.Dataset, tf.data.Dataset] | None:
     """The model ``fit`` trains (the top) and its train and eval datasets of cached trunk features.
 
     ``set_deepest_phase_trainable()`` sets the trainability of the phase that trains the most layers,
     so one cut (and one cache) serves every phase: the other phases leave more of the top frozen.
     ``train_pixels`` and ``eval_pixels``: ordered, unaugmented passes of (pixels, label) batches.
+    None when the cache (``num_examples``, train and eval, per flip) would not fit in half the free memory.
     """
     set_deepest_phase_trainable()
     split = split_at_frozen_trunk(built.model)
     flips = bool(train_cfg.augment)
+    needed = cache_bytes(num_examples, split.feature_shape, len(FLIPS) if flips else 1)
+    if not fits_in_memory(needed):
+        log.warning("Trainer: the trunk-feature cache below %s needs %.1f GiB, more than half the free memory: "
+                    "training without it", split.cut_layer, needed / 2**30)
+        return None
     log.info("Trainer: trunk-feature cache below %s, features %s, %d flip(s) per image", split.cut_layer,
              split.feature_shape, len(FLIPS) if flips else 1)
     train_cache = FeatureCache.compute(split.trunk, train_pixels, flips=flips)

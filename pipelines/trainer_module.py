@@ -140,14 +140,17 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     with strategy.scope():
         built = build_classifier(cfg.model, len(labels))
     phases = [phase for phase in training_phases(cfg.train) if phase.epochs > 0]
+    cached = None
     if cfg.train.feature_cache and phases:
         # Phases run in order and train ever more layers: the last one's frozen trunk is frozen in all.
-        model, train_data, eval_data = cached_training_inputs(
+        cached = cached_training_inputs(
             built, lambda: set_phase_trainable(built, phases[-1]),
             trainer_input.eval_dataset(train_split, size, global_batch, cache=False),
             trainer_input.eval_dataset(eval_split, size, global_batch, cache=False),
-            global_batch, cfg.train,
+            global_batch, cfg.train, train_split.num_examples + eval_split.num_examples,
         )
+    if cached:
+        model, train_data, eval_data = cached
     else:
         train_data = trainer_input.train_dataset(train_split, size, global_batch, cfg.train)
         eval_data = trainer_input.eval_dataset(eval_split, size, global_batch, cache=cfg.train.cache)

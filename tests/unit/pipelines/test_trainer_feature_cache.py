@@ -119,3 +119,16 @@ def test_config_refuses_the_cache_with_augmentation_it_cannot_precompute():
     full = load_config()
     assert (full.train.preset, full.train.feature_cache, full.model.image_size, full.train.fine_tune_layers) == (
         "full", False, 225, "all")
+
+
+def test_a_cache_that_would_not_fit_in_memory_is_not_built(monkeypatch):
+    from dermflow.pipelines import trainer_feature_cache
+
+    built = _small_cnn(None)
+    data = tf.data.Dataset.from_tensor_slices((_pixels(4), np.arange(4, dtype=np.int32) % NUM_CLASSES)).batch(2)
+    asked = []
+    monkeypatch.setattr(trainer_feature_cache, "fits_in_memory", lambda needed: asked.append(needed) or False)
+    result = trainer_feature_cache.cached_training_inputs(
+        built, lambda: set_backbone_trainable(built.model, 3), data, data, 2, TrainConfig(), num_examples=8)
+    assert result is None
+    assert asked == [8 * len(FLIPS) * 8 * 8 * 64 * 4]  # block3_pool: 8x8x64 float32 per image and flip
