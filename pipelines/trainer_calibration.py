@@ -31,9 +31,10 @@ EVAL_SPLIT_DIR = "Split-eval"
 TEST_SPLIT_DIR = "Split-test"
 
 
-def test_split_patterns(eval_patterns: list[str] | tuple[str, ...]) -> list[str]:
+def held_out_test_patterns(eval_patterns: list[str] | tuple[str, ...]) -> list[str]:
     """The test split's file patterns beside the eval split's; ``[]`` when ingest made none."""
     patterns = [p.replace(EVAL_SPLIT_DIR, TEST_SPLIT_DIR) for p in eval_patterns if EVAL_SPLIT_DIR in p]
+<<<<<<< HEAD
     if not patterns:
         return []
     try:
@@ -41,6 +42,9 @@ def test_split_patterns(eval_patterns: list[str] | tuple[str, ...]) -> list[str]
     except FileNotFoundError:  # data.test_fraction 0 (the default): no test split
         return []
     return patterns
+=======
+    return patterns if patterns and any(tf.io.gfile.glob(p) for p in patterns) else []
+>>>>>>> trust
 
 
 def head_outputs(built: BuiltClassifier, patterns: list[str], num_classes: int, batch_size: int):
@@ -66,7 +70,7 @@ def fit_trust_after_training(
     if not cfg.trust.enabled:
         return None, {"fitted": False, "reason": "trust.enabled is false"}
     num_classes = built.num_classes
-    test_patterns = test_split_patterns(eval_patterns) if cfg.trust.fit_split in ("auto", "test") else []
+    test_patterns = held_out_test_patterns(eval_patterns) if cfg.trust.fit_split in ("auto", "test") else []
     if cfg.trust.fit_split == "test" and not test_patterns:
         raise ValueError("trust.fit_split=test, but ingest made no test split: set data.test_fraction > 0")
     fit_split = "test" if test_patterns else "eval"

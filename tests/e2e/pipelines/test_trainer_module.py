@@ -64,3 +64,12 @@ def test_tensorboard_events_are_written(trained):
 def test_checkpoints_are_removed_after_export(trained):
     tmp, _ = trained
     assert not any((tmp / "work" / CHECKPOINTS_FOLDER).iterdir())
+
+
+def test_trust_values_are_fitted_on_the_eval_split_when_there_is_no_test_split(trained):
+    tmp, _ = trained
+    calibration = json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text())
+    assert calibration["shared_split"] is True
+    assert calibration["fit"]["fitted"] is True and calibration["fit"]["split"] == "eval"
+    assert calibration["fit"]["sizes"] == {"held_out": 12, "part_a": 6, "part_b": 6}
+    assert calibration["temperature"] > 0
