@@ -34,17 +34,7 @@ TEST_SPLIT_DIR = "Split-test"
 def held_out_test_patterns(eval_patterns: list[str] | tuple[str, ...]) -> list[str]:
     """The test split's file patterns beside the eval split's; ``[]`` when ingest made none."""
     patterns = [p.replace(EVAL_SPLIT_DIR, TEST_SPLIT_DIR) for p in eval_patterns if EVAL_SPLIT_DIR in p]
-<<<<<<< HEAD
-    if not patterns:
-        return []
-    try:
-        trainer_input.expand_file_patterns(patterns)
-    except FileNotFoundError:  # data.test_fraction 0 (the default): no test split
-        return []
-    return patterns
-=======
     return patterns if patterns and any(tf.io.gfile.glob(p) for p in patterns) else []
->>>>>>> trust
 
 
 def head_outputs(built: BuiltClassifier, patterns: list[str], num_classes: int, batch_size: int):
