@@ -43,7 +43,6 @@ Speed (``benchmarks/bench_synthetic_archive.py``, 2-core CPU, 24 GiB): 3.7 ms of
 """
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import sys
@@ -51,9 +50,9 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from dermflow.config import ISIC_CLASSES, ISIC_DIAGNOSES, DataConfig
+from dermflow.imaging import encode_jpeg, encode_png
 from dermflow.synthetic.lesion_plan import (  # noqa: F401  (ANATOMIC_SITES, ArchiveRow: public here too)
     _ENCODE, _JPEG_QUALITY, ANATOMIC_SITES, ArchiveRow, _rng, archive_rows,
 )
@@ -152,8 +151,8 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
             else:
                 pixels, lesion = render_image(row.diagnosis, image_size, seed, row.index, row.lesion_index)
             quality = int(_rng(seed, _ENCODE, row.index).integers(*_JPEG_QUALITY))
-            image.write_bytes(_jpeg(pixels, quality))
-            mask.write_bytes(_png(lesion))
+            image.write_bytes(encode_jpeg(pixels, quality))
+            mask.write_bytes(_mask_png(lesion))
             rendered.setdefault(row.diagnosis, []).append(row)
             source = row
         else:
@@ -181,16 +180,8 @@ def _link(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def _png(mask: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * np.uint8(255)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _mask_png(mask: np.ndarray) -> bytes:
+    return encode_png(mask.astype(np.uint8) * np.uint8(255))
 
 
 def _ground_truth(row: ArchiveRow) -> list[str]:
