@@ -47,9 +47,9 @@ class ImagePathSettings:
     max_pixels: int
 
     @classmethod
-    def from_config(cls, data: Any, max_pixels: int | None = None) -> "ImagePathSettings":
+    def from_config(cls, data: Any) -> "ImagePathSettings":
         """From ``cfg.data`` (a :class:`dermflow.config.DataConfig`)."""
-        return cls(data.max_side, data.jpeg_quality, max_pixels if max_pixels is not None else data.max_image_pixels)
+        return cls(data.max_side, data.jpeg_quality, data.max_image_pixels)
 
     def provenance(self) -> dict:
         return {
