@@ -5,7 +5,8 @@
 
 ``--full-size``: the images are at the real archive's sizes (``dermflow synth --full-size``: 600x450,
 1024x1024, 1024x768, some 2048x1536; ``--unique`` rendered, the others hard links of them under new
-ids), and the model is the default one (MobileNetV2 alpha 1.0 at 225 px, ImageNet weights from
+ids), and the model is the default one (MobileNetV2 alpha 1.0 at the config's default image size, or
+``--model-size``; ImageNet weights from
 ``$KERAS_HOME``, installed by ``make install``), not the small random one below.
 
 Model: MobileNetV2 alpha 0.35, random weights (speed does not depend on them), exported with its
@@ -50,14 +51,17 @@ def model_input(path: Path, size: int) -> np.ndarray:
     return decode_and_resize(prepare_image(path.read_bytes(), IMAGE_PATH).data, size).numpy()
 
 
+SMALL_MODEL_SIZE = 96
+
+
 def build_registry(root: Path, model_size: int, default_model: bool = False) -> str:
     from dermflow.config import load_config
     from dermflow.models import build_classifier, export_model
     from dermflow.models.model_exporter import EXTRAS_DIR, KERAS_FILE
     from dermflow.registry import publish_version
 
-    small = ["model.alpha=0.35", "model.weights=none", f"model.image_size={model_size}"]
-    cfg = load_config(None, [] if default_model else small)
+    size = [f"model.image_size={model_size}"]
+    cfg = load_config(None, size if default_model else ["model.alpha=0.35", "model.weights=none", *size])
     built = build_classifier(cfg.model, num_classes=3)
     export_model(built, ["MEL", "NV", "BCC"], root / "export", IMAGE_PATH)
     publish_version(root / "registry", cfg.model_name, root / "export", root / "export" / EXTRAS_DIR / KERAS_FILE,
@@ -146,18 +150,20 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000, help="Images for the throughput comparison.")
     parser.add_argument("--memory-sizes", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--image-size", type=int, default=128, help="Side of the synthetic JPEGs.")
-    parser.add_argument("--model-size", type=int, default=96, help="Model input side.")
+    parser.add_argument("--model-size", type=int, help=f"Model input side (default {SMALL_MODEL_SIZE}; --full-size: the config's).")
     parser.add_argument("--naive-images", type=int, default=200)
     parser.add_argument("--mode", default="multi_processing", choices=["multi_processing", "in_memory", "multi_threading"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="Config overrides for the job.")
     parser.add_argument("--full-size", action="store_true",
-                        help="Full-size images (the real archive's sizes) and the default model (alpha 1.0, 225 px, ImageNet).")
+                        help="Full-size images (the real archive's sizes) and the default model (alpha 1.0, ImageNet, at "
+                             "--model-size or the config's default image size).")
     parser.add_argument("--unique", type=int, default=300, help="--full-size: images rendered; the rest are hard links.")
     args = parser.parse_args()
-    if args.full_size:
-        from dermflow.config import ModelConfig
+    if args.full_size and args.model_size is None:
+        from dermflow.config import load_config
 
-        args.model_size = ModelConfig().image_size
+        args.model_size = load_config().model.image_size
+    args.model_size = args.model_size or SMALL_MODEL_SIZE
 
     from dermflow.config import DataConfig
     from dermflow.synthetic.archive_writer import write_archive
