@@ -4,6 +4,8 @@
 
 Heavy libraries (TensorFlow, TFX, Beam) are imported inside the subcommands, after the checks of
 ``dermflow.preflight_checks``, so ``--help``, argument errors and wrong paths answer at once.
+What those checks find is a mistake (exit 2); what goes wrong once the job has started
+(``_job_phase``) is a failure of the job (exit 1), whatever the exception.
 """
 from __future__ import annotations
 
@@ -12,31 +14,48 @@ import json
 import logging
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from dermflow.runtime_environment import apply_runtime_environment
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_NOT_BLESSED = 0, 1, 2, 3
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}  done
-  {EXIT_JOB_FAILED}  the job failed (one line on stderr; -v for the traceback and full logs)
-  {EXIT_USAGE}  usage or config mistake: a wrong flag, path, config key or value, missing weights or model
+  {EXIT_JOB_FAILED}  the job failed once it had started (one line on stderr; -v for the traceback and full logs)
+  {EXIT_USAGE}  usage or config mistake, found before the job starts: a wrong flag, path, config key or
+     value, missing weights, a missing model or one exported without the image-path record
   {EXIT_NOT_BLESSED}  train --require-push: the model was trained but not blessed, so not pushed
 
 KERAS_HOME and AIRFLOW_HOME: a value in the environment wins; else a repository checkout uses its
 var/keras and var/airflow (where `make install` puts the weights); else Keras's and Airflow's defaults."""
 
-# Exceptions that are the user's mistake, by the module that defines them (imported only if loaded).
+SCORE_PROGRESS = """progress: while the Beam job runs, a line every score.progress_seconds (when the count has
+changed) with files done/given, files/s and an ETA; the workers write their counts under
+OUTPUT/_staging/RUN_ID/progress/, the command sums them."""
+
+# What the checks before a job raise, by the module that defines them (imported only if loaded).
+# Raised before the job starts they are the user's mistake (exit 2); inside it, failures (exit 1).
 USER_MISTAKES: tuple[tuple[str, str], ...] = (
     ("dermflow.config", "ConfigError"),
     ("dermflow.preflight_checks", "UsageError"),
     ("dermflow.weights.backbone_weights", "WeightsNotFoundError"),
     ("dermflow.registry.model_registry", "RegistryError"),
-    ("dermflow.isic.csv_reader", "IsicCsvError"),
-    ("dermflow.pipelines.scoring.input_listing", "InputError"),
-    ("builtins", "FileExistsError"),
-    ("builtins", "FileNotFoundError"),
 )
+
+
+class JobFailed(Exception):
+    """Raised from (``__cause__``) whatever ended a job once it had started: exit 1, never 2."""
+
+
+@contextmanager
+def _job_phase() -> Iterator[None]:
+    """Where a command's up-front checks end and its job begins."""
+    try:
+        yield
+    except Exception as exc:
+        raise JobFailed() from exc
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -67,24 +86,36 @@ def _say(message: str) -> None:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from dermflow.synthetic.archive_writer import write_archive
+    from dermflow.preflight_checks import UsageError, check_writable
+    from dermflow.synthetic.archive_writer import check_archive_request, write_archive
 
+    try:
+        check_archive_request(args.out, n=args.n, seed=args.seed, image_size=args.image_size, unique=args.unique)
+    except (ValueError, FileExistsError) as exc:
+        raise UsageError(str(exc)) from None
+    check_writable(args.out, "--out")
     _say(f"synth: writing {args.n} images ({'full-size' if args.full_size else f'{args.image_size} px'}) to {args.out}")
-    summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
-                            full_size=args.full_size, unique=args.unique)
+    with _job_phase():
+        summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
+                                full_size=args.full_size, unique=args.unique)
     _say(f"synth: done: {summary}")
     return EXIT_OK
 
 
 def _cmd_weights_install(args: argparse.Namespace) -> int:
+    from dermflow.preflight_checks import UsageError, check_writable
     from dermflow.weights import install_imagenet_weights
     from dermflow.weights.keras_weights_cache import keras_models_dir
 
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise UsageError(f"--checkpoint {args.checkpoint} is not a file")
+    check_writable(keras_models_dir(args.keras_home), "Keras models folder")
     _say(f"weights: installing into {keras_models_dir(args.keras_home)}")
-    for path in install_imagenet_weights(
-        alpha=args.alpha, rows=args.rows, source=args.source, checkpoint=args.checkpoint, keras_home=args.keras_home
-    ):
-        _say(f"weights: {path}")
+    with _job_phase():
+        for path in install_imagenet_weights(
+            alpha=args.alpha, rows=args.rows, source=args.source, checkpoint=args.checkpoint, keras_home=args.keras_home
+        ):
+            _say(f"weights: {path}")
     return EXIT_OK
 
 
@@ -99,7 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_training_inputs(cfg)
     from dermflow.console_progress import quiet_console, tfx_component_lines
 
-    with quiet_console(Path(cfg.paths.work_dir) / "logs", "train", verbose=args.verbose), tfx_component_lines("train"):
+    with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "train", verbose=args.verbose), \
+            tfx_component_lines("train"):
         _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
              f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
         _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
@@ -118,17 +150,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if not args.input and not args.files_from:
         raise UsageError("give --input or --files-from")
     registered = check_scoring_inputs(cfg, args.input or [], args.model, args.output)
+    files = None
+    if args.files_from:
+        from dermflow.orchestration.scoring_shards import read_manifest
+
+        try:
+            files = read_manifest(args.files_from)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"--files-from {args.files_from} is no shard manifest: {one_line(exc)}") from None
     from dermflow.console_progress import quiet_console
 
-    with quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
+    with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
         _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
         from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
 
-        files = None
-        if args.files_from:
-            from dermflow.orchestration.scoring_shards import read_manifest
-
-            files = read_manifest(args.files_from)
         summary = run_scoring(
             cfg, inputs=args.input or [], model=args.model, output=args.output, run_id=args.run_id,
             beam_args=args.beam_args, files=files, shard=args.shard, say=_say,
@@ -147,9 +182,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from dermflow.registry import resolve_model
 
     resolve_model(args.model)  # a wrong path answers before TensorFlow loads
-    from dermflow.evaluation.model_report import write_run_report
+    with _job_phase():
+        from dermflow.evaluation.model_report import write_run_report
 
-    _say(f"report: {write_run_report(args.model, args.out)}")
+        _say(f"report: {write_run_report(args.model, args.out)}")
     return EXIT_OK
 
 
@@ -163,9 +199,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from dermflow.demo import DemoError, format_summary, run_demo
 
     try:
-        result = run_demo(**({"var": args.var} if args.var else {}), n=args.n, image_size=args.image_size)
-    except DemoError as exc:
-        print(f"dermflow demo: {exc}", file=sys.stderr)
+        with _job_phase():
+            result = run_demo(**({"var": args.var} if args.var else {}), n=args.n, image_size=args.image_size)
+    except JobFailed as failed:
+        if not isinstance(failed.__cause__, DemoError):
+            raise
+        print(f"dermflow demo: {failed.__cause__}", file=sys.stderr)
         return EXIT_JOB_FAILED
     _say(format_summary(result))
     return EXIT_OK
@@ -212,7 +251,8 @@ def _add_train(sub) -> None:
 
 
 def _add_score(sub) -> None:
-    p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.", epilog=EXIT_CODES,
+    p = sub.add_parser("score", help="Batch-score image folders with Beam; write Parquet.",
+                       epilog=f"{SCORE_PROGRESS}\n\n{EXIT_CODES}",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_args(p)
     p.add_argument("--input", action="append", help="Folder (recursive) or glob; repeatable.")
@@ -296,15 +336,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dermflow {args.command}: interrupted", file=sys.stderr)
         return 130
+    except JobFailed as failed:
+        return _job_failed(args, failed.__cause__)
     except Exception as exc:
+        if not is_user_mistake(exc):
+            return _job_failed(args, exc)
         if args.verbose:
-            traceback.print_exc()
-        if is_user_mistake(exc):
-            print(f"dermflow {args.command}: {one_line(exc)}", file=sys.stderr)
-            return EXIT_USAGE
-        hint = "" if args.verbose else " (run with -v for the traceback)"
-        print(f"dermflow {args.command}: failed: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
-        return EXIT_JOB_FAILED
+            traceback.print_exception(exc)
+        print(f"dermflow {args.command}: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _job_failed(args: argparse.Namespace, exc: BaseException) -> int:
+    if args.verbose:
+        traceback.print_exception(exc)
+    hint = "" if args.verbose else " (run with -v for the traceback)"
+    print(f"dermflow {args.command}: failed: {type(exc).__name__}: {one_line(exc)}{hint}", file=sys.stderr)
+    return EXIT_JOB_FAILED
 
 
 if __name__ == "__main__":

@@ -265,6 +265,10 @@ class ScoreConfig(_Section):
     staging_dead_after_seconds: float = Field(
         900.0, gt=0, description="A later run deletes the staging of a run whose newest staged file is older than this (it died)."
     )
+    progress_seconds: float = Field(
+        10.0, gt=0, description="While the Beam job runs, dermflow score prints done/total, files/s and an ETA this often "
+        "(when the count changed); the workers update their progress files as often."
+    )
 
     @model_validator(mode="after")
     def _batch_sizes(self) -> "ScoreConfig":

@@ -23,6 +23,15 @@ from typing import Iterator, TextIO
 _TFX_COMPONENT = re.compile(r"^Component (\S+) is (running|finished)\.?$")
 
 
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m07s``, ``2h05m``: an elapsed time or an ETA on a progress line."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
 @contextmanager
 def quiet_console(log_dir: Path, command: str, verbose: bool = False) -> Iterator[Path | None]:
     if verbose:

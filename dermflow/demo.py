@@ -56,13 +56,13 @@ def resolved_demo_config(var: Path, config: Path = DEMO_CONFIG) -> Path:
 
 
 def imagenet_weights_available(data: dict) -> bool:
-    from dermflow.weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
+    from dermflow.weights import WeightsNotFoundError, resolve_backbone_weights
 
     model = ModelConfig.model_validate(data.get("model", {}))
     if model.weights != "imagenet":
         return True
     try:
-        resolve_mobilenet_v2_weights("imagenet", model.alpha, model.image_size)
+        resolve_backbone_weights(model.backbone, "imagenet", model.alpha, model.image_size)
     except WeightsNotFoundError:
         return False
     return True

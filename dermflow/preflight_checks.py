@@ -3,9 +3,9 @@
     check_training_inputs(cfg)                                 # raises UsageError
     registered = check_scoring_inputs(cfg, inputs, model, output)
 
-A wrong path, a CSV with the wrong columns, missing weights or a missing model is a user
-mistake: it must answer in one line, at once, not after TensorFlow has loaded and ingest has run.
-Nothing here imports TensorFlow, TFX or Beam.
+A wrong path, a CSV with the wrong columns, missing weights or a missing model (or one exported
+without the image-path record scoring needs) is a user mistake: it must answer in one line, at
+once, not after TensorFlow has loaded and ingest has run. Nothing here imports TensorFlow, TFX or Beam.
 """
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import re
 from pathlib import Path
 
 from dermflow.config import DermflowConfig, ModelConfig
+from dermflow.imaging.model_input import LegacyImagePathError
 from dermflow.isic.csv_reader import IsicCsvError, read_isic_csvs
+from dermflow.models.export_layout import read_export_image_path
 from dermflow.registry import RegisteredModel, RegistryError, resolve_model
-from dermflow.weights.backbone_weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
+from dermflow.weights.backbone_weights import resolve_backbone_weights
 from dermflow.weights.keras_weights_cache import keras_models_dir
 
 _GLOB_MAGIC = re.compile(r"[*?\[]")
@@ -43,18 +45,8 @@ def check_training_inputs(cfg: DermflowConfig) -> None:
 
 
 def check_backbone_weights(model: ModelConfig) -> None:
-    """The weights ``model`` starts from exist (same rule as dermflow.models.backbone_builders)."""
-    if model.weights == "none":
-        return
-    if model.backbone == "mobilenet_v2":
-        resolve_mobilenet_v2_weights(model.weights, model.alpha, model.image_size)
-    elif model.weights == "imagenet":
-        raise WeightsNotFoundError(
-            f"model.backbone {model.backbone!r} has no offline ImageNet weights here: set model.weights to 'none' "
-            "or to a Keras .h5 weights file for this architecture"
-        )
-    elif not Path(model.weights).expanduser().is_file():
-        raise WeightsNotFoundError(f"model.weights points to {model.weights}, which is not a file")
+    """The weights ``model`` starts from exist, for any backbone: the model builder's own resolution, without TensorFlow."""
+    resolve_backbone_weights(model.backbone, model.weights, model.alpha, model.image_size)
 
 
 def weights_location(model: ModelConfig) -> str:
@@ -69,6 +61,10 @@ def check_scoring_inputs(cfg: DermflowConfig, inputs: list[str], model: str, out
         registered = resolve_model(model, default_name=cfg.model_name)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        read_export_image_path(registered.saved_model_dir, cfg.score.max_image_pixels)
+    except LegacyImagePathError as exc:
+        raise UsageError(f"--model {model}: {exc}") from None
     for spec in inputs:
         check_input_matches(spec)
     check_writable(Path(output), "output folder")

@@ -13,6 +13,7 @@ ISIC CSV and the HTML gallery. Beam graph (the parts live in ``dermflow.pipeline
                                                     |                 -> overlay PNGs (score.write_overlays)
                                                     +-- rejected -> error rows -> WriteToParquet (staged)
                                                     +-- skipped  -> WriteToText (staged; counted)
+    inferred + rejected + skipped -> Flatten -> FilesDoneCounter (progress files; ``say`` gets the lines)
 
 Each file is prepared exactly as ingest prepared the training and evaluation images, with the
 settings recorded in the model (``dermflow.imaging.model_input``), and the model decodes and resizes
@@ -23,6 +24,7 @@ scored + skipped_already_scored + rejected == files_given, or the run fails.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -65,8 +67,9 @@ def run_scoring(
     ``say`` gets the console lines (``dermflow score`` prints them); the log gets them anyway.
     """
     from dermflow.imaging.model_input import LegacyImagePathError
-    from dermflow.inference.lesion_predictor import image_path_of
+    from dermflow.models.export_layout import read_export_image_path
     from dermflow.pipelines.scoring.input_listing import list_input_files
+    from dermflow.pipelines.scoring.job_progress import ProgressLines, progress_dir
     from dermflow.pipelines.scoring.scored_index import read_scored_sha256
     from dermflow.pipelines.scoring.score_rows import RunContext
     from dermflow.pipelines.scoring.staged_output import Heartbeat, OutputLayout, remove_dead_staging, remove_staging
@@ -78,7 +81,7 @@ def run_scoring(
     registered = resolve_model(model, default_name=cfg.model_name)
     labels = registered.labels
     try:
-        image_path = image_path_of(registered.saved_model_dir, cfg.score.max_image_pixels)
+        image_path = read_export_image_path(registered.saved_model_dir, cfg.score.max_image_pixels)
     except LegacyImagePathError as exc:
         raise ScoringError(f"{registered.name}/{registered.version}: {exc}") from None
     layout = OutputLayout(str(output), run_id, registered.version, started.strftime("%Y-%m-%d"), shard)
@@ -96,8 +99,10 @@ def run_scoring(
         _LOG.warning("removed the staging of run %s, which died before publishing", dead)
     remove_staging(layout)
     clock = time.monotonic()
+    progress = progress_dir(layout)
     with Heartbeat(layout, cfg.score.staging_heartbeat_seconds):
-        _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args or [])
+        with ProgressLines(progress, len(files), cfg.score.progress_seconds, say) if say else contextlib.nullcontext():
+            _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args or [], progress)
         _LOG.info("Beam job done in %.1f s; publishing", time.monotonic() - clock)
         summary = _publish(layout, files)
     summary.update(run_id=run_id, model_name=registered.name, model_version=registered.version, output=str(output))
@@ -120,13 +125,14 @@ def beam_pipeline_args(cfg: DermflowConfig, beam_args: list[str]) -> list[str]:
     return cfg.beam.pipeline_args() + extra
 
 
-def _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args) -> None:
+def _run_beam_job(cfg, files, registered, image_path, layout, context, scored_before, beam_args, progress) -> None:
     import apache_beam as beam
     from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from dermflow.pipelines.scoring.gradcam_model_handler import GradcamModelHandler
     from dermflow.pipelines.scoring.image_preparation_dofn import REJECTED, SKIPPED, PrepareImageDoFn
+    from dermflow.pipelines.scoring.job_progress import FilesDoneCounter
     from dermflow.pipelines.scoring.overlay_writer import WriteOverlayDoFn
     from dermflow.pipelines.scoring.score_rows import error_row, prediction_row
     from dermflow.pipelines.scoring.staged_output import ERRORS, PREDICTIONS, STAGED_SUFFIX
@@ -162,6 +168,11 @@ def _run_beam_job(cfg, files, registered, image_path, layout, context, scored_be
         )
         _ = decoded[SKIPPED] | "WriteSkipped" >> beam.io.WriteToText(
             layout.staging_prefix(SKIPPED_TABLE), file_name_suffix=STAGED_SUFFIX
+        )
+        _ = (
+            (results, decoded[REJECTED], decoded[SKIPPED])
+            | "FilesDone" >> beam.Flatten()
+            | "CountFilesDone" >> beam.ParDo(FilesDoneCounter(progress, cfg.score.progress_seconds))
         )
         if cfg.score.write_overlays:
             _ = results | "WriteOverlays" >> beam.ParDo(WriteOverlayDoFn(layout.overlays_dir, cfg.score.max_image_pixels))

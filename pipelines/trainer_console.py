@@ -8,6 +8,8 @@ rest of the phase, at this epoch's pace (early stopping may end it sooner).
 """
 from __future__ import annotations
 
+from dermflow.console_progress import format_duration
+
 PHASE_NAMES = {1: "head", 2: "fine-tune"}
 
 
@@ -22,13 +24,6 @@ def epoch_line(row: dict, phase_epochs: dict[int, int]) -> str:
         f"train:   phase {phase} ({PHASE_NAMES.get(phase, phase)}) epoch {done}/{total}"
         f"  loss {row.get('loss', float('nan')):.3f}"
         f"  eval BMA {'n/a' if bma is None else format(bma, '.3f')}"
-        f"  {rate:.0f} img/s  ETA {_duration(eta)}"
+        f"  {rate:.0f} img/s  ETA {format_duration(eta)}"
     )
 
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"

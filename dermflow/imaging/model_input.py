@@ -14,7 +14,7 @@ Every consumer goes through the two halves here, in this order:
 So for any file, the model input in scoring is bit-identical to what training and evaluation
 saw for it after ingest.
 
-    settings = ImagePathSettings.from_config(cfg.data)      # or read_image_path(saved_model_dir)
+    settings = ImagePathSettings.from_config(cfg.data)      # or read_export_image_path(saved_model_dir, max_pixels)
     prepared = prepare_image(file_bytes, settings)           # NormalizedJpeg (raises ImageRejected)
     pixels = decode_and_resize(tf.constant(prepared.data), image_size)
 """

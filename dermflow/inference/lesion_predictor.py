@@ -23,7 +23,7 @@ import numpy as np
 
 from dermflow.imaging.jpeg_normalizer import NormalizedJpeg
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
-from dermflow.models.export_layout import read_export_provenance, read_exported_labels
+from dermflow.models.export_layout import read_export_image_path, read_exported_labels
 
 SIGNATURE = "gradcam_images"
 
@@ -44,12 +44,6 @@ class LesionPrediction:
         return None if self.prediction_set is None else len(self.prediction_set)
 
 
-def image_path_of(saved_model_dir: str | Path, max_pixels: int) -> ImagePathSettings:
-    """How files must be prepared for this model (no TensorFlow); raises LegacyImagePathError for an old export."""
-    provenance = read_export_provenance(saved_model_dir)
-    return ImagePathSettings.from_provenance(provenance.get("image_path"), max_pixels, model=str(saved_model_dir))
-
-
 class LesionPredictor:
     """Exported model -> probabilities, predicted label and Grad-CAM for prepared image bytes."""
 
@@ -64,7 +58,7 @@ class LesionPredictor:
     def load(cls, saved_model_dir: str | Path, max_pixels: int) -> "LesionPredictor":
         import tensorflow as tf
 
-        image_path = image_path_of(saved_model_dir, max_pixels)
+        image_path = read_export_image_path(saved_model_dir, max_pixels)
         return cls(tf.saved_model.load(str(saved_model_dir)), read_exported_labels(saved_model_dir), image_path)
 
     def prepare(self, data: bytes) -> NormalizedJpeg:

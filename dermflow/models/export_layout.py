@@ -7,11 +7,14 @@
                              calibration.json      what dermflow.trust fitted, and its figures
 
     labels = read_exported_labels(export_dir); provenance = read_export_provenance(export_dir)
+    image_path = read_export_image_path(export_dir, max_pixels)   # how files must be prepared for it
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from dermflow.imaging.model_input import ImagePathSettings
 
 EXTRAS_DIR = "assets.extra"
 KERAS_FILE = "model.keras"
@@ -29,6 +32,12 @@ def read_export_provenance(export_dir: str | Path) -> dict:
     """The exported model's own provenance; ``{}`` for a model exported without one."""
     path = Path(export_dir) / EXTRAS_DIR / PROVENANCE_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def read_export_image_path(export_dir: str | Path, max_pixels: int) -> ImagePathSettings:
+    """How files must be prepared for this model; raises LegacyImagePathError for a model exported without the record."""
+    record = read_export_provenance(export_dir).get("image_path")
+    return ImagePathSettings.from_provenance(record, max_pixels, model=str(export_dir))
 
 
 def read_export_calibration(export_dir: str | Path) -> dict:

@@ -16,7 +16,7 @@ import keras
 
 from dermflow.config import ModelConfig
 from dermflow.models.backbone_builders import backbone_spec
-from dermflow.weights.backbone_weights import BackboneWeights
+from dermflow.weights.backbone_weights import BackboneWeights, resolve_backbone_weights
 from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
 
 INPUT_NAME = "pixels"
@@ -48,8 +48,8 @@ def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str |
     if num_classes < 2:
         raise ValueError(f"build_classifier: num_classes must be at least 2, not {num_classes}")
     spec = backbone_spec(model_cfg.backbone)
-    weights = spec.resolve_weights(model_cfg, keras_home)
     size = model_cfg.image_size
+    weights = resolve_backbone_weights(model_cfg.backbone, model_cfg.weights, model_cfg.alpha, size, keras_home)
     pixels = keras.Input(shape=(size, size, 3), dtype="float32", name=INPUT_NAME)
     x = ImageNetPreprocessing(weights.preprocessing, name=PREPROCESSING_LAYER)(pixels)
     features = spec.build(x, model_cfg, weights)

@@ -108,17 +108,8 @@ def full_size_of(seed: int, index: int) -> tuple[int, int]:
     return width, height
 
 
-def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int = 128,
-                  progress: bool = False, full_size: bool = False, unique: int | None = None) -> ArchiveSummary:
-    """Writes a synthetic archive of ``n`` images in the ISIC 2019 layout into ``out``.
-
-    ``out`` must be new or empty. Returns an :class:`ArchiveSummary` (a dict): paths, counts
-    per class, lesions, sizes. ``full_size`` draws each image's size from ``FULL_SIZE_MIX`` (the
-    real archive's) instead of ``image_size``². ``unique`` renders only the first ``unique`` images
-    and writes every later one as a hard link (a copy where links fail) of a rendered image of the
-    same diagnosis, under its own id: rendering 25,000 full-size images takes hours. The CSVs are
-    the same either way.
-    """
+def check_archive_request(out: str | Path, n: int, seed: int, image_size: int, unique: int | None = None) -> list[ArchiveRow]:
+    """The archive's rows, or ValueError / FileExistsError for what ``write_archive`` would refuse (nothing is written)."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if image_size < 16:
@@ -134,6 +125,23 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
     root = Path(out)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileExistsError(f"{root} is not an empty folder; write the synthetic archive into a new one")
+    return rows
+
+
+def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int = 128,
+                  progress: bool = False, full_size: bool = False, unique: int | None = None) -> ArchiveSummary:
+    """Writes a synthetic archive of ``n`` images in the ISIC 2019 layout into ``out``.
+
+    ``out`` must be new or empty. Returns an :class:`ArchiveSummary` (a dict): paths, counts
+    per class, lesions, sizes. ``full_size`` draws each image's size from ``FULL_SIZE_MIX`` (the
+    real archive's) instead of ``image_size``². ``unique`` renders only the first ``unique`` images
+    and writes every later one as a hard link (a copy where links fail) of a rendered image of the
+    same diagnosis, under its own id: rendering 25,000 full-size images takes hours. The CSVs are
+    the same either way.
+    """
+    rows = check_archive_request(out, n, seed, image_size, unique)
+    unique = n if unique is None else unique
+    root = Path(out)
     layout = DataConfig()
     images_dir, masks_dir = root / layout.images_dir, root / LESION_MASKS_DIR
     images_dir.mkdir(parents=True)

@@ -1,6 +1,6 @@
-"""Pretrained ImageNet weights for MobileNetV2 that also work offline.
+"""Pretrained ImageNet weights for the backbones; MobileNetV2's also work offline.
 
-    weights = resolve_mobilenet_v2_weights(cfg.model.weights, cfg.model.alpha, cfg.model.image_size)
+    weights = resolve_backbone_weights(cfg.model.backbone, cfg.model.weights, cfg.model.alpha, cfg.model.image_size)
     backbone = keras.applications.MobileNetV2(..., weights=str(weights.path) if weights.path else None)
     x = ImageNetPreprocessing(weights.preprocessing)(inputs)
 
@@ -8,7 +8,12 @@
 Code that loads a saved ``.keras`` model imports ``dermflow.weights.imagenet_preprocessing``
 (or ``ImageNetPreprocessing`` from here) first, so that the layer is registered.
 """
-from dermflow.weights.backbone_weights import BackboneWeights, WeightsNotFoundError, resolve_mobilenet_v2_weights
+from dermflow.weights.backbone_weights import (
+    BackboneWeights,
+    WeightsNotFoundError,
+    resolve_backbone_weights,
+    resolve_mobilenet_v2_weights,
+)
 from dermflow.weights.imagenet_weights_installer import install_imagenet_weights
 
 __all__ = [
@@ -16,6 +21,7 @@ __all__ = [
     "ImageNetPreprocessing",
     "WeightsNotFoundError",
     "install_imagenet_weights",
+    "resolve_backbone_weights",
     "resolve_mobilenet_v2_weights",
 ]
 

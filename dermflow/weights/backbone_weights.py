@@ -1,15 +1,22 @@
-"""Which weights file a MobileNetV2 backbone starts from, and which preprocessing it needs.
+"""Which weights file a backbone starts from, and which preprocessing it needs.
 
-The model builder calls :func:`resolve_mobilenet_v2_weights` with ``model.weights`` from the
-config and passes ``path`` to ``keras.applications.MobileNetV2(weights=...)`` (None: random
-initialisation) and ``preprocessing`` to :class:`ImageNetPreprocessing`. Asking for ImageNet
-weights that are not installed is an error, never a silent fallback to random weights.
+    weights = resolve_backbone_weights(cfg.model.backbone, cfg.model.weights, cfg.model.alpha, cfg.model.image_size)
+
+The model builder and the one-second check before a command's work (``dermflow.preflight_checks``)
+both call :func:`resolve_backbone_weights`, for every backbone. The builder passes ``path`` to
+``keras.applications.<Backbone>(weights=...)`` (None: random initialisation) and ``preprocessing``
+to :class:`ImageNetPreprocessing`. Asking for ImageNet weights that are not installed is an error
+naming the file looked for and how to get it, never a silent fallback to random weights.
+
+MobileNetV2's ImageNet weights are installed offline by ``dermflow weights install``. InceptionV3's
+and VGG19's are Keras's own files, which Keras downloads into ``$KERAS_HOME/models/``; nothing here
+installs them, so without Keras's download host they must be copied there.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dermflow.weights.keras_weights_cache import (
     keras_models_dir,
@@ -18,7 +25,21 @@ from dermflow.weights.keras_weights_cache import (
     read_provenance,
 )
 
-Preprocessing = Literal["torch", "tf"]
+Preprocessing = Literal["torch", "tf", "caffe"]
+PREPROCESSING_MODES: tuple[str, ...] = get_args(Preprocessing)
+
+# What a weights file without provenance expects: Keras's own ImageNet files were trained on
+# [-1, 1] inputs ("tf"), except VGG19's, on Caffe's BGR mean-subtracted ones ("caffe").
+KERAS_OWN_PREPROCESSING: dict[str, Preprocessing] = {"mobilenet_v2": "tf", "inception_v3": "tf", "vgg19": "caffe"}
+# The keras.applications backbones whose ImageNet weights are Keras's own file (without the top).
+KERAS_APPLICATION_WEIGHTS: dict[str, str] = {
+    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+KERAS_APPLICATION_NAMES: dict[str, str] = {"inception_v3": "InceptionV3", "vgg19": "VGG19"}
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{backbone}/{file}"
+UNTRAINED_BACKBONES: tuple[str, ...] = ("small_cnn",)  # no pretrained weights exist for these
+RANDOM_INITIALISATION = {"source": "none (random initialisation)"}
 
 INSTALL_HINT = (
     "Install them with `dermflow weights install` (or `make install`, which runs it). It works offline: "
@@ -39,12 +60,47 @@ class BackboneWeights:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
+def resolve_backbone_weights(
+    backbone: str, setting: str, alpha: float, image_size: int, keras_home: str | Path | None = None
+) -> BackboneWeights:
+    """``setting`` is ``model.weights`` (``imagenet``, ``none`` or a ``.h5`` path) for ``model.backbone``."""
+    if backbone == "mobilenet_v2":
+        return resolve_mobilenet_v2_weights(setting, alpha, image_size, keras_home=keras_home)
+    if backbone in UNTRAINED_BACKBONES:
+        if setting != "none":
+            raise WeightsNotFoundError(f"model.backbone {backbone!r} has no pretrained weights: set model.weights=none")
+        return BackboneWeights(None, "tf", dict(RANDOM_INITIALISATION))
+    if backbone not in KERAS_APPLICATION_WEIGHTS:
+        raise ValueError(f"unknown model.backbone {backbone!r}")
+    if setting == "none":
+        return BackboneWeights(None, "tf", dict(RANDOM_INITIALISATION))
+    if setting == "imagenet":
+        path = keras_models_dir(keras_home) / KERAS_APPLICATION_WEIGHTS[backbone]
+        if not path.is_file():
+            raise WeightsNotFoundError(_keras_application_weights_missing(backbone, path))
+        return _with_provenance(path, KERAS_OWN_PREPROCESSING[backbone])
+    path = Path(setting).expanduser()
+    if not path.is_file():
+        raise WeightsNotFoundError(f"model.weights points to {path}, which is not a file")
+    return _with_provenance(path, KERAS_OWN_PREPROCESSING[backbone])
+
+
+def _keras_application_weights_missing(backbone: str, path: Path) -> str:
+    name, url = KERAS_APPLICATION_NAMES[backbone], KERAS_WEIGHTS_URL.format(backbone=backbone, file=path.name)
+    return (
+        f"model.weights is 'imagenet' but the ImageNet {name} weights are not installed: {path} does not exist. "
+        f"`dermflow weights install` installs MobileNetV2's only: download {url} (where there is internet, "
+        f"keras.applications.{name}(weights='imagenet') puts it in ~/.keras/models/) and copy it to that path, "
+        "or set model.weights to a .h5 weights file for this architecture, or to none to train from random weights."
+    )
+
+
 def resolve_mobilenet_v2_weights(
     setting: str, alpha: float, rows: int, include_top: bool = False, keras_home: str | Path | None = None
 ) -> BackboneWeights:
     """``setting`` is ``model.weights``: ``imagenet``, ``none`` or a path to a Keras ``.h5`` file."""
     if setting == "none":
-        return BackboneWeights(path=None, preprocessing="torch", provenance={"source": "none (random initialisation)"})
+        return BackboneWeights(path=None, preprocessing="torch", provenance=dict(RANDOM_INITIALISATION))
     if setting == "imagenet":
         return _installed_imagenet_weights(alpha, rows, include_top, keras_home)
     return _weights_file(Path(setting).expanduser())
@@ -64,19 +120,19 @@ def _installed_imagenet_weights(
             f"{'with' if include_top else 'without'} top) are not installed: {path} does not exist. "
             f"{INSTALL_HINT}{width_note}"
         )
-    return _with_provenance(path)
+    return _with_provenance(path, KERAS_OWN_PREPROCESSING["mobilenet_v2"])
 
 
 def _weights_file(path: Path) -> BackboneWeights:
     if not path.is_file():
         raise WeightsNotFoundError(f"model.weights points to {path}, which is not a file. {INSTALL_HINT}")
-    return _with_provenance(path)
+    return _with_provenance(path, KERAS_OWN_PREPROCESSING["mobilenet_v2"])
 
 
-def _with_provenance(path: Path) -> BackboneWeights:
-    # A file without provenance is one Keras downloaded itself: its weights expect [-1, 1] inputs.
-    provenance = read_provenance(path) or {"source": "keras (no provenance file)", "preprocessing": "tf"}
-    preprocessing = provenance.get("preprocessing", "tf")
-    if preprocessing not in ("torch", "tf"):
+def _with_provenance(path: Path, keras_own: Preprocessing) -> BackboneWeights:
+    # A file without provenance is one Keras downloaded itself: its weights expect ``keras_own``.
+    provenance = read_provenance(path) or {"source": "keras (no provenance file)", "preprocessing": keras_own}
+    preprocessing = provenance.get("preprocessing", keras_own)
+    if preprocessing not in PREPROCESSING_MODES:
         raise ValueError(f"{path}: provenance names an unknown preprocessing {preprocessing!r}")
     return BackboneWeights(path=path, preprocessing=preprocessing, provenance=provenance)

@@ -6,5 +6,6 @@
     gradcam_model_handler   RunInference ModelHandler: a thin adapter over dermflow.inference's LesionPredictor
     score_rows              inference results -> Parquet rows (predictions, errors); heatmap PNG
     staged_output           Beam writes under _staging/<run_id>/; publishing renames into the dataset
+    job_progress            files done, per worker, in _staging/<run_id>/progress/; the launcher's progress lines
     run_reports             ISIC challenge CSV and the HTML gallery, from the published dataset
 """

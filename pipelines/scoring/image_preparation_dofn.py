@@ -8,8 +8,6 @@ Nothing is dropped: every input element leaves by exactly one of the three.
 """
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -22,8 +20,6 @@ from dermflow.pipelines.scoring.input_listing import InputFile
 REJECTED = "rejected"
 SKIPPED = "skipped"
 METRICS_NAMESPACE = "dermflow.scoring"
-
-_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,20 +38,14 @@ class ImageKey:
 class PrepareImageDoFn(beam.DoFn):
     """``InputFile`` -> ``(ImageKey, jpeg bytes)`` | tagged ``rejected`` | tagged ``skipped``."""
 
-    def __init__(self, image_path: ImagePathSettings, scored_sha256: frozenset[str], progress_every_s: float = 15.0):
+    def __init__(self, image_path: ImagePathSettings, scored_sha256: frozenset[str]):
         self._image_path = image_path
         self._scored = scored_sha256
-        self._progress_every_s = progress_every_s
         self._prepared = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "decoded")
         self._rejected = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "rejected")
         self._skipped = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "skipped_already_scored")
 
-    def setup(self):
-        self._done = 0
-        self._last_report = time.monotonic()
-
     def process(self, item: InputFile):
-        self._report_progress()
         if item.problem:  # the listing met it but it is no readable file (a symlink loop, a dangling link)
             self._rejected.inc()
             yield beam.pvalue.TaggedOutput(REJECTED, Rejection(RejectReason.UNREADABLE, item.problem, file=item.relative_path))
@@ -91,13 +81,6 @@ class PrepareImageDoFn(beam.DoFn):
             width=prepared.width, height=prepared.height, dicom_uid_sha256=prepared.dicom_uid_hash,
         )
         yield key, prepared.data
-
-    def _report_progress(self):
-        self._done += 1
-        now = time.monotonic()
-        if now - self._last_report >= self._progress_every_s:
-            self._last_report = now
-            _LOG.warning("scoring progress: this worker has read %d files", self._done)
 
 
 def _read(path: str) -> bytes:

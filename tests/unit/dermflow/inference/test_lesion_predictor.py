@@ -12,9 +12,9 @@ from PIL import Image
 from dermflow.config import DEFAULT_MAX_IMAGE_PIXELS, DataConfig, ModelConfig
 from dermflow.imaging import ImageRejected, RejectReason
 from dermflow.imaging.model_input import ImagePathSettings, LegacyImagePathError, prepare_image
-from dermflow.inference.lesion_predictor import LesionPredictor, image_path_of
+from dermflow.inference.lesion_predictor import LesionPredictor
 from dermflow.models import build_classifier, export_model
-from dermflow.models.export_layout import EXTRAS_DIR, PROVENANCE_FILE
+from dermflow.models.export_layout import EXTRAS_DIR, PROVENANCE_FILE, read_export_image_path
 
 LABELS = ["MEL", "NV", "BCC"]
 IMAGE_PATH = ImagePathSettings(max_side=64, jpeg_quality=85, max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
@@ -69,8 +69,8 @@ def test_a_model_exported_without_an_image_path_record_is_refused(export_dir, tm
     del provenance["image_path"]
     (legacy / EXTRAS_DIR / PROVENANCE_FILE).write_text(json.dumps(provenance))
     with pytest.raises(LegacyImagePathError, match="Retrain it"):
-        image_path_of(legacy, DEFAULT_MAX_IMAGE_PIXELS)
-    assert image_path_of(export_dir, 5).max_side == 64
+        read_export_image_path(legacy, DEFAULT_MAX_IMAGE_PIXELS)
+    assert read_export_image_path(export_dir, 5).max_side == 64
 
 
 def test_the_record_round_trips_through_provenance():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dermflow.weights import WeightsNotFoundError, resolve_mobilenet_v2_weights
+from dermflow.weights import WeightsNotFoundError, resolve_backbone_weights, resolve_mobilenet_v2_weights
 from dermflow.weights.keras_weights_cache import mobilenet_v2_filename, provenance_path
 
 
@@ -85,3 +85,36 @@ def test_missing_path_setting_is_a_clear_error(tmp_path):
 def test_missing_other_width_says_offline_install_is_alpha_one_only(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="only alpha 1.0"):
         resolve_mobilenet_v2_weights("imagenet", alpha=0.35, rows=96, keras_home=tmp_path)
+
+
+@pytest.mark.parametrize("backbone, file_name, preprocessing", [
+    ("inception_v3", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "tf"),
+    ("vgg19", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", "caffe"),
+])
+def test_keras_application_imagenet_weights_are_keras_own_file(tmp_path, backbone, file_name, preprocessing):
+    with pytest.raises(WeightsNotFoundError) as excinfo:
+        resolve_backbone_weights(backbone, "imagenet", 1.0, 299, keras_home=tmp_path)
+    message = str(excinfo.value)
+    assert f"{tmp_path / 'models' / file_name} does not exist" in message
+    assert f"keras-applications/{backbone}/{file_name}" in message and "installs MobileNetV2's only" in message
+    installed = _install_fake(tmp_path, file_name)
+    weights = resolve_backbone_weights(backbone, "imagenet", 1.0, 299, keras_home=tmp_path)
+    assert (weights.path, weights.preprocessing) == (installed, preprocessing)
+
+
+def test_a_keras_application_weights_file_with_provenance_keeps_its_preprocessing(tmp_path):
+    path = _install_fake(tmp_path, "vgg19_mine.h5", {"preprocessing": "torch"})
+    assert resolve_backbone_weights("vgg19", str(path), 1.0, 224).preprocessing == "torch"
+    with pytest.raises(WeightsNotFoundError, match="not a file"):
+        resolve_backbone_weights("inception_v3", str(tmp_path / "absent.h5"), 1.0, 299)
+
+
+def test_every_backbone_resolves_none_and_small_cnn_nothing_else():
+    from typing import get_args
+
+    from dermflow.config import ModelConfig
+
+    for backbone in get_args(ModelConfig.model_fields["backbone"].annotation):
+        assert resolve_backbone_weights(backbone, "none", 1.0, 224).path is None
+    with pytest.raises(WeightsNotFoundError, match="small_cnn"):
+        resolve_backbone_weights("small_cnn", "imagenet", 1.0, 224)

@@ -18,9 +18,15 @@ def test_tf_mode_maps_to_minus_one_one():
     np.testing.assert_allclose(out[0, 0, 0], [-1.0, 0.0, 1.0], atol=1e-6)
 
 
+def test_caffe_mode_is_keras_vgg19_preprocessing():
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 3, 3, 3)).astype(np.float32)
+    out = keras.ops.convert_to_numpy(ImageNetPreprocessing("caffe")(pixels))
+    np.testing.assert_allclose(out, keras.applications.vgg19.preprocess_input(pixels.copy()), atol=1e-4)
+
+
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="mode"):
-        ImageNetPreprocessing("caffe")
+        ImageNetPreprocessing("inception")
 
 
 def test_saved_model_file_carries_the_preprocessing(tmp_path):
