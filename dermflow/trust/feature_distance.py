@@ -113,7 +113,9 @@ def fit_feature_distance(features: np.ndarray, labels: np.ndarray, num_classes: 
                 codes.append(code)
                 other_means.append(rows.mean(axis=0))
                 centred.append(rows - other_means[-1])
-    precision = LedoitWolf(assume_centered=True).fit(np.concatenate(centred)).precision_
+    shrunk = LedoitWolf(assume_centered=True, store_precision=False).fit(np.concatenate(centred)).covariance_
+    precision = np.linalg.inv(shrunk)  # shrinkage makes it well conditioned: no pseudo-inverse needed
+    precision = (precision + precision.T) / 2.0
     return FeatureDistance(
         means.astype(np.float32), precision.astype(np.float32),
         np.stack(other_means).astype(np.float32) if codes else None, tuple(codes), float(other_weight) if codes else 0.0,
