@@ -39,7 +39,7 @@ from dermflow.trust.bootstrap import DEFAULT_DRAWS
 from dermflow.trust.calibration_metrics import classwise_ece
 from dermflow.trust.vector_scaling import apply_vector_scaling, fit_vector_scaling
 
-BETA_CANDIDATES = (0.0, 0.5, 1.0, 2.0, 4.0)
+BETA_CANDIDATES = (0.0, 1.0, 2.0, 4.0, 8.0)
 
 
 def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:

@@ -9,8 +9,8 @@ The held-out images are split at random (``trust.seed``) into two disjoint halve
 images of the archive's other diagnoses (``others``, :class:`OtherDiagnoses`, ClassFilter's
 out-of-scope examples of the same split):
 
-- part A fits the temperature (NLL) and the feature-distance detector: target class means, one mean
-  per other ISIC code, and the shared covariance of all of them;
+- part A fits the temperature (NLL) and the feature-distance detector: target class means, their
+  shared covariance, and one mean per other ISIC code;
 - part B, with A's temperature and detector, fixes the out-of-scope threshold (the
   ``in_scope_retention`` quantile of its in-scope scores) and the conformal quantile
   (``conformal_coverage``), so neither is fitted on the data that chose the temperature. Part B's

@@ -108,7 +108,7 @@ def test_out_of_scope_diagnoses_score_clearly_lower_than_fresh_targets(trusted):
     auroc = roc_auc_score(np.r_[np.zeros(len(fresh)), np.ones(len(other))], -np.r_[fresh, other])
     print(f"feature-distance AUROC {auroc:.3f}, {len(fresh)} targets vs {len(other)} others; medians "
           f"{np.median(fresh):.2f} vs {np.median(other):.2f}")
-    assert auroc >= 0.75  # measured 0.84 (beta 1; 0.67 with beta 0, novelty only, on this half); chance is 0.5
+    assert auroc >= 0.78  # measured 0.87 (beta 2; 0.76 with beta 0, novelty only, on this half); chance is 0.5
     assert np.median(other) < np.median(fresh) - 0.25
 
 
@@ -119,7 +119,7 @@ def test_feature_distance_beats_max_softmax_on_the_other_diagnoses(trusted):
     distance = roc_auc_score(is_other, [-rows[p]["in_scope_score"] for p in paths])
     softmax = roc_auc_score(is_other, [-rows[p]["predicted_probability"] for p in paths])
     print(f"AUROC: feature distance {distance:.3f}, max softmax {softmax:.3f}")
-    assert distance > softmax + 0.03  # measured 0.84 vs 0.73: better than the baseline
+    assert distance > softmax + 0.05  # measured 0.87 vs 0.73: better than the baseline
 
 
 def test_a_photo_of_coffee_is_flagged_and_unk_is_filled(trusted):
