@@ -1,7 +1,7 @@
 """benchmarks/trust_benchmark.py on synthetic head outputs: lesion folds, cross-fit, intervals, leave one class out."""
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,8 +10,10 @@ import pytest
 
 from dermflow.config import TrustConfig
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
-import trust_benchmark  # noqa: E402
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "trust_benchmark.py"
+_spec = importlib.util.spec_from_file_location("trust_benchmark", SCRIPT)
+trust_benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(trust_benchmark)
 
 
 def _images(rng, n, centres, codes=None, scale=3.0, lesion_prefix="L"):
