@@ -1,6 +1,7 @@
 """Accuracy of the default training on the real ISIC 2019 sample (../shared/data/isic2019-dev).
 
     python benchmarks/bench_accuracy_isic_dev.py [--data-root DIR] [--set train.preset=fast ...] [--report-split test]
+    python benchmarks/bench_accuracy_isic_dev.py --reuse-outputs WORK/head_outputs.npz --work-dir WORK   # figures only
 
 With ``--report-split test`` (``data.test_fraction`` > 0, e.g. ``--set data.test_fraction=0.2``) the
 figures are those of the lesion-grouped test split, which chose nothing: early stopping and the
@@ -19,6 +20,16 @@ tf.Examples through ``serving_default``) and as ``dermflow score`` does (each or
 ``LesionPredictor``: ``prepare_image`` with the settings recorded in the model, then its
 ``gradcam_images`` signature). With the one image path the two balanced accuracies are equal and no
 label differs; both are printed with the count of differing labels and the largest |Δp|.
+
+Then the trust figures (``trust_benchmark.py``, docs/trust.md): logits and pooled features of the
+exported model (its ``model.keras``, through ``pipelines.trainer_calibration.read_head_outputs``) for
+the eval and test splits, targets and the archive's other diagnoses (ClassFilter's out-of-scope
+examples); on the test split a 2-fold cross-fit by lesion with the Trainer's own ``fit_trust``, so
+that no figure comes from an image used to fit what is applied to it; balanced accuracy, MEL AUC,
+ECE before/after, out-of-scope AUROC (the detector and max softmax), flag rate at 95% retention,
+conformal coverage and set size, leave-one-class-out AUROC, temperature vs vector scaling, each with
+a bootstrap 95% interval and its n. Written to ``<work dir>/trust_figures.json`` (the extracted
+outputs to ``head_outputs.npz``; ``--reuse-outputs`` recomputes the figures from them without training).
 
 Prints ISIC balanced multiclass accuracy, per-class recall, melanoma one-vs-rest AUC, and the
 Trainer's wall and CPU time. Goals: balanced accuracy >= 0.88 and melanoma AUC >= 0.95 within
@@ -163,6 +174,54 @@ def compare_paths(cfg: DermflowConfig, serving: Path, eval_split: Path) -> dict:
     }
 
 
+OUTPUT_FIELDS = ("logits", "features", "labels", "label_names", "lesion_ids", "image_ids")
+HEAD_OUTPUTS_FILE = "head_outputs.npz"
+TRUST_FIGURES_FILE = "trust_figures.json"
+
+
+def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path) -> dict:
+    """{split: (targets, others)} of the eval and test splits from the exported model; saved to ``out_file``."""
+    from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
+    from dermflow.models import load_keras_model
+    from dermflow.pipelines.trainer_calibration import read_head_outputs
+
+    serving = newest("Trainer/model/*/Format-Serving", root)
+    filtered = newest("ClassFilter/filtered_examples/*", root)
+    model = load_keras_model(serving / "assets.extra" / "model.keras")
+    outputs, arrays = {}, {}
+    for split in ("eval", "test"):
+        patterns = [str(filtered / f"Split-{split}" / "*")]
+        pair = (read_head_outputs(model, patterns, cfg.train.batch_size),
+                read_head_outputs(model, out_of_scope_patterns(patterns), cfg.train.batch_size))
+        outputs[split] = pair
+        for kind, images in zip(("targets", "others"), pair):
+            for name in OUTPUT_FIELDS:
+                arrays[f"{split}/{kind}/{name}"] = getattr(images, name)
+    np.savez_compressed(out_file, **arrays)
+    return outputs
+
+
+def load_head_outputs(path: Path) -> dict:
+    from types import SimpleNamespace
+
+    data = np.load(path)
+    return {split: tuple(SimpleNamespace(**{name: data[f"{split}/{kind}/{name}"] for name in OUTPUT_FIELDS})
+                         for kind in ("targets", "others")) for split in ("eval", "test")}
+
+
+def report_trust(cfg: DermflowConfig, outputs: dict, work: Path, draws: int, trainer_calibration: dict | None) -> dict:
+    from trust_benchmark import format_table, trust_figures
+
+    labels = cfg.labels.label_names()
+    figures = trust_figures(outputs, cfg.trust, labels.index(cfg.labels.positive_label), draws=draws)
+    figures["trainer_calibration"] = trainer_calibration
+    figures["draws"] = draws
+    (work / TRUST_FIGURES_FILE).write_text(json.dumps(figures, indent=2, default=float) + "\n")
+    print(format_table(figures, cfg.labels.positive_label))
+    print(f"trust figures: {work / TRUST_FIGURES_FILE}")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
@@ -170,12 +229,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--report-split", default="eval", choices=["eval", "test"],
                         help="The split scored for the figures; test needs data.test_fraction > 0.")
+    parser.add_argument("--bootstrap-draws", type=int, default=None, help="Default: dermflow.trust.bootstrap's.")
+    parser.add_argument("--reuse-outputs", type=Path, metavar="NPZ",
+                        help=f"Only the trust figures, from a {HEAD_OUTPUTS_FILE} of an earlier run (no training).")
     args = parser.parse_args(argv)
-    if not (args.data_root / "ISIC_2019_Training_GroundTruth.csv").is_file():
-        print(f"no ISIC sample at {args.data_root}", file=sys.stderr)
+    if not args.reuse_outputs and not (args.data_root / "ISIC_2019_Training_GroundTruth.csv").is_file():
+        print(f"skipped: no ISIC sample at {args.data_root} (../shared/data/isic2019-dev; --data-root DIR)",
+              file=sys.stderr)
         return 2
+    from dermflow.trust.bootstrap import DEFAULT_DRAWS
+
+    draws = args.bootstrap_draws or DEFAULT_DRAWS
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_accuracy_"))
     cfg = load_config(overrides=[f"data.data_root={args.data_root}", f"paths.work_dir={work}", *args.overrides])
+    if args.reuse_outputs:
+        work.mkdir(parents=True, exist_ok=True)
+        report_trust(cfg, load_head_outputs(args.reuse_outputs), work, draws, None)
+        return 0
 
     start = time.perf_counter()
     root = run_pipeline(cfg)
@@ -197,6 +267,16 @@ def main(argv: list[str] | None = None) -> int:
           f"original files through the scoring path BMA {result['scoring_path_balanced_accuracy']:.4f}; "
           f"{result['scoring_vs_evaluated_label_differences']} labels differ, "
           f"max |dp| {result['scoring_vs_evaluated_max_abs_probability_difference']:.2e}")
+    if cfg.data.test_fraction <= 0:
+        print("trust figures skipped: they need a test split (--set data.test_fraction=0.2)", file=sys.stderr)
+        return 0
+    serving = newest("Trainer/model/*/Format-Serving", root)
+    calibration_file = serving / "assets.extra" / "calibration.json"
+    trainer_calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else None
+    start = time.perf_counter()
+    outputs = extract_head_outputs(cfg, root, work / HEAD_OUTPUTS_FILE)
+    report_trust(cfg, outputs, work, draws, trainer_calibration)
+    print(f"trust figures: {time.perf_counter() - start:.0f} s (extraction + fits + bootstrap)")
     return 0
 
 

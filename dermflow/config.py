@@ -242,6 +242,12 @@ class TrustConfig(_Section):
     conformal_coverage: float = Field(
         0.90, gt=0.0, lt=1.0, description="Probability that the prediction set holds the true label (marginal)."
     )
+    other_class_weight: float = Field(
+        2.0, ge=0.0,
+        description="beta of the out-of-scope score d_in + beta (d_in - d_other): weight of 'closer to a known other "
+                    "diagnosis (ClassFilter's out-of-scope examples) than to any target'; 0: novelty only. 2: best of 0-8 on the "
+                    "real sample's eval split (docs/trust.md).",
+    )
     ece_bins: int = Field(15, ge=2, description="Equal-width confidence bins of the expected calibration error.")
     max_ece: float | None = Field(
         None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."

@@ -3,6 +3,9 @@
 For the Trainer's tests and benchmarks, which need train/eval splits without running ingest:
 ``<root>/Split-<split>/data_tfrecord-00000-of-00001.gz`` with ``image`` (JPEG) and ``label``
 (index into ``labels``, ISIC codes) features, images from :func:`dermflow.synthetic.archive_writer.render_image`.
+
+    write_synthetic_splits(root, {"train": 48, "eval": 12}, ["MEL", "NV", "BCC"], 32)
+    write_synthetic_out_of_scope(root, {"test": {"BKL": 6, "DF": 4}}, 32)   # <root>/OutOfScope/Split-test, label -1
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from dermflow.imaging import encode_jpeg
+from dermflow.isic.out_of_scope_examples import OUT_OF_SCOPE_LABEL, out_of_scope_split_uri
 from dermflow.synthetic.archive_writer import render_image
 
 RECORD_FILE = "data_tfrecord-00000-of-00001.gz"
@@ -40,5 +44,22 @@ def write_synthetic_splits(
                 pixels, _ = render_image(labels[label], image_size=image_size, seed=seed, index=index)
                 writer.write(labelled_example(encode_jpeg(pixels, quality=95), label, labels[label]))
                 index += 1
+        patterns[split] = str(folder / "*")
+    return patterns
+
+
+def write_synthetic_out_of_scope(root: str | Path, splits: dict[str, dict[str, int]], image_size: int,
+                                 seed: int = 1) -> dict[str, str]:
+    """Other diagnoses as ClassFilter keeps them beside the splits (split -> {code: n}); returns split -> pattern."""
+    patterns, index = {}, 0
+    for split, counts in splits.items():
+        folder = Path(out_of_scope_split_uri(str(root), split))
+        folder.mkdir(parents=True, exist_ok=True)
+        with tf.io.TFRecordWriter(str(folder / RECORD_FILE), options="GZIP") as writer:
+            for code, count in counts.items():
+                for _ in range(count):
+                    pixels, _ = render_image(code, image_size=image_size, seed=seed, index=index)
+                    writer.write(labelled_example(encode_jpeg(pixels, quality=95), OUT_OF_SCOPE_LABEL, code))
+                    index += 1
         patterns[split] = str(folder / "*")
     return patterns

@@ -1,4 +1,11 @@
-"""ClassFilter executor: every split of the input Examples -> the examples of the target labels, labelled."""
+"""ClassFilter executor: every split of the input Examples -> the target examples, labelled, plus the out-of-scope ones.
+
+    filtered_examples/Split-<split>/data_tfrecord-*.gz               targets, label 0..C-1 (the declared splits)
+    filtered_examples/OutOfScope/Split-<split>/data_tfrecord-*.gz    other ISIC diagnoses, label -1 (undeclared)
+
+The out-of-scope folder (dermflow.isic.out_of_scope_examples) is not a split of the artifact:
+StatisticsGen, the Trainer's train/eval files and the Evaluator read only ``Split-<name>``.
+"""
 from __future__ import annotations
 
 import json
@@ -16,9 +23,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from dermflow.components.class_filter.label_mapper import COUNTS, KEPT, LabelExamplesFn
+from dermflow.components.class_filter.label_mapper import COUNTS, OUT_OF_SCOPE, FilterOutcome, LabelExamplesFn
 from dermflow.config import DermflowConfig
 from dermflow.isic.label_vocabulary import write_label_vocabulary
+from dermflow.isic.out_of_scope_examples import out_of_scope_split_uri
 
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"
@@ -27,32 +35,33 @@ LABEL_VOCABULARY_KEY = "label_vocabulary"
 _COUNTS_DIR = "_counts"
 
 
-def filter_split(pipeline: beam.Pipeline, split: str, in_uri: str, out_uri: str, counts_prefix: str,
-                 code_to_label: dict[str, str], label_names: list[str]) -> None:
+def filter_split(pipeline: beam.Pipeline, split: str, in_uri: str, out_uri: str, out_of_scope_uri: str,
+                 counts_prefix: str, code_to_label: dict[str, str], label_names: list[str]) -> None:
     labelled = (
         pipeline
         | f"Read[{split}]" >> beam.io.ReadFromTFRecord(io_utils.all_files_pattern(in_uri))
-        | f"Label[{split}]" >> beam.ParDo(LabelExamplesFn(code_to_label, label_names, split)).with_outputs(COUNTS, main="examples")
+        | f"Label[{split}]" >> beam.ParDo(LabelExamplesFn(code_to_label, label_names, split)).with_outputs(
+            COUNTS, OUT_OF_SCOPE, main="examples")
     )
     labelled.examples | f"Write[{split}]" >> beam.io.WriteToTFRecord(
         os.path.join(out_uri, "data_tfrecord"), file_name_suffix=".gz")
+    labelled[OUT_OF_SCOPE] | f"WriteOutOfScope[{split}]" >> beam.io.WriteToTFRecord(
+        os.path.join(out_of_scope_uri, "data_tfrecord"), file_name_suffix=".gz")
     (labelled[COUNTS]
      | f"Count[{split}]" >> beam.combiners.Count.PerElement()
      | f"Json[{split}]" >> beam.MapTuple(lambda key, n: json.dumps([*key, n]))
      | f"WriteCounts[{split}]" >> beam.io.WriteToText(f"{counts_prefix}-{split}", file_name_suffix=".jsonl"))
 
 
-def read_counts(folder: Path, splits: list[str]) -> tuple[dict, dict]:
-    """-> (kept {split: {label: n}}, dropped {split: {code: n}})."""
-    kept = {s: defaultdict(int) for s in splits}
-    dropped = {s: defaultdict(int) for s in splits}
+def read_counts(folder: Path, splits: list[str]) -> dict[FilterOutcome, dict]:
+    """-> {outcome: {split: {label or code: n}}}: kept by label, out of scope and dropped by ISIC code."""
+    counts = {outcome: {s: defaultdict(int) for s in splits} for outcome in FilterOutcome}
     for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
-                split, status, name, n = json.loads(line)
-                (kept if status == KEPT else dropped)[split][name] += n
-    return ({s: dict(sorted(c.items())) for s, c in kept.items()},
-            {s: dict(sorted(c.items())) for s, c in dropped.items()})
+                split, outcome, name, n = json.loads(line)
+                counts[FilterOutcome(outcome)][split][name] += n
+    return {outcome: {s: dict(sorted(c.items())) for s, c in by_split.items()} for outcome, by_split in counts.items()}
 
 
 class Executor(BaseBeamExecutor):
@@ -70,12 +79,13 @@ class Executor(BaseBeamExecutor):
         with self._make_beam_pipeline() as pipeline:
             for split in splits:
                 filter_split(pipeline, split, artifact_utils.get_split_uri([source], split),
-                             artifact_utils.get_split_uri([target], split), str(counts_dir / "counts"),
-                             labels.code_to_label(), labels.label_names())
+                             artifact_utils.get_split_uri([target], split), out_of_scope_split_uri(target.uri, split),
+                             str(counts_dir / "counts"), labels.code_to_label(), labels.label_names())
 
         examples_utils.set_payload_format(target, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(target, "tfrecords_gzip")
-        kept, dropped = read_counts(counts_dir, splits)
+        counts = read_counts(counts_dir, splits)
         shutil.rmtree(counts_dir)
-        write_label_vocabulary(vocabulary_dir, labels, kept, dropped)
-        logging.info("ClassFilter: kept %s, dropped %s", kept, dropped)
+        kept, out_of_scope, dropped = (counts[o] for o in (FilterOutcome.KEPT, FilterOutcome.OUT_OF_SCOPE, FilterOutcome.DROPPED))
+        write_label_vocabulary(vocabulary_dir, labels, kept, dropped, out_of_scope)
+        logging.info("ClassFilter: kept %s, out of scope %s, dropped %s", kept, out_of_scope, dropped)

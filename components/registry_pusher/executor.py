@@ -128,6 +128,7 @@ def build_provenance(cfg: DermflowConfig, serving_dir: Path, vocabulary, artifac
         "data": {
             "data_root": str(cfg.data.data_root) if cfg.data.data_root else None,
             "counts": vocabulary_doc.get("counts", {}),
+            "out_of_scope": vocabulary_doc.get("out_of_scope", {}),
             "dropped": vocabulary_doc.get("dropped", {}),
         },
         "pipeline": {

@@ -204,6 +204,7 @@ def _trust_table(calibration: dict) -> str:
     evaluation = calibration.get("evaluation", {})
     scope = calibration.get("out_of_scope", {})
     conformal = calibration.get("conformal", {})
+    others = evaluation.get("out_of_scope", {})  # the eval split's other diagnoses against its targets
     rows = [
         ["temperature", _fmt(calibration.get("temperature"))],
         ["fitted on", f"{fit.get('split', 'n/a')} split, sizes {fit.get('sizes', 'n/a')}"],
@@ -213,6 +214,11 @@ def _trust_table(calibration: dict) -> str:
         ["out-of-scope method", str(scope.get("method", "n/a"))],
         ["in-scope retention / threshold", f"{_fmt(scope.get('in_scope_retention'))} / {_fmt(scope.get('distance_threshold'))}"],
         ["in-scope images flagged (evaluation)", _fmt(evaluation.get("in_scope_flag_rate"))],
+        ["other diagnoses used / weight beta", f"{', '.join(scope.get('other_classes') or []) or 'none'} / "
+                                               f"{_fmt(scope.get('other_class_weight'))}"],
+        ["out-of-scope AUROC, detector / max softmax (evaluation)",
+         f"{_fmt(others.get('auroc'))} / {_fmt(others.get('auroc_max_softmax'))}"],
+        ["other diagnoses flagged (evaluation)", _fmt(others.get("other_flag_rate"))],
         ["conformal coverage target / quantile", f"{_fmt(conformal.get('coverage'))} / {_fmt(conformal.get('quantile'))}"],
         ["coverage / mean set size / committed (evaluation)",
          f"{_fmt(evaluation.get('coverage'))} / {_fmt(evaluation.get('mean_set_size'))} / {_fmt(evaluation.get('committed_share'))}"],

@@ -4,5 +4,6 @@
     archive_pairing     files on disk <-> CSV rows, before anything is decoded
     lesion_split        train/eval/test grouped by lesion, stratified by class
     label_vocabulary    target labels and the ISIC code -> label map
+    out_of_scope_examples  where ClassFilter keeps the non-target diagnoses (beside the splits)
     ingest_report       counts per class and split, and every reject with its reason
 """

@@ -67,6 +67,12 @@ class TrustHead(tf.Module):
         super().__init__(name="trust")
         self.temperature = tf.Variable(trust.temperature, dtype=tf.float32, trainable=False, name="temperature")
         self.class_means = tf.Variable(trust.distance.means, dtype=tf.float32, trainable=False, name="class_means")
+        self.other_means = tf.Variable(  # [K, D], K = 0 without the archive's other diagnoses
+            trust.distance.others, dtype=tf.float32, trainable=False, name="other_means",
+            shape=tf.TensorShape([None, trust.distance.means.shape[1]]),
+        )
+        self.other_class_weight = tf.Variable(trust.distance.other_weight, dtype=tf.float32, trainable=False,
+                                              name="other_class_weight")
         self.precision = tf.Variable(trust.distance.precision, dtype=tf.float32, trainable=False, name="precision")
         self.reference_distances = tf.Variable(
             trust.reference_distances.astype("float32"), dtype=tf.float32, trainable=False, name="reference_distances",
@@ -79,9 +85,7 @@ class TrustHead(tf.Module):
 
     def __call__(self, logits: tf.Tensor, dense_input: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
-        features = tf.math.l2_normalize(tf.cast(dense_input, tf.float32), axis=1, epsilon=1e-12)
-        diff = features[:, None, :] - self.class_means[None]
-        distance = tf.reduce_min(tf.einsum("ncd,de,nce->nc", diff, self.precision, diff), axis=1)
+        distance = self._score(dense_input)
         at_least = tf.reduce_sum(tf.cast(self.reference_distances[None, :] >= distance[:, None], tf.float32), axis=1)
         reference_size = tf.cast(tf.size(self.reference_distances), tf.float32)
         prediction_set = probabilities >= 1.0 - self.conformal_quantile
@@ -92,6 +96,24 @@ class TrustHead(tf.Module):
             "prediction_set": prediction_set,
             "prediction_set_size": tf.reduce_sum(tf.cast(prediction_set, tf.int32), axis=1),
         }
+
+
+    def _nearest(self, features: tf.Tensor, means: tf.Tensor) -> tf.Tensor:
+        diff = features[:, None, :] - means[None]
+        return tf.reduce_min(tf.einsum("ncd,de,nce->nc", diff, self.precision, diff), axis=1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    def out_of_scope_score(self, dense_input: tf.Tensor) -> tf.Tensor:
+        """The detector's score of pooled features [N, D] (saved with the model: ``loaded.trust.out_of_scope_score``)."""
+        return self._score(dense_input)
+
+    def _score(self, dense_input: tf.Tensor) -> tf.Tensor:
+        """d_in + beta (d_in - d_other) of L2-normalised features; d_in without other means (FeatureDistance.distance)."""
+        features = tf.math.l2_normalize(tf.cast(dense_input, tf.float32), axis=1, epsilon=1e-12)
+        d_in = self._nearest(features, self.class_means)
+        has_others = tf.shape(self.other_means)[0] > 0
+        d_other = tf.where(has_others, self._nearest(features, self.other_means), d_in)  # empty min = inf: unused
+        return d_in + self.other_class_weight * (d_in - d_other)
 
 
 class ClassifierServing(tf.Module):

@@ -1,15 +1,20 @@
-"""Fits the temperature, the out-of-scope threshold and the conformal quantile on held-out data.
+"""Fits the temperature, the out-of-scope detector, its threshold and the conformal quantile on held-out data.
 
-    trust = fit_trust(logits, features, labels, cfg.trust)          # held-out, in-scope images
-    summary = trust.summary()                                       # -> calibration.json
-    figures = evaluate_trust(trust, logits, features, labels, bins) # on data used for none of it
+    trust = fit_trust(logits, features, labels, cfg.trust)                   # held-out, in-scope images
+    trust = fit_trust(logits, features, labels, cfg.trust, others=others)    # + the other diagnoses' images
+    summary = trust.summary()                                                # -> calibration.json
+    figures = evaluate_trust(trust, logits, features, labels, bins, others)  # on data used for none of it
 
-The held-out images are split at random (``trust.seed``) into two disjoint halves:
+The held-out images are split at random (``trust.seed``) into two disjoint halves, and so are the
+images of the archive's other diagnoses (``others``, :class:`OtherDiagnoses`, ClassFilter's
+out-of-scope examples of the same split):
 
-- part A fits the temperature (NLL) and the feature-distance detector (class means, covariance);
+- part A fits the temperature (NLL) and the feature-distance detector: target class means, their
+  shared covariance, and one mean per other ISIC code;
 - part B, with A's temperature and detector, fixes the out-of-scope threshold (the
-  ``in_scope_retention`` quantile of its in-scope distances) and the conformal quantile
-  (``conformal_coverage``), so neither is fitted on the data that chose the temperature.
+  ``in_scope_retention`` quantile of its in-scope scores) and the conformal quantile
+  (``conformal_coverage``), so neither is fitted on the data that chose the temperature. Part B's
+  other diagnoses give the fit-time out-of-scope AUROC in ``fit["out_of_scope"]``.
 """
 from __future__ import annotations
 
@@ -21,10 +26,32 @@ import numpy as np
 from dermflow.config import TrustConfig
 from dermflow.trust.calibration_metrics import classwise_ece, expected_calibration_error
 from dermflow.trust.conformal_sets import conformal_threshold, prediction_sets
-from dermflow.trust.feature_distance import FeatureDistance, fit_feature_distance, in_scope_pvalue
+from dermflow.trust.feature_distance import (
+    FeatureDistance, fit_feature_distance, in_scope_pvalue, max_softmax_score)
+from dermflow.trust.out_of_scope_metrics import out_of_scope_figures
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
 
 MIN_PART = 2
+
+
+@dataclass(frozen=True)
+class OtherDiagnoses:
+    """Held-out images of the archive's non-target diagnoses: logits [M, C], features [M, D], ISIC codes [M]."""
+
+    logits: np.ndarray
+    features: np.ndarray
+    codes: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "logits", np.asarray(self.logits, np.float64))
+        object.__setattr__(self, "features", np.asarray(self.features, np.float64))
+        object.__setattr__(self, "codes", np.asarray(self.codes).astype(str))
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+    def subset(self, index) -> "OtherDiagnoses":
+        return OtherDiagnoses(self.logits[index], self.features[index], self.codes[index])
 
 
 @dataclass(frozen=True)
@@ -33,8 +60,8 @@ class TrustParameters:
 
     temperature: float
     distance: FeatureDistance
-    reference_distances: np.ndarray  # float32 [n], sorted: part B's in-scope distances
-    distance_threshold: float  # a distance above it is out of scope
+    reference_distances: np.ndarray  # float32 [n], sorted: part B's in-scope scores
+    distance_threshold: float  # a score above it is out of scope
     conformal_quantile: float  # the set holds c when p_c >= 1 - conformal_quantile
     in_scope_retention: float
     conformal_coverage: float
@@ -53,18 +80,26 @@ class TrustParameters:
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         return softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
 
+    def out_of_scope_score(self, features: np.ndarray) -> np.ndarray:
+        """The detector's score s (grows with "out of scope"); the threshold applies to it."""
+        return self.distance.distance(features)
+
     def in_scope_score(self, features: np.ndarray) -> np.ndarray:
-        return in_scope_pvalue(self.distance.distance(features), self.reference_distances)
+        return in_scope_pvalue(self.out_of_scope_score(features), self.reference_distances)
 
     def out_of_scope(self, features: np.ndarray) -> np.ndarray:
-        return self.distance.distance(features) > self.distance_threshold
+        return self.out_of_scope_score(features) > self.distance_threshold
 
     def summary(self) -> dict:
         """JSON-ready: the fitted values (not the detector's matrices) and the fitting figures."""
         return {
             "temperature": self.temperature,
             "out_of_scope": {
-                "method": "mahalanobis_l2_normalised_penultimate_features",
+                "method": self.distance.method,
+                "score": "d_in + other_class_weight * (d_in - d_other), squared Mahalanobis distances to the "
+                         "nearest target / other-diagnosis mean; d_in alone without other means",
+                "other_class_weight": self.distance.other_weight,
+                "other_classes": list(self.distance.other_codes),
                 "in_scope_retention": self.in_scope_retention,
                 "distance_threshold": None if math.isinf(self.distance_threshold) else self.distance_threshold,
                 "reference_size": int(self.reference_distances.size),
@@ -82,9 +117,15 @@ def _quantile_rank(values: np.ndarray, level: float) -> float:
     return float(values[rank - 1]) if 0 < rank <= values.size else math.inf
 
 
+def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2:])
+
+
 def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg: TrustConfig,
-              split: str = "test") -> TrustParameters:
-    """``logits`` [N, C], ``features`` [N, D] (the classifier's dense input), ``labels`` [N] of held-out images."""
+              split: str = "test", others: OtherDiagnoses | None = None) -> TrustParameters:
+    """``logits`` [N, C], ``features`` [N, D] (the classifier's dense input), ``labels`` [N] of held-out images;
+    ``others``: held-out images of the other diagnoses (their means enter the score, weight ``other_class_weight``)."""
     logits = np.asarray(logits, dtype=np.float64)
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -92,11 +133,15 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
     if labels.size < 2 * MIN_PART:
         params = TrustParameters.identity(num_classes, features.shape[1])
         return TrustParameters(**{**params.__dict__, "fit": {"fitted": False, "reason": f"{labels.size} held-out images"}})
-    order = np.random.default_rng(cfg.seed).permutation(labels.size)
-    part_a, part_b = np.sort(order[: labels.size // 2]), np.sort(order[labels.size // 2 :])
+    rng = np.random.default_rng(cfg.seed)
+    part_a, part_b = _halves(labels.size, rng)
+    others_a, others_b = _halves(len(others), rng) if others is not None and len(others) else (None, None)
 
     temperature = fit_temperature(logits[part_a], labels[part_a])
-    detector = fit_feature_distance(features[part_a], labels[part_a], num_classes)
+    detector = fit_feature_distance(
+        features[part_a], labels[part_a], num_classes,
+        others.features[others_a] if others_a is not None else None,
+        others.codes[others_a] if others_a is not None else None, cfg.other_class_weight)
     reference = np.sort(detector.distance(features[part_b])).astype(np.float32)
     threshold = _quantile_rank(reference, cfg.in_scope_retention)
     calibrated_b = softmax(logits[part_b] / temperature)
@@ -106,26 +151,37 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
     fit = {
         "fitted": True,
         "split": split,
-        "sizes": {"held_out": int(labels.size), "part_a": int(part_a.size), "part_b": int(part_b.size)},
-        "part_a": "temperature + feature-distance detector",
+        "sizes": {"held_out": int(labels.size), "part_a": int(part_a.size), "part_b": int(part_b.size),
+                  "others_part_a": int(0 if others_a is None else others_a.size),
+                  "others_part_b": int(0 if others_b is None else others_b.size)},
+        "part_a": "temperature + feature-distance detector (target means, other-diagnosis means, covariance)",
         "part_b": "out-of-scope threshold + conformal quantile; ECE below is measured on it",
         "ece_bins": cfg.ece_bins,
         "ece_before": expected_calibration_error(raw_b, labels[part_b], cfg.ece_bins),
         "ece_after": expected_calibration_error(calibrated_b, labels[part_b], cfg.ece_bins),
     }
+    if others_a is not None:
+        fit["other_class_images_part_a"] = dict(zip(*np.unique(others.codes[others_a], return_counts=True)))
+        fit["other_class_images_part_a"] = {str(k): int(v) for k, v in fit["other_class_images_part_a"].items()}
+        b_scores = detector.distance(others.features[others_b])
+        fit["out_of_scope"] = out_of_scope_figures(
+            reference, b_scores, others.codes[others_b], reference > threshold, b_scores > threshold)
+        fit["out_of_scope"]["note"] = ("part B's other diagnoses: their codes' means were fitted on part A "
+                                       "(the same codes), so this is not novelty")
     return TrustParameters(temperature, detector, reference, threshold, quantile, cfg.in_scope_retention,
                            cfg.conformal_coverage, fit)
 
 
 def evaluate_trust(trust: TrustParameters, logits: np.ndarray, features: np.ndarray, labels: np.ndarray,
-                   bins: int = 15) -> dict:
-    """ECE before/after (top-label and per class), coverage, set sizes and in-scope flag rate on in-scope images."""
+                   bins: int = 15, others: OtherDiagnoses | None = None) -> dict:
+    """ECE before/after (top-label and per class), coverage, set sizes and in-scope flag rate on in-scope images;
+    with ``others``, the out-of-scope AUROC (overall, per code; the detector and max softmax) and flag rates."""
     labels = np.asarray(labels, dtype=np.int64)
     raw = softmax(np.asarray(logits, dtype=np.float64))
     calibrated = trust.calibrated(logits)
     sets = prediction_sets(calibrated, trust.conformal_quantile)
     sizes = sets.sum(axis=1)
-    return {
+    figures = {
         "count": int(labels.size),
         "ece_before": expected_calibration_error(raw, labels, bins),
         "ece_after": expected_calibration_error(calibrated, labels, bins),
@@ -136,3 +192,13 @@ def evaluate_trust(trust: TrustParameters, logits: np.ndarray, features: np.ndar
         "committed_share": float((sizes == 1).mean()) if labels.size else float("nan"),
         "in_scope_flag_rate": float(trust.out_of_scope(features).mean()) if labels.size else float("nan"),
     }
+    if others is not None and len(others):
+        target_scores = trust.out_of_scope_score(features)
+        other_scores = trust.out_of_scope_score(others.features)
+        section = out_of_scope_figures(target_scores, other_scores, others.codes,
+                                       target_scores > trust.distance_threshold,
+                                       other_scores > trust.distance_threshold)
+        section["auroc_max_softmax"] = out_of_scope_figures(
+            max_softmax_score(calibrated), max_softmax_score(trust.calibrated(others.logits)), others.codes)["auroc"]
+        figures["out_of_scope"] = section
+    return figures

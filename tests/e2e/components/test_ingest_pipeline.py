@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx import v1 as tfx
 
 from dermflow.components.class_filter.component import ClassFilter
@@ -13,6 +13,7 @@ from dermflow.config import DataConfig, load_config
 from dermflow.isic.ingest_report import read_report
 from dermflow.isic.csv_reader import read_isic_csvs
 from dermflow.isic.label_vocabulary import read_label_vocabulary
+from dermflow.isic.out_of_scope_examples import OUT_OF_SCOPE_DIR
 from dermflow.schemas import INGESTED_EXAMPLES_SCHEMA, TRAINING_EXAMPLES_SCHEMA
 from dermflow.synthetic.archive_writer import write_archive
 
@@ -107,6 +108,25 @@ def test_synthetic_archive(tmp_path):
     vocabulary = read_label_vocabulary(only_dir(root, "ClassFilter", "label_vocabulary", "*"))
     kept = sum(n for split in vocabulary["counts"].values() for n in split.values())
     assert kept == sum(report["class_totals"].get(code, 0) for code in ("MEL", "NV", "BCC"))
+    check_out_of_scope_beside_the_splits(root, report, vocabulary)
+
+
+def check_out_of_scope_beside_the_splits(root: Path, report: dict, vocabulary: dict) -> None:
+    """The other diagnoses are in OutOfScope/Split-<s> of the filtered artifact; StatisticsGen saw the targets only."""
+    filtered = only_dir(root, "ClassFilter", "filtered_examples", "*")
+    others = {code: n for code, n in report["class_totals"].items() if code not in ("MEL", "NV", "BCC", "UNK")}
+    assert others, "the synthetic archive should hold other diagnoses"
+    written = Counter()
+    for split in report["split_names"]:
+        rows = read_split(filtered / OUT_OF_SCOPE_DIR, split)
+        assert dict(Counter(r["diagnosis"] for r in rows)) == vocabulary["out_of_scope"][split]
+        written.update(r["diagnosis"] for r in rows)
+        statistics = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+            only_dir(root, "stats_train", "statistics", "*", f"Split-{split}", "FeatureStats.pb").read_bytes())
+        assert statistics.datasets[0].num_examples == sum(vocabulary["counts"][split].values())
+    assert dict(written) == others
+    assert sorted(p.name for p in (only_dir(root, "stats_train", "statistics", "*")).iterdir() if p.is_dir()) == [
+        f"Split-{split}" for split in sorted(report["split_names"])]
 
 
 @pytest.mark.shared_data

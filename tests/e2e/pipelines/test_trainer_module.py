@@ -9,7 +9,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from dermflow.config import DermflowConfig, load_config
 from dermflow.pipelines.trainer_module import run_fn
 from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER
-from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_splits
+from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_out_of_scope, write_synthetic_splits
 
 pytestmark = pytest.mark.e2e
 
@@ -71,5 +71,36 @@ def test_trust_values_are_fitted_on_the_eval_split_when_there_is_no_test_split(t
     calibration = json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text())
     assert calibration["shared_split"] is True
     assert calibration["fit"]["fitted"] is True and calibration["fit"]["split"] == "eval"
-    assert calibration["fit"]["sizes"] == {"held_out": 12, "part_a": 6, "part_b": 6}
+    assert calibration["fit"]["sizes"] == {"held_out": 12, "part_a": 6, "part_b": 6, "others_part_a": 0,
+                                           "others_part_b": 0}
     assert calibration["temperature"] > 0
+    assert calibration["out_of_scope"]["other_classes"] == []  # no OutOfScope folder: novelty only
+
+
+@pytest.fixture(scope="module")
+def trained_with_test_split(tmp_path_factory):
+    """Train/eval/test splits plus the other diagnoses ClassFilter keeps beside eval and test."""
+    tmp = tmp_path_factory.mktemp("trainer_test_split")
+    cfg = _tiny_config(tmp / "work")
+    splits = write_synthetic_splits(tmp / "examples", {"train": 48, "eval": 12, "test": 16}, cfg.labels.label_names(), 32)
+    write_synthetic_out_of_scope(tmp / "examples", {"test": {"BKL": 6, "DF": 4}, "eval": {"BKL": 3, "AK": 2}}, 32)
+    fn_args = FnArgs(
+        train_files=[splits["train"]], eval_files=[splits["eval"]],
+        serving_model_dir=str(tmp / "serving"), model_run_dir=str(tmp / "run"),
+        custom_config={"config_json": cfg.to_json()},
+    )
+    run_fn(fn_args)
+    return json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text())
+
+
+def test_the_other_diagnoses_of_the_test_split_enter_the_detector(trained_with_test_split):
+    calibration = trained_with_test_split
+    assert calibration["shared_split"] is False and calibration["fit"]["split"] == "test"
+    sizes = calibration["fit"]["sizes"]
+    assert (sizes["held_out"], sizes["others_part_a"], sizes["others_part_b"]) == (16, 5, 5)
+    scope = calibration["out_of_scope"]
+    assert scope["method"].endswith("minus_other_class_means") and scope["other_class_weight"] == 2.0
+    assert set(scope["other_classes"]) <= {"BKL", "DF"} and scope["other_classes"]  # codes with >= 2 part-A images
+    evaluation = calibration["evaluation"]["out_of_scope"]  # the eval split's other diagnoses vs its targets
+    assert (evaluation["targets"], evaluation["others"]) == (12, 5)
+    assert set(evaluation["per_class"]) == {"AK", "BKL"} and 0.0 <= evaluation["auroc"] <= 1.0

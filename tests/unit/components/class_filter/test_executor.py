@@ -1,4 +1,6 @@
 """ClassFilter's executor on hand-written Examples (Beam in-memory)."""
+from pathlib import Path
+
 import pytest
 import tensorflow as tf
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
@@ -8,9 +10,10 @@ from dermflow.components.artifact_types import LabelVocabulary
 from dermflow.components.class_filter.executor import Executor
 from dermflow.config import load_config
 from dermflow.isic.label_vocabulary import read_label_names, read_label_vocabulary
+from dermflow.isic.out_of_scope_examples import OUT_OF_SCOPE_DIR, out_of_scope_split_uri
 
 IN_MEMORY = BaseBeamExecutor.Context(beam_pipeline_args=["--direct_running_mode=in_memory"])
-SPLITS = {"train": ["MEL", "NV", "NV", "BCC", "BKL", "SCC", "DF"], "eval": ["MEL", "AK", "VASC"]}
+SPLITS = {"train": ["MEL", "NV", "NV", "BCC", "BKL", "SCC", "DF", "UNK"], "eval": ["MEL", "AK", "VASC"]}
 
 
 def make_example(image_id, code):
@@ -46,8 +49,9 @@ def run_filter(tmp_path, source, *overrides):
     return target, vocabulary.uri
 
 
-def read_labels(target, split):
-    pattern = artifact_utils.get_split_uri([target], split) + "/*.gz"
+def read_labels(target, split, out_of_scope=False):
+    uri = out_of_scope_split_uri(target.uri, split) if out_of_scope else artifact_utils.get_split_uri([target], split)
+    pattern = uri + "/*.gz"
     records = tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP")
     out = []
     for record in records:
@@ -68,7 +72,21 @@ def test_default_keeps_mel_nv_bcc_with_contiguous_indices(tmp_path, source):
     assert read_label_names(vocabulary_uri) == ["MEL", "NV", "BCC"]
     document = read_label_vocabulary(vocabulary_uri)
     assert document["counts"] == {"train": {"BCC": 1, "MEL": 1, "NV": 2}, "eval": {"MEL": 1}}
-    assert document["dropped"] == {"train": {"BKL": 1, "DF": 1, "SCC": 1}, "eval": {"AK": 1, "VASC": 1}}
+    assert document["out_of_scope"] == {"train": {"BKL": 1, "DF": 1, "SCC": 1}, "eval": {"AK": 1, "VASC": 1}}
+    assert document["dropped"] == {"train": {"UNK": 1}, "eval": {}}
+
+
+def test_other_diagnoses_are_kept_out_of_scope_beside_the_declared_splits(tmp_path, source):
+    target, _ = run_filter(tmp_path, source)
+    train = read_labels(target, "train", out_of_scope=True)
+    assert [(code, label, name) for code, label, name, _ in train] == [
+        ("BKL", -1, "BKL"), ("DF", -1, "DF"), ("SCC", -1, "SCC")]  # UNK is none of the eight: dropped
+    assert all(image == b"\xff\xd8\xff" for *_, image in train)
+    assert [(c, l, n) for c, l, n, _ in read_labels(target, "eval", out_of_scope=True)] == [
+        ("AK", -1, "AK"), ("VASC", -1, "VASC")]
+    # Not a split of the artifact: the declared split folders hold the targets only.
+    assert artifact_utils.decode_split_names(target.split_names) == ["train", "eval"]
+    assert sorted(p.name for p in Path(target.uri).iterdir()) == [OUT_OF_SCOPE_DIR, "Split-eval", "Split-train"]
 
 
 def test_binary_groups_map_codes_onto_malignant_and_benign(tmp_path, source):
@@ -78,6 +96,7 @@ def test_binary_groups_map_codes_onto_malignant_and_benign(tmp_path, source):
     assert read_label_names(vocabulary_uri) == ["malignant", "benign"]
     assert read_label_vocabulary(vocabulary_uri)["code_to_label"]["SCC"] == "malignant"
     assert len(read_labels(target, "train")) == 7
+    assert read_labels(target, "train", out_of_scope=True) == []  # every diagnosis is a target
 
 
 def test_all8_keeps_every_diagnosis(tmp_path, source):

@@ -29,8 +29,11 @@ def _version(tmp_path: Path, with_extras: bool = True):
                    {"phase": 2, "loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "val_accuracy": 0.7, "val_balanced_accuracy": 0.66}]
         (saved_model / "assets.extra" / "history.json").write_text(json.dumps(history))
         calibration = {"temperature": 1.7321, "fit": {"split": "test", "ece_before": 0.0912, "ece_after": 0.0188},
-                       "out_of_scope": {"in_scope_retention": 0.95, "distance_threshold": 3.5},
-                       "conformal": {"coverage": 0.9, "quantile": 0.8}, "evaluation": {"coverage": 0.9134}}
+                       "out_of_scope": {"in_scope_retention": 0.95, "distance_threshold": 3.5,
+                                        "other_classes": ["AK", "BKL"], "other_class_weight": 2.0},
+                       "conformal": {"coverage": 0.9, "quantile": 0.8},
+                       "evaluation": {"coverage": 0.9134, "out_of_scope": {"auroc": 0.8311, "auroc_max_softmax": 0.6761,
+                                                                           "other_flag_rate": 0.1657}}}
         (saved_model / "assets.extra" / "calibration.json").write_text(json.dumps(calibration))
     keras_file = tmp_path / "model.keras"
     keras_file.write_bytes(b"stand-in")
@@ -55,6 +58,7 @@ def test_report_has_the_four_pictures_the_metrics_and_the_trust_table(tmp_path):
     assert "0.8123" in text and "sex=female" in text and "MEL" in text
     assert (version.path / "calibration.json").is_file()  # the registry copies it beside metrics.json
     assert "1.7321" in text and "0.0912 / 0.0188" in text and "0.9134" in text
+    assert "AK, BKL / 2.0000" in text and "0.8311 / 0.6761" in text and "0.1657" in text
     assert "not available" not in text
 
 

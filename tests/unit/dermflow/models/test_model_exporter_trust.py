@@ -12,7 +12,7 @@ from dermflow.models import SIGNATURES, build_classifier, export_model, load_exp
 from dermflow.models.export_layout import read_export_calibration
 from dermflow.models.model_exporter import head_model, logits_of
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
-from dermflow.trust import expected_calibration_error, fit_trust, prediction_sets, softmax
+from dermflow.trust import OtherDiagnoses, expected_calibration_error, fit_trust, prediction_sets, softmax
 
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 LABELS = ["MEL", "NV", "BCC"]
@@ -40,11 +40,14 @@ def overconfident(tmp_path_factory):
     spread = 1.5 / max(float(logits.std()), 1e-6)  # the "true" logits: spread * z
     true_probabilities = softmax(logits * spread)
     labels = np.array([rng.choice(len(LABELS), p=p) for p in true_probabilities])
+    extra = [encode(rng.integers(0, 256, (SIZE, SIZE, 3)) * rng.uniform(0.2, 1.0), "PNG") for _ in range(100)]
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel * spread * OVERCONFIDENCE, bias * spread * OVERCONFIDENCE])
     logits, features = _head(built, images)
     fit, held = slice(0, 400), slice(400, 600)
-    trust = fit_trust(logits[fit], features[fit], labels[fit], TrustConfig())
+    # 100 more images stand for the archive's other diagnoses (two codes): their means enter the score.
+    others = OtherDiagnoses(*_head(built, extra), np.array(["BKL", "DF"] * 50))
+    trust = fit_trust(logits[fit], features[fit], labels[fit], TrustConfig(), others=others)
     export_dir = tmp_path_factory.mktemp("trust") / "serving_model"
     export_model(built, LABELS, export_dir, IMAGE_PATH, trust=trust, calibration={"note": "test"})
     return built, trust, export_dir, load_exported(export_dir), images[held], logits[held], features[held], labels[held]
@@ -77,6 +80,24 @@ def test_every_signature_returns_the_calibrated_outputs(overconfident, signature
     np.testing.assert_array_equal(outputs["prediction_set"], prediction_sets(expected, trust.conformal_quantile))
     np.testing.assert_array_equal(outputs["prediction_set_size"], outputs["prediction_set"].numpy().sum(1))
     assert outputs["out_of_scope"].dtype == tf.bool
+
+
+def test_the_exported_score_uses_the_other_diagnoses_means(overconfident):
+    """The SavedModel computes d_in + beta (d_in - d_other) as numpy does, not d_in alone."""
+    _, trust, _, loaded, images, _, features, _ = overconfident
+    assert trust.distance.other_codes == ("BKL", "DF") and trust.distance.other_weight > 0
+    np.testing.assert_allclose(loaded.trust.other_means.numpy(), trust.distance.others)
+    assert float(loaded.trust.other_class_weight.numpy()) == pytest.approx(trust.distance.other_weight)
+    score = trust.out_of_scope_score(features)
+    novelty_only = trust.distance.without_others().distance(features)
+    tolerance = 1e-3 * np.abs(score).max()
+    assert np.abs(score - novelty_only).mean() > 10 * tolerance  # d_in alone would fail the parity below
+    np.testing.assert_allclose(loaded.trust.out_of_scope_score(tf.constant(features, tf.float32)), score,
+                               rtol=1e-3, atol=tolerance)
+    exported = loaded.signatures["predict_images"](images=tf.constant(images))
+    np.testing.assert_allclose(exported["in_scope_score"], trust.in_scope_score(features), atol=1e-2)
+    agree = exported["out_of_scope"].numpy() == trust.out_of_scope(features)
+    assert agree.mean() >= 0.99  # at most a float32 tie at the threshold
 
 
 def test_gradcam_pixels_carries_the_trust_outputs(overconfident):
