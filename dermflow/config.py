@@ -42,11 +42,8 @@ class DataConfig(_Section):
     metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
     max_side: int = Field(512, gt=0, description="Longer side of the stored images; larger ones are shrunk and re-encoded.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="For re-encoded images; a fitting source JPEG keeps its own coding.")
-    eval_fraction: float = Field(0.15, ge=0.0, lt=1.0, description="Lesions for early stopping, TFMA and the gates.")
-    test_fraction: float = Field(
-        0.2, ge=0.0, lt=1.0, description="Lesions that choose nothing: calibration, out-of-scope threshold, conformal "
-        "quantile (trust.*) and honest final figures. 0: none, and trust is fitted on the eval split (shared)."
-    )
+    eval_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     split_seed: int = 0
     max_missing_fraction: float = Field(
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
@@ -163,14 +160,13 @@ TRAIN_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
 }
-DEFAULT_TRAIN_PRESET = "fast"
+DEFAULT_TRAIN_PRESET = "full"
 
 
 class TrainConfig(_Section):
     """How the Trainer trains. ``preset`` fills the settings of :data:`TRAIN_PRESETS` (and
-    ``model.image_size``) that the config does not name itself: ``fast`` (default: the best accuracy
-    per CPU-minute measured, docs/benchmarks.md) or ``full``; ``custom`` fills nothing beyond the
-    field defaults (which are ``full``'s)."""
+    ``model.image_size``) that the config does not name itself: ``full`` (default) or ``fast``;
+    ``custom`` fills nothing beyond the field defaults (which are ``full``'s)."""
 
     preset: Literal["fast", "full", "custom"] = DEFAULT_TRAIN_PRESET
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")

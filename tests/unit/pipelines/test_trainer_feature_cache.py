@@ -116,10 +116,9 @@ def test_config_refuses_the_cache_with_augmentation_it_cannot_precompute():
     fast = load_config(overrides=["train.preset=fast"])
     assert fast.train.feature_cache and fast.model.image_size == 161 and fast.train.fine_tune_layers == 30
     assert load_config(overrides=["train.preset=fast", "model.image_size=193"]).model.image_size == 193
-    assert load_config().train.preset == "fast"
-    full = load_config(overrides=["train.preset=full"])
-    assert (full.train.feature_cache, full.model.image_size, full.train.fine_tune_layers, full.train.augment_rotation) == (
-        False, 225, "all", 0.5)
+    full = load_config()
+    assert (full.train.preset, full.train.feature_cache, full.model.image_size, full.train.fine_tune_layers) == (
+        "full", False, 225, "all")
 
 
 def test_a_cache_that_would_not_fit_in_memory_is_not_built(monkeypatch):
