@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
-import time
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -188,31 +188,39 @@ def test_two_shards_score_every_image_once_into_one_dataset(api, retrain_run, ro
     assert sorted(errors["path"]) == sorted(BAD_FILES)
 
 
-def test_a_worker_killed_mid_shard_is_recovered_with_one_row_per_image(api, cfg, retrain_run, root):
-    killed: dict = {"seen_at": None}
-
-    def kill_once_a_shard_runs(run):
-        if "map_index" in killed or run["state"] != "running":
-            return
-        running = [ti for ti in api.task_instances("dermflow_score", run["dag_run_id"])
-                   if ti["task_id"] == "score" and ti["state"] == "running"]
-        if not running:
-            killed["seen_at"] = None
-        elif killed["seen_at"] is None:
-            killed["seen_at"] = time.monotonic()
-        elif time.monotonic() - killed["seen_at"] > 8:  # the shard's Beam job is under way
-            stop_process(cfg, "default-1", signal.SIGKILL)  # the worker, its task and the Beam job: a dead machine
-            killed["map_index"] = running[0]["map_index"]
+def _kill_the_worker_once_a_shard_job_runs(cfg, output: Path, killed: dict, stop: threading.Event) -> None:
+    """Watches for a shard's staging heartbeat, which its scoring run writes just before the Beam job
+    starts, then SIGKILLs the worker: a dead machine mid-shard. Polls the filesystem, not the REST
+    API, so a shard that finishes in a few seconds is still caught."""
+    while not stop.is_set():
+        beating = sorted(output.glob("_staging/*/shard-*/heartbeat"))
+        if beating:
+            stop_process(cfg, "default-1", signal.SIGKILL)  # the worker, its task and the Beam job
+            killed["map_index"] = int(beating[0].parent.name.split("-")[1])
             start_worker(cfg, "default-1")
+            return
+        stop.wait(0.1)
 
-    run_id = _score(api, root, "scores-killed", on_poll=kill_once_a_shard_runs)
-    assert "map_index" in killed, "no shard was seen running, so no worker was killed"
+
+def test_a_worker_killed_mid_shard_is_recovered_with_one_row_per_image(api, cfg, retrain_run, root):
+    killed: dict = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_kill_the_worker_once_a_shard_job_runs,
+                               args=(cfg, root / "scores-killed", killed, stop), daemon=True)
+    watcher.start()
+    try:
+        run_id = _score(api, root, "scores-killed")
+    finally:
+        stop.set()
+        watcher.join()
+    assert "map_index" in killed, "no shard's job was seen running, so no worker was killed"
     tries = {ti["map_index"]: ti["try_number"] for ti in api.task_instances("dermflow_score", run_id) if ti["task_id"] == "score"}
     assert tries[killed["map_index"]] >= 2
     rows = _predictions(root, "scores-killed")
     assert collections.Counter(rows["path"]) == collections.Counter(
         p.name for p in _images(root).glob("*.jpg") if p.name not in BAD_FILES
     )
+    assert not (root / "scores-killed" / "_staging").exists() or not any((root / "scores-killed" / "_staging").iterdir())
 
 
 def _database_dumps(cfg) -> dict[str, bytes]:

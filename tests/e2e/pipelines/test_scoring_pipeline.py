@@ -5,11 +5,9 @@ import io
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import duckdb
@@ -20,6 +18,7 @@ from PIL import Image
 
 from dermflow.config import load_config
 from dermflow.imaging.dicom_reader import encode_dicom, hash_uid
+from image_file_bytes import encode, png_header_only
 
 pytestmark = pytest.mark.e2e
 
@@ -34,19 +33,6 @@ BAD_FILES = {  # relative path -> reason
 }
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
-
-
-def _encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
 def _make_input_folder(model, folder: Path) -> dict[str, Path]:
     """Writes the scoring input; returns the good files' relative path -> mask (or None)."""
     sources = sorted(model.images_dir.glob("*.jpg"))[:ARCHIVE_IMAGES]
@@ -58,10 +44,10 @@ def _make_input_folder(model, folder: Path) -> dict[str, Path]:
         good[relative] = model.masks_dir / f"{source.stem}.png"
     rgb = np.asarray(Image.open(sources[0]).convert("RGB"))
     odd = {
-        "odd/cmyk.jpg": _encode(Image.fromarray(rgb).convert("CMYK"), "JPEG"),
-        "odd/sixteen_bit.png": _encode(Image.fromarray((rgb[:, :, 0].astype(np.uint16) * 257)), "PNG"),
-        "odd/grey.jpg": _encode(Image.fromarray(rgb).convert("L"), "JPEG"),
-        "odd/png_named.jpg": _encode(Image.fromarray(rgb), "PNG"),
+        "odd/cmyk.jpg": encode(Image.fromarray(rgb).convert("CMYK"), "JPEG"),
+        "odd/sixteen_bit.png": encode(Image.fromarray((rgb[:, :, 0].astype(np.uint16) * 257)), "PNG"),
+        "odd/grey.jpg": encode(Image.fromarray(rgb).convert("L"), "JPEG"),
+        "odd/png_named.jpg": encode(Image.fromarray(rgb), "PNG"),
         "odd/sous dossier/lésion ñ 1.jpg": sources[1].read_bytes()[:-1] + b"\xd9",
         "odd/patient.dcm": encode_dicom(rgb, DICOM_UID, {"PatientName": PATIENT_NAME, "PatientID": "ZX-555-1234"}),
     }
@@ -70,7 +56,7 @@ def _make_input_folder(model, folder: Path) -> dict[str, Path]:
         "bad/truncated.jpg": jpeg[: len(jpeg) // 2],
         "bad/empty.jpg": b"",
         "bad/notes.txt": b"patient list, not an image\n",
-        "bad/huge.png": _png_header_only(20_000, 20_000),
+        "bad/huge.png": png_header_only(20_000, 20_000),
     }
     for relative, data in {**odd, **bad}.items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,7 @@
 """Inputs for the serving tests: good and bad files as the scoring job's list has them, and config helpers."""
 from __future__ import annotations
 
-import io
 import shutil
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,23 +10,11 @@ from PIL import Image
 
 from dermflow.config import load_config
 from dermflow.imaging.dicom_reader import encode_dicom
+from image_file_bytes import encode, png_header_only
 
 PATIENT_NAME = "Confidential^Wilhelmina^Qz"
 PATIENT_ID = "QQ-777-4242"
 DICOM_UID = "1.2.826.0.1.3680043.8.498.11223344556677889900"
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
-
-
-def encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
