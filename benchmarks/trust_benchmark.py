@@ -19,8 +19,13 @@ Honest data use (docs/trust.md):
 - **eval split**: trust fitted on the whole test split (as the Trainer does), applied to eval. The
   eval split chose the epoch, so its accuracy is slightly optimistic; none of the trust values.
 - **leave one class out** (test, cross-fit): for each other diagnosis k, the fit fold's other
-  diagnoses *without k* give the other means; AUROC of k's evaluated images against the evaluated
-  targets. Novelty, not memory.
+  diagnoses *without k* give the other means and train the other-diagnosis classifier (both are
+  fitted by ``fit_trust`` from the ``others`` it is given); AUROC of k's evaluated images against
+  the evaluated targets. Novelty, not memory.
+- **choices on eval** (``beta_sweep_on_eval``, ``combination_sweep_on_eval``): each candidate
+  setting fitted on the whole test split, measured on eval (which fixed none of the trust values):
+  AUROC, share of the other diagnoses flagged, and the leave-one-class-out mean AUROC (code k out of
+  the means and the classifier). The classifier alone and max softmax are measured beside them.
 
 Every figure: value, bootstrap 95% percentile interval (images resampled, fixed seed; targets and
 other diagnoses resampled separately for the out-of-scope figures), and n.
@@ -37,9 +42,18 @@ from dermflow.trust import (
     prediction_sets, softmax)
 from dermflow.trust.bootstrap import DEFAULT_DRAWS
 from dermflow.trust.calibration_metrics import classwise_ece
+from dermflow.trust.feature_distance import max_softmax_score
 from dermflow.trust.vector_scaling import apply_vector_scaling, fit_vector_scaling
 
 BETA_CANDIDATES = (0.0, 1.0, 2.0, 4.0, 8.0)
+# TrustConfig settings compared on eval: the feature distance alone, and combined with the classifier.
+COMBINATION_CANDIDATES = (
+    *({"other_classifier": "off", "other_class_weight": beta} for beta in (0.0, 2.0)),
+    *({"other_classifier": "either_pvalue", "other_class_weight": beta, "other_classifier_c": c}
+      for beta in (0.0, 2.0) for c in (0.1, 1.0, 10.0)),
+    *({"other_classifier": "weighted_sum", "other_class_weight": beta, "other_classifier_c": c,
+       "other_classifier_weight": gamma} for beta in (0.0, 2.0) for c in (1.0, 10.0) for gamma in (0.5, 1.0, 2.0)),
+)
 
 
 def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -96,6 +110,8 @@ def cross_fit(targets, others, cfg: TrustConfig, folds_t: np.ndarray, folds_o: n
             "fit_targets": int(fit_t.sum()), "fit_others": int(fit_o.sum()), "applied_targets": int(apply_t.sum()),
             "applied_others": int(apply_o.sum()), "temperature": trust.temperature,
             "other_classes": list(trust.distance.other_codes), "conformal_quantile": trust.conformal_quantile,
+            "other_classifier": trust.other_classifier is not None,
+            "classifier_codes": sorted(trust.fit.get("other_class_images_part_a", {})) if trust.other_classifier else [],
         })
     return pooled
 
@@ -229,6 +245,12 @@ def eval_split_figures(fit_targets, fit_others, targets, others, cfg: TrustConfi
         cfg.ece_bins, draws, seed)
     figures["temperature"] = trust.temperature
     figures["other_classes"] = list(trust.distance.other_codes)
+    figures["other_classifier"] = trust.other_classifier is not None
+    if trust.other_classifier is not None:
+        figures["ood_auroc_feature_distance"] = _ood(trust.distance.distance(targets.features),
+                                                     trust.distance.distance(others.features), draws, seed)
+        figures["ood_auroc_other_classifier"] = _ood(trust.other_classifier.logit(targets.features),
+                                                     trust.other_classifier.logit(others.features), draws, seed)
     figures["coverage_binomial_interval"] = _binomial_interval(len(labels), cfg.conformal_coverage)
     return figures
 
@@ -242,7 +264,7 @@ def beta_sweep(test_t, test_o, eval_t, eval_o, cfg: TrustConfig, candidates=BETA
     codes = np.asarray(test_o.label_names).astype(str)
     eval_codes = np.asarray(eval_o.label_names).astype(str)
     for beta in candidates:
-        beta_cfg = cfg.model_copy(update={"other_class_weight": beta})
+        beta_cfg = cfg.model_copy(update={"other_class_weight": beta, "other_classifier": "off"})
         trust = fit_trust(test_t.logits, test_t.features, test_t.labels, beta_cfg,
                           others=_others(test_o, np.ones(codes.size, bool)))
         target_scores = 1.0 - trust.in_scope_score(eval_t.features)
@@ -260,20 +282,90 @@ def beta_sweep(test_t, test_o, eval_t, eval_o, cfg: TrustConfig, candidates=BETA
     return rows
 
 
+def _flag_rate(scores: np.ndarray, threshold: float) -> float:
+    return float((np.asarray(scores) > threshold).mean()) if len(scores) else math.nan
+
+
+def combination_sweep(test_t, test_o, eval_t, eval_o, cfg: TrustConfig,
+                      candidates=COMBINATION_CANDIDATES) -> list[dict]:
+    """Per candidate setting (fit on all of test): eval AUROC / other diagnoses flagged / targets flagged, and the
+    eval leave-one-class-out mean AUROC (k out of the means and the classifier); with a classifier, the
+    classifier alone too (its threshold: part B's in-scope logits at ``in_scope_retention``)."""
+    from dermflow.trust.trust_fitter import _quantile_rank
+
+    codes = np.asarray(test_o.label_names).astype(str)
+    eval_codes = np.asarray(eval_o.label_names).astype(str)
+    every = np.ones(codes.size, bool)
+    rows = [{"setting": "max softmax", "eval_ood_auroc": auroc(
+        max_softmax_score(softmax(eval_t.logits)), max_softmax_score(softmax(eval_o.logits)))}]
+    for update in candidates:
+        setting = cfg.model_copy(update=update)
+        trust = fit_trust(test_t.logits, test_t.features, test_t.labels, setting,
+                          others=_others(test_o, every) if codes.size else None)
+        loco = []
+        loco_classifier = []
+        for code in sorted(set(eval_codes.tolist())):
+            keep = codes != code
+            left = fit_trust(test_t.logits, test_t.features, test_t.labels, setting,
+                             others=_others(test_o, keep) if keep.any() else None)
+            mask = eval_codes == code
+            loco.append(auroc(left.out_of_scope_score(eval_t.features), left.out_of_scope_score(eval_o.features[mask])))
+            if left.other_classifier is not None:
+                loco_classifier.append(auroc(left.other_classifier.logit(eval_t.features),
+                                             left.other_classifier.logit(eval_o.features[mask])))
+        row = {**update, "fitted_classifier": trust.other_classifier is not None,
+               "eval_ood_auroc": auroc(trust.out_of_scope_score(eval_t.features),
+                                       trust.out_of_scope_score(eval_o.features)),
+               "eval_other_flag_rate": float(trust.out_of_scope(eval_o.features).mean()),
+               "eval_target_flag_rate": float(trust.out_of_scope(eval_t.features).mean()),
+               "eval_leave_one_class_out_mean_auroc": float(np.mean(loco)) if loco else math.nan}
+        rows.append(row)
+        if trust.other_classifier is not None and update.get("other_classifier") == "either_pvalue" \
+                and not any(r.get("setting") == f"classifier alone, C {setting.other_classifier_c:g}" for r in rows):
+            threshold = _quantile_rank(trust.combination.logit_reference, setting.in_scope_retention)
+            target_logits = trust.other_classifier.logit(eval_t.features)
+            other_logits = trust.other_classifier.logit(eval_o.features)
+            rows.append({"setting": f"classifier alone, C {setting.other_classifier_c:g}",
+                         "eval_ood_auroc": auroc(target_logits, other_logits),
+                         "eval_other_flag_rate": _flag_rate(other_logits, threshold),
+                         "eval_target_flag_rate": _flag_rate(target_logits, threshold),
+                         "eval_leave_one_class_out_mean_auroc": float(np.mean(loco_classifier)) if loco_classifier
+                         else math.nan})
+    return rows
+
+
+def _setting_name(row: dict) -> str:
+    if "setting" in row:
+        return row["setting"]
+    name = f"{row['other_classifier']}, beta {row['other_class_weight']:g}"
+    if row["other_classifier"] != "off":
+        name += f", C {row['other_classifier_c']:g}"
+    if row["other_classifier"] == "weighted_sum":
+        name += f", gamma {row['other_classifier_weight']:g}"
+    return name
+
+
 def trust_figures(outputs: dict, cfg: TrustConfig, positive_index: int, draws: int = DEFAULT_DRAWS,
-                  seed: int = 0) -> dict:
+                  seed: int = 0, combination_candidates=COMBINATION_CANDIDATES) -> dict:
     test_t, test_o = outputs["test"]
     eval_t, eval_o = outputs["eval"]
     sweep = beta_sweep(test_t, test_o, eval_t, eval_o, cfg)
     chosen = max(sweep, key=lambda row: (round(row["eval_ood_auroc"], 3), -row["beta"]))["beta"]
+    combinations = combination_sweep(test_t, test_o, eval_t, eval_o, cfg, combination_candidates)
+    settings = [row for row in combinations if "setting" not in row]
+    best = max(settings, key=lambda row: round(row["eval_ood_auroc"], 3)) if settings else None
     result = {
         "configured_beta": cfg.other_class_weight,
+        "configured_out_of_scope": {key: getattr(cfg, key) for key in (
+            "other_classifier", "other_class_weight", "other_classifier_c", "other_classifier_weight")},
         "beta_sweep_on_eval": sweep,
         "beta_best_on_eval": chosen,
+        "combination_sweep_on_eval": combinations,
+        "combination_best_on_eval": _setting_name(best) if best else None,
         "test_cross_fit": cross_fit_figures(test_t, test_o, cfg, positive_index, draws, seed),
         "eval": eval_split_figures(test_t, test_o, eval_t, eval_o, cfg, positive_index, draws, seed),
     }
-    if chosen != cfg.other_class_weight:
+    if chosen != cfg.other_class_weight and cfg.other_classifier == "off":
         chosen_cfg = cfg.model_copy(update={"other_class_weight": chosen})
         result["test_cross_fit_best_beta_on_eval"] = cross_fit_figures(test_t, test_o, chosen_cfg, positive_index,
                                                                          draws, seed)
@@ -321,4 +413,15 @@ def format_table(figures: dict, positive_label: str = "MEL") -> str:
         lines.append(f"  beta {row['beta']:<5g} {row['eval_ood_auroc']:.3f} / {row['eval_other_flag_rate']:.2f} / "
                      f"{row['eval_leave_one_class_out_mean_auroc']:.3f}")
     lines.append(f"configured beta {figures['configured_beta']:g}, best on eval {figures['beta_best_on_eval']:g}")
+    if "ood_auroc_other_classifier" in evaluation:
+        lines.append(f"eval components: feature distance {_fmt(evaluation['ood_auroc_feature_distance'])}, "
+                     f"classifier {_fmt(evaluation['ood_auroc_other_classifier'])}")
+    lines.append("out-of-scope settings on eval (fit: all of test): AUROC / others flagged / targets flagged / "
+                 "leave-one-class-out mean AUROC")
+    for row in figures.get("combination_sweep_on_eval", []):
+        flagged = (f"{row['eval_other_flag_rate']:.2f} / {row['eval_target_flag_rate']:.3f} / "
+                   f"{row['eval_leave_one_class_out_mean_auroc']:.3f}") if "eval_other_flag_rate" in row else ""
+        lines.append(f"  {_setting_name(row):44s} {row['eval_ood_auroc']:.3f} / {flagged}")
+    lines.append(f"configured {figures.get('configured_out_of_scope')}, best AUROC on eval "
+                 f"{figures.get('combination_best_on_eval')}")
     return "\n".join(lines)

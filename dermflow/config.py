@@ -244,6 +244,21 @@ class TrustConfig(_Section):
                     "diagnosis (ClassFilter's out-of-scope examples) than to any target'; 0: novelty only. 2: best of 0-8 on the "
                     "real sample's eval split (docs/trust.md).",
     )
+    other_classifier: Literal["off", "either_pvalue", "weighted_sum"] = Field(
+        "off",
+        description="How a logistic regression, targets vs the other diagnoses (fitted on part A beside the means), enters "
+                    "the out-of-scope score: either_pvalue: out of scope when the feature-distance score or the classifier "
+                    "is unusual for part B's in-scope images; weighted_sum: standardised distance + "
+                    "other_classifier_weight * standardised logit; off: the feature-distance score alone (also without "
+                    "enough other-diagnosis images). Default off: on the real sample it ranks known other diagnoses "
+                    "better but flags no more of them and is weaker on unseen ones (docs/trust.md).",
+    )
+    other_classifier_c: float = Field(
+        1.0, gt=0.0, description="Inverse L2 penalty (scikit-learn's C) of that logistic regression, on standardised features."
+    )
+    other_classifier_weight: float = Field(
+        1.0, ge=0.0, description="gamma of other_classifier=weighted_sum: the standardised logit's weight beside the distance's."
+    )
     ece_bins: int = Field(15, ge=2, description="Equal-width confidence bins of the expected calibration error.")
     max_ece: float | None = Field(
         None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."

@@ -9,7 +9,8 @@ The held-out data is the lesion-grouped ``test`` split when ingest made one (``d
 the weights; :func:`dermflow.trust.fit_trust` splits it into disjoint halves for the temperature and
 for the quantiles. The same split's images of the archive's other diagnoses (ClassFilter's
 out-of-scope examples, ``<artifact>/OutOfScope/Split-test``, dermflow.isic.out_of_scope_examples)
-give the detector its other-diagnosis means. The figures in ``calibration["evaluation"]`` are then
+give the detector its other-diagnosis means and train the other-diagnosis classifier that
+``trust.other_classifier`` combines with the distance (docs/trust.md). The figures in ``calibration["evaluation"]`` are then
 measured on the eval split (its targets and its other diagnoses), which chose the epoch but none of
 the trust values. Without a test split the eval split is used for both, and
 ``calibration["shared_split"]`` says so (docs/trust.md).
@@ -143,6 +144,6 @@ def fit_trust_after_training(
     calibration = {"shared_split": fit_split == "eval", "evaluation": evaluation}
     log.info("Trainer: temperature %.3f, out-of-scope threshold %s (%s, other diagnoses %s), conformal quantile %.3f "
              "(fitted on %s, %d images, %d of other diagnoses)", trust.temperature, trust.distance_threshold,
-             trust.distance.method, list(trust.distance.other_codes), trust.conformal_quantile, fit_split,
+             trust.summary()["out_of_scope"]["method"], list(trust.distance.other_codes), trust.conformal_quantile, fit_split,
              fit_data[2].size, 0 if fit_others is None else len(fit_others))
     return trust, calibration

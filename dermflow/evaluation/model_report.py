@@ -205,6 +205,8 @@ def _trust_table(calibration: dict) -> str:
     scope = calibration.get("out_of_scope", {})
     conformal = calibration.get("conformal", {})
     others = evaluation.get("out_of_scope", {})  # the eval split's other diagnoses against its targets
+    classifier = scope.get("other_classifier") or {}
+    combination = scope.get("combination") or {}
     rows = [
         ["temperature", _fmt(calibration.get("temperature"))],
         ["fitted on", f"{fit.get('split', 'n/a')} split, sizes {fit.get('sizes', 'n/a')}"],
@@ -216,8 +218,13 @@ def _trust_table(calibration: dict) -> str:
         ["in-scope images flagged (evaluation)", _fmt(evaluation.get("in_scope_flag_rate"))],
         ["other diagnoses used / weight beta", f"{', '.join(scope.get('other_classes') or []) or 'none'} / "
                                                f"{_fmt(scope.get('other_class_weight'))}"],
+        ["other-diagnosis classifier C / combination",
+         f"{_fmt(classifier.get('regularisation_c'))} / {combination.get('method')}" if classifier else "none"],
         ["out-of-scope AUROC, detector / max softmax (evaluation)",
          f"{_fmt(others.get('auroc'))} / {_fmt(others.get('auroc_max_softmax'))}"],
+        *([["out-of-scope AUROC, feature distance / classifier alone (evaluation)",
+            f"{_fmt(others.get('auroc_feature_distance'))} / {_fmt(others.get('auroc_other_classifier'))}"]]
+          if "auroc_other_classifier" in others else []),
         ["other diagnoses flagged (evaluation)", _fmt(others.get("other_flag_rate"))],
         ["conformal coverage target / quantile", f"{_fmt(conformal.get('coverage'))} / {_fmt(conformal.get('quantile'))}"],
         ["coverage / mean set size / committed (evaluation)",

@@ -10,7 +10,8 @@
 "+ trust" (every signature, docs/trust.md): ``probabilities`` are calibrated (softmax of logits /
 temperature; they sum to 1), ``in_scope_score`` float32 [None] in (0, 1], ``out_of_scope`` bool [None],
 ``prediction_set`` bool [None, C] and ``prediction_set_size`` int32 [None]. The fitted values
-(:class:`dermflow.trust.TrustParameters`) are variables of the exported module.
+(:class:`dermflow.trust.TrustParameters`: the feature-distance detector, the other-diagnosis
+classifier and the constants that combine the two) are variables of the exported module.
 
 Images are decoded and resized in-graph by :func:`dermflow.imaging.model_input.decode_and_resize`,
 the same function the trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls;
@@ -82,6 +83,32 @@ class TrustHead(tf.Module):
                                               name="distance_threshold")
         self.conformal_quantile = tf.Variable(trust.conformal_quantile, dtype=tf.float32, trainable=False,
                                               name="conformal_quantile")
+        self._add_other_classifier(trust)
+
+    def _add_other_classifier(self, trust: TrustParameters) -> None:
+        """The logistic regression on the features and its combination's constants (zeros when none is fitted)."""
+        classifier, combination = trust.other_classifier, trust.combination
+        dim = trust.distance.means.shape[1]
+        self.combination_method = combination.method if classifier is not None and combination is not None else None
+        fitted = self.combination_method is not None
+
+        def scalar(value: float, name: str) -> tf.Variable:
+            return tf.Variable(float(value) if fitted else 0.0, dtype=tf.float32, trainable=False, name=name)
+
+        def reference(values, name: str) -> tf.Variable:
+            return tf.Variable(values.astype("float32") if fitted else tf.zeros([0]), dtype=tf.float32,
+                               trainable=False, name=name, shape=tf.TensorShape([None]))
+
+        self.classifier_weights = tf.Variable(classifier.weights if fitted else tf.zeros([dim]), dtype=tf.float32,
+                                              trainable=False, name="classifier_weights")
+        self.classifier_bias = scalar(classifier.bias if fitted else 0.0, "classifier_bias")
+        self.distance_reference = reference(combination.distance_reference if fitted else None, "distance_reference")
+        self.logit_reference = reference(combination.logit_reference if fitted else None, "logit_reference")
+        self.distance_centre = scalar(combination.distance_centre if fitted else 0.0, "distance_centre")
+        self.distance_scale = scalar(combination.distance_scale if fitted else 0.0, "distance_scale")
+        self.logit_centre = scalar(combination.logit_centre if fitted else 0.0, "logit_centre")
+        self.logit_scale = scalar(combination.logit_scale if fitted else 0.0, "logit_scale")
+        self.logit_weight = scalar(combination.logit_weight if fitted else 0.0, "logit_weight")
 
     def __call__(self, logits: tf.Tensor, dense_input: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
@@ -108,8 +135,21 @@ class TrustHead(tf.Module):
         return self._score(dense_input)
 
     def _score(self, dense_input: tf.Tensor) -> tf.Tensor:
-        """d_in + beta (d_in - d_other) of L2-normalised features; d_in without other means (FeatureDistance.distance)."""
+        """TrustParameters.out_of_scope_score: the feature-distance score, combined with the classifier's logit."""
         features = tf.math.l2_normalize(tf.cast(dense_input, tf.float32), axis=1, epsilon=1e-12)
+        distance = self._feature_distance(features)
+        if self.combination_method is None:
+            return distance
+        logit = tf.linalg.matvec(features, self.classifier_weights) + self.classifier_bias
+        if self.combination_method == "either_pvalue":  # ScoreCombination.combine: counts of part B below
+            below_distance = tf.reduce_sum(tf.cast(self.distance_reference[None, :] < distance[:, None], tf.float32), 1)
+            below_logit = tf.reduce_sum(tf.cast(self.logit_reference[None, :] < logit[:, None], tf.float32), 1)
+            return tf.maximum(below_distance, below_logit)
+        return ((distance - self.distance_centre) / self.distance_scale
+                + self.logit_weight * (logit - self.logit_centre) / self.logit_scale)
+
+    def _feature_distance(self, features: tf.Tensor) -> tf.Tensor:
+        """d_in + beta (d_in - d_other) of L2-normalised features; d_in without other means (FeatureDistance.distance)."""
         d_in = self._nearest(features, self.class_means)
         has_others = tf.shape(self.other_means)[0] > 0
         d_other = tf.where(has_others, self._nearest(features, self.other_means), d_in)  # empty min = inf: unused

@@ -10,14 +10,18 @@ from dermflow.trust.bootstrap import Interval, bootstrap_interval
 from dermflow.trust.calibration_metrics import classwise_ece, expected_calibration_error, reliability_bins
 from dermflow.trust.conformal_sets import conformal_threshold, prediction_sets
 from dermflow.trust.feature_distance import FeatureDistance, fit_feature_distance
+from dermflow.trust.other_classifier import OtherClassifier, fit_other_classifier
 from dermflow.trust.out_of_scope_metrics import auroc, out_of_scope_figures
+from dermflow.trust.score_combination import ScoreCombination, fit_score_combination
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
 from dermflow.trust.trust_fitter import OtherDiagnoses, TrustParameters, evaluate_trust, fit_trust
 
 __all__ = [
     "FeatureDistance",
     "Interval",
+    "OtherClassifier",
     "OtherDiagnoses",
+    "ScoreCombination",
     "TrustParameters",
     "auroc",
     "bootstrap_interval",
@@ -26,6 +30,8 @@ __all__ = [
     "evaluate_trust",
     "expected_calibration_error",
     "fit_feature_distance",
+    "fit_other_classifier",
+    "fit_score_combination",
     "fit_temperature",
     "fit_trust",
     "out_of_scope_figures",

@@ -10,10 +10,13 @@ images of the archive's other diagnoses (``others``, :class:`OtherDiagnoses`, Cl
 out-of-scope examples of the same split):
 
 - part A fits the temperature (NLL) and the feature-distance detector: target class means, their
-  shared covariance, and one mean per other ISIC code;
-- part B, with A's temperature and detector, fixes the out-of-scope threshold (the
+  shared covariance, and one mean per other ISIC code; and, with enough other-diagnosis images
+  (``trust.other_classifier`` not ``off``), a logistic regression, targets vs other diagnoses
+  (:mod:`dermflow.trust.other_classifier`);
+- part B, with A's temperature and detector, fixes the constants that combine the distance and the
+  classifier (:mod:`dermflow.trust.score_combination`), the out-of-scope threshold (the
   ``in_scope_retention`` quantile of its in-scope scores) and the conformal quantile
-  (``conformal_coverage``), so neither is fitted on the data that chose the temperature. Part B's
+  (``conformal_coverage``), so none is fitted on the data that chose the temperature. Part B's
   other diagnoses give the fit-time out-of-scope AUROC in ``fit["out_of_scope"]``.
 """
 from __future__ import annotations
@@ -28,7 +31,10 @@ from dermflow.trust.calibration_metrics import classwise_ece, expected_calibrati
 from dermflow.trust.conformal_sets import conformal_threshold, prediction_sets
 from dermflow.trust.feature_distance import (
     FeatureDistance, fit_feature_distance, in_scope_pvalue, max_softmax_score)
+from dermflow.trust.other_classifier import METHOD as CLASSIFIER_METHOD
+from dermflow.trust.other_classifier import OtherClassifier, fit_other_classifier
 from dermflow.trust.out_of_scope_metrics import out_of_scope_figures
+from dermflow.trust.score_combination import ScoreCombination, fit_score_combination
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
 
 MIN_PART = 2
@@ -60,12 +66,14 @@ class TrustParameters:
 
     temperature: float
     distance: FeatureDistance
-    reference_distances: np.ndarray  # float32 [n], sorted: part B's in-scope scores
-    distance_threshold: float  # a score above it is out of scope
+    reference_distances: np.ndarray  # float32 [n], sorted: part B's in-scope out-of-scope scores (combined, if any)
+    distance_threshold: float  # an out-of-scope score above it is out of scope
     conformal_quantile: float  # the set holds c when p_c >= 1 - conformal_quantile
     in_scope_retention: float
     conformal_coverage: float
     fit: dict = field(default_factory=dict)  # sizes, split, ECE before/after on the fitting parts
+    other_classifier: OtherClassifier | None = None  # with it, a combination; without, the distance alone
+    combination: ScoreCombination | None = None
 
     @classmethod
     def identity(cls, num_classes: int, dim: int) -> "TrustParameters":
@@ -81,8 +89,11 @@ class TrustParameters:
         return softmax(np.asarray(logits, dtype=np.float64) / self.temperature)
 
     def out_of_scope_score(self, features: np.ndarray) -> np.ndarray:
-        """The detector's score s (grows with "out of scope"); the threshold applies to it."""
-        return self.distance.distance(features)
+        """The score the threshold applies to (grows with "out of scope"): the feature-distance score s, or
+        its combination with the other-diagnosis classifier's logit."""
+        if self.other_classifier is None or self.combination is None:
+            return self.distance.distance(features)
+        return self.combination.combine(self.distance.distance(features), self.other_classifier.logit(features))
 
     def in_scope_score(self, features: np.ndarray) -> np.ndarray:
         return in_scope_pvalue(self.out_of_scope_score(features), self.reference_distances)
@@ -92,18 +103,28 @@ class TrustParameters:
 
     def summary(self) -> dict:
         """JSON-ready: the fitted values (not the detector's matrices) and the fitting figures."""
+        scope = {
+            "method": self.distance.method,
+            "score": "d_in + other_class_weight * (d_in - d_other), squared Mahalanobis distances to the "
+                     "nearest target / other-diagnosis mean; d_in alone without other means",
+            "other_class_weight": self.distance.other_weight,
+            "other_classes": list(self.distance.other_codes),
+            "in_scope_retention": self.in_scope_retention,
+            "distance_threshold": None if math.isinf(self.distance_threshold) else self.distance_threshold,
+            "reference_size": int(self.reference_distances.size),
+        }
+        if self.other_classifier is not None and self.combination is not None:
+            scope["feature_distance"] = {"method": scope["method"], "score": scope["score"]}
+            scope["method"] = f"{self.combination.method}({self.distance.method}, {CLASSIFIER_METHOD})"
+            scope["score"] = f"{self.combination.method} of the feature-distance score and the classifier's logit"
+            scope["other_classifier"] = {
+                "method": CLASSIFIER_METHOD, "regularisation_c": self.other_classifier.regularisation,
+                "bias": self.other_classifier.bias, "weights_norm": float(np.linalg.norm(self.other_classifier.weights)),
+                "class_weight": "balanced"}
+            scope["combination"] = self.combination.summary()
         return {
             "temperature": self.temperature,
-            "out_of_scope": {
-                "method": self.distance.method,
-                "score": "d_in + other_class_weight * (d_in - d_other), squared Mahalanobis distances to the "
-                         "nearest target / other-diagnosis mean; d_in alone without other means",
-                "other_class_weight": self.distance.other_weight,
-                "other_classes": list(self.distance.other_codes),
-                "in_scope_retention": self.in_scope_retention,
-                "distance_threshold": None if math.isinf(self.distance_threshold) else self.distance_threshold,
-                "reference_size": int(self.reference_distances.size),
-            },
+            "out_of_scope": scope,
             "conformal": {"coverage": self.conformal_coverage, "quantile": self.conformal_quantile,
                           "score": "1 - calibrated probability of the true label"},
             "fit": self.fit,
@@ -142,7 +163,16 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
         features[part_a], labels[part_a], num_classes,
         others.features[others_a] if others_a is not None else None,
         others.codes[others_a] if others_a is not None else None, cfg.other_class_weight)
-    reference = np.sort(detector.distance(features[part_b])).astype(np.float32)
+    classifier = combination = None
+    if cfg.other_classifier != "off" and others_a is not None:
+        classifier = fit_other_classifier(features[part_a], others.features[others_a], cfg.other_classifier_c,
+                                          cfg.seed)
+    if classifier is not None:
+        combination = fit_score_combination(cfg.other_classifier, detector.distance(features[part_b]),
+                                            classifier.logit(features[part_b]), cfg.other_classifier_weight)
+    trust = TrustParameters(temperature, detector, np.zeros([0], np.float32), math.inf, 1.0, cfg.in_scope_retention,
+                            cfg.conformal_coverage, {}, classifier, combination)
+    reference = np.sort(trust.out_of_scope_score(features[part_b])).astype(np.float32)
     threshold = _quantile_rank(reference, cfg.in_scope_retention)
     calibrated_b = softmax(logits[part_b] / temperature)
     quantile = conformal_threshold(calibrated_b, labels[part_b], cfg.conformal_coverage)
@@ -154,8 +184,10 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
         "sizes": {"held_out": int(labels.size), "part_a": int(part_a.size), "part_b": int(part_b.size),
                   "others_part_a": int(0 if others_a is None else others_a.size),
                   "others_part_b": int(0 if others_b is None else others_b.size)},
-        "part_a": "temperature + feature-distance detector (target means, other-diagnosis means, covariance)",
-        "part_b": "out-of-scope threshold + conformal quantile; ECE below is measured on it",
+        "part_a": "temperature + feature-distance detector (target means, other-diagnosis means, covariance)"
+                  + (" + other-diagnosis classifier" if classifier is not None else ""),
+        "part_b": ("combination constants + " if combination is not None else "")
+                  + "out-of-scope threshold + conformal quantile; ECE below is measured on it",
         "ece_bins": cfg.ece_bins,
         "ece_before": expected_calibration_error(raw_b, labels[part_b], cfg.ece_bins),
         "ece_after": expected_calibration_error(calibrated_b, labels[part_b], cfg.ece_bins),
@@ -163,13 +195,13 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
     if others_a is not None:
         fit["other_class_images_part_a"] = dict(zip(*np.unique(others.codes[others_a], return_counts=True)))
         fit["other_class_images_part_a"] = {str(k): int(v) for k, v in fit["other_class_images_part_a"].items()}
-        b_scores = detector.distance(others.features[others_b])
+        b_scores = trust.out_of_scope_score(others.features[others_b])
         fit["out_of_scope"] = out_of_scope_figures(
             reference, b_scores, others.codes[others_b], reference > threshold, b_scores > threshold)
-        fit["out_of_scope"]["note"] = ("part B's other diagnoses: their codes' means were fitted on part A "
-                                       "(the same codes), so this is not novelty")
+        fit["out_of_scope"]["note"] = ("part B's other diagnoses: their codes' means (and the classifier) were "
+                                       "fitted on part A (the same codes), so this is not novelty")
     return TrustParameters(temperature, detector, reference, threshold, quantile, cfg.in_scope_retention,
-                           cfg.conformal_coverage, fit)
+                           cfg.conformal_coverage, fit, classifier, combination)
 
 
 def evaluate_trust(trust: TrustParameters, logits: np.ndarray, features: np.ndarray, labels: np.ndarray,
@@ -200,5 +232,11 @@ def evaluate_trust(trust: TrustParameters, logits: np.ndarray, features: np.ndar
                                        other_scores > trust.distance_threshold)
         section["auroc_max_softmax"] = out_of_scope_figures(
             max_softmax_score(calibrated), max_softmax_score(trust.calibrated(others.logits)), others.codes)["auroc"]
+        if trust.other_classifier is not None:
+            section["auroc_feature_distance"] = out_of_scope_figures(
+                trust.distance.distance(features), trust.distance.distance(others.features), others.codes)["auroc"]
+            section["auroc_other_classifier"] = out_of_scope_figures(
+                trust.other_classifier.logit(features), trust.other_classifier.logit(others.features),
+                others.codes)["auroc"]
         figures["out_of_scope"] = section
     return figures

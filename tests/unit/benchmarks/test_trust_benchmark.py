@@ -10,6 +10,8 @@ import pytest
 
 from dermflow.config import TrustConfig
 
+WITH_CLASSIFIER = TrustConfig(other_classifier="either_pvalue")
+
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "trust_benchmark.py"
 _spec = importlib.util.spec_from_file_location("trust_benchmark", SCRIPT)
 trust_benchmark = importlib.util.module_from_spec(_spec)
@@ -57,10 +59,15 @@ def test_cross_fit_applies_each_fold_the_detector_of_the_other(outputs):
     assert first["other_classes"] == ["BKL", "DF", "SCC"]
     left = trust_benchmark.cross_fit(targets, others, TrustConfig(), folds_t, folds_o, leave_out="DF")
     assert left["folds"][0]["other_classes"] == ["BKL", "SCC"]
+    # with the other-diagnosis classifier, the left-out code trains no classifier either
+    first = trust_benchmark.cross_fit(targets, others, WITH_CLASSIFIER, folds_t, folds_o)["folds"][0]
+    left = trust_benchmark.cross_fit(targets, others, WITH_CLASSIFIER, folds_t, folds_o, leave_out="DF")
+    assert first["other_classifier"] and "DF" in first["classifier_codes"]
+    assert left["folds"][0]["other_classifier"] and left["folds"][0]["classifier_codes"] == ["BKL", "SCC"]
 
 
 def test_figures_carry_intervals_and_counts(outputs):
-    figures = trust_benchmark.trust_figures(outputs, TrustConfig(), positive_index=0, draws=60)
+    figures = trust_benchmark.trust_figures(outputs, WITH_CLASSIFIER, positive_index=0, draws=60)
     test = figures["test_cross_fit"]
     for key in ("balanced_accuracy", "ece_after", "ood_auroc", "other_flag_rate", "coverage", "mean_set_size"):
         cell = test[key]
@@ -74,5 +81,13 @@ def test_figures_carry_intervals_and_counts(outputs):
     assert test["leave_one_class_out"]["DF"]["value"] > 0.8  # measured 0.88
     assert [row["beta"] for row in figures["beta_sweep_on_eval"]] == list(trust_benchmark.BETA_CANDIDATES)
     assert figures["eval"]["other_classes"] == ["BKL", "DF", "SCC"]
+    sweep = figures["combination_sweep_on_eval"]
+    assert sweep[0]["setting"] == "max softmax"
+    settings = [row for row in sweep if "setting" not in row]
+    assert len(settings) == len(trust_benchmark.COMBINATION_CANDIDATES)
+    assert all(row["fitted_classifier"] == (row["other_classifier"] != "off") for row in settings)
+    assert {row["setting"] for row in sweep if "classifier alone" in row.get("setting", "")} == {
+        "classifier alone, C 0.1", "classifier alone, C 1", "classifier alone, C 10"}
+    assert figures["eval"]["other_classifier"] and "ood_auroc_other_classifier" in figures["eval"]
     table = trust_benchmark.format_table(figures)
     assert "out-of-scope AUROC, detector" in table and "DF" in table

@@ -30,10 +30,14 @@ def _version(tmp_path: Path, with_extras: bool = True):
         (saved_model / "assets.extra" / "history.json").write_text(json.dumps(history))
         calibration = {"temperature": 1.7321, "fit": {"split": "test", "ece_before": 0.0912, "ece_after": 0.0188},
                        "out_of_scope": {"in_scope_retention": 0.95, "distance_threshold": 3.5,
-                                        "other_classes": ["AK", "BKL"], "other_class_weight": 2.0},
+                                        "other_classes": ["AK", "BKL"], "other_class_weight": 2.0,
+                                        "other_classifier": {"regularisation_c": 10.0},
+                                        "combination": {"method": "either_pvalue"}},
                        "conformal": {"coverage": 0.9, "quantile": 0.8},
                        "evaluation": {"coverage": 0.9134, "out_of_scope": {"auroc": 0.8311, "auroc_max_softmax": 0.6761,
-                                                                           "other_flag_rate": 0.1657}}}
+                                                                           "other_flag_rate": 0.1657,
+                                                                           "auroc_feature_distance": 0.8244,
+                                                                           "auroc_other_classifier": 0.9012}}}
         (saved_model / "assets.extra" / "calibration.json").write_text(json.dumps(calibration))
     keras_file = tmp_path / "model.keras"
     keras_file.write_bytes(b"stand-in")
@@ -59,6 +63,7 @@ def test_report_has_the_four_pictures_the_metrics_and_the_trust_table(tmp_path):
     assert (version.path / "calibration.json").is_file()  # the registry copies it beside metrics.json
     assert "1.7321" in text and "0.0912 / 0.0188" in text and "0.9134" in text
     assert "AK, BKL / 2.0000" in text and "0.8311 / 0.6761" in text and "0.1657" in text
+    assert "10.0000 / either_pvalue" in text and "0.8244 / 0.9012" in text  # the classifier and its combination
     assert "not available" not in text
 
 

@@ -1,4 +1,5 @@
 """The exported signatures apply the fitted trust values: calibrated probabilities, in-scope score, sets."""
+import dataclasses
 import json
 
 import numpy as np
@@ -10,9 +11,12 @@ from dermflow.config import DataConfig, ModelConfig, TrustConfig
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize
 from dermflow.models import SIGNATURES, build_classifier, export_model, load_exported
 from dermflow.models.export_layout import read_export_calibration
-from dermflow.models.model_exporter import head_model, logits_of
+from dermflow.models.model_exporter import TrustHead, head_model, logits_of
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
 from dermflow.trust import OtherDiagnoses, expected_calibration_error, fit_trust, prediction_sets, softmax
+from dermflow.trust.feature_distance import in_scope_pvalue
+from dermflow.trust.score_combination import fit_score_combination
+from dermflow.trust.trust_fitter import _quantile_rank
 
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 LABELS = ["MEL", "NV", "BCC"]
@@ -47,7 +51,7 @@ def overconfident(tmp_path_factory):
     fit, held = slice(0, 400), slice(400, 600)
     # 100 more images stand for the archive's other diagnoses (two codes): their means enter the score.
     others = OtherDiagnoses(*_head(built, extra), np.array(["BKL", "DF"] * 50))
-    trust = fit_trust(logits[fit], features[fit], labels[fit], TrustConfig(), others=others)
+    trust = fit_trust(logits[fit], features[fit], labels[fit], TrustConfig(other_classifier="either_pvalue"), others=others)
     export_dir = tmp_path_factory.mktemp("trust") / "serving_model"
     export_model(built, LABELS, export_dir, IMAGE_PATH, trust=trust, calibration={"note": "test"})
     return built, trust, export_dir, load_exported(export_dir), images[held], logits[held], features[held], labels[held]
@@ -98,6 +102,47 @@ def test_the_exported_score_uses_the_other_diagnoses_means(overconfident):
     np.testing.assert_allclose(exported["in_scope_score"], trust.in_scope_score(features), atol=1e-2)
     agree = exported["out_of_scope"].numpy() == trust.out_of_scope(features)
     assert agree.mean() >= 0.99  # at most a float32 tie at the threshold
+
+
+def test_the_exported_score_combines_the_distance_and_the_other_diagnosis_classifier(overconfident):
+    """The fixture's combination (either_pvalue) of TrustParameters, computed by the SavedModel."""
+    _, trust, _, loaded, images, logits, features, _ = overconfident
+    assert trust.other_classifier is not None and trust.combination.method == "either_pvalue"
+    np.testing.assert_allclose(loaded.trust.classifier_weights.numpy(), trust.other_classifier.weights)
+    assert float(loaded.trust.classifier_bias.numpy()) == pytest.approx(trust.other_classifier.bias, abs=1e-5)
+    score = trust.out_of_scope_score(features)
+    exported = loaded.trust.out_of_scope_score(tf.constant(features, tf.float32)).numpy()
+    assert (np.abs(exported - score) < 0.5).mean() >= 0.99  # integer counts; at most a float32 tie differs
+    distance_only = in_scope_pvalue(trust.distance.distance(features), trust.combination.distance_reference)
+    assert np.abs(trust.in_scope_score(features) - distance_only).mean() > 0.05  # the classifier changes it
+    outputs = loaded.signatures["gradcam_images"](images=tf.constant(images))
+    np.testing.assert_allclose(outputs["in_scope_score"], trust.in_scope_score(features), atol=1e-2)
+    assert (outputs["out_of_scope"].numpy() == trust.out_of_scope(features)).mean() >= 0.99
+
+
+@pytest.mark.parametrize("combination", ["weighted_sum", "either_pvalue", None])
+def test_the_trust_head_computes_what_numpy_computes(overconfident, combination):
+    """Each combination (None: the distance alone), its constants from half the held images, checked on the rest."""
+    _, trust, _, _, _, logits, features, _ = overconfident
+    part_b, fresh = slice(0, 100), slice(100, 200)
+    if combination is None:
+        params = dataclasses.replace(trust, other_classifier=None, combination=None)
+    else:
+        params = dataclasses.replace(trust, combination=fit_score_combination(
+            combination, trust.distance.distance(features[part_b]), trust.other_classifier.logit(features[part_b]),
+            logit_weight=2.0))
+    reference = np.sort(params.out_of_scope_score(features[part_b])).astype(np.float32)
+    params = dataclasses.replace(params, reference_distances=reference,
+                                 distance_threshold=_quantile_rank(reference, 0.8))
+    outputs = TrustHead(params)(tf.constant(logits[fresh], tf.float32), tf.constant(features[fresh], tf.float32))
+    score = params.out_of_scope_score(features[fresh])
+    tolerance = 1e-3 * np.abs(score).max()
+    np.testing.assert_allclose(TrustHead(params)._score(tf.constant(features[fresh], tf.float32)), score,
+                               rtol=1e-3, atol=tolerance)
+    np.testing.assert_allclose(outputs["in_scope_score"], params.in_scope_score(features[fresh]), atol=1e-2)
+    flags = params.out_of_scope(features[fresh])
+    assert 0 < flags.sum() < flags.size  # the threshold splits them, so the agreement below can fail
+    assert (outputs["out_of_scope"].numpy() == flags).mean() >= 0.99
 
 
 def test_gradcam_pixels_carries_the_trust_outputs(overconfident):
