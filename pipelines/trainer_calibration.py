@@ -144,6 +144,6 @@ def fit_trust_after_training(
     calibration = {"shared_split": fit_split == "eval", "evaluation": evaluation}
     log.info("Trainer: temperature %.3f, out-of-scope threshold %s (%s, other diagnoses %s), conformal quantile %.3f "
              "(fitted on %s, %d images, %d of other diagnoses)", trust.temperature, trust.distance_threshold,
-             trust.summary()["out_of_scope"]["method"], list(trust.distance.other_codes), trust.conformal_quantile, fit_split,
+             trust.out_of_scope_method, list(trust.distance.other_codes), trust.conformal_quantile, fit_split,
              fit_data[2].size, 0 if fit_others is None else len(fit_others))
     return trust, calibration

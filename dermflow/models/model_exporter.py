@@ -31,13 +31,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from dermflow.models.gradcam import GradCam
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize_batch
 from dermflow.models.export_layout import CALIBRATION_FILE, EXTRAS_DIR, KERAS_FILE, LABELS_FILE, PROVENANCE_FILE
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER, BuiltClassifier
-from dermflow.trust import TrustParameters
+from dermflow.trust import OtherClassifier, ScoreCombination, TrustParameters
 
 IMAGE_FEATURE = "image"
 SIGNATURES = ("serving_default", "predict_images", "gradcam_images", "gradcam_pixels")
@@ -86,29 +87,28 @@ class TrustHead(tf.Module):
         self._add_other_classifier(trust)
 
     def _add_other_classifier(self, trust: TrustParameters) -> None:
-        """The logistic regression on the features and its combination's constants (zeros when none is fitted)."""
+        """The logistic regression on the features and its combination's constants (unused placeholders when none
+        is fitted: ``combination_method`` is then None and the score is the feature distance alone)."""
         classifier, combination = trust.other_classifier, trust.combination
-        dim = trust.distance.means.shape[1]
-        self.combination_method = combination.method if classifier is not None and combination is not None else None
-        fitted = self.combination_method is not None
+        fitted = classifier is not None and combination is not None
+        self.combination_method = combination.method if fitted else None
+        if not fitted:
+            empty = np.zeros([0], np.float32)
+            classifier = OtherClassifier(np.zeros([trust.distance.means.shape[1]], np.float32), 0.0, 1.0)
+            combination = ScoreCombination("weighted_sum", empty, empty, 0.0, 1.0, 0.0, 1.0, 0.0)
 
-        def scalar(value: float, name: str) -> tf.Variable:
-            return tf.Variable(float(value) if fitted else 0.0, dtype=tf.float32, trainable=False, name=name)
+        def constant(value, name: str, shape=None) -> tf.Variable:
+            return tf.Variable(value, dtype=tf.float32, trainable=False, name=name, shape=shape)
 
-        def reference(values, name: str) -> tf.Variable:
-            return tf.Variable(values.astype("float32") if fitted else tf.zeros([0]), dtype=tf.float32,
-                               trainable=False, name=name, shape=tf.TensorShape([None]))
-
-        self.classifier_weights = tf.Variable(classifier.weights if fitted else tf.zeros([dim]), dtype=tf.float32,
-                                              trainable=False, name="classifier_weights")
-        self.classifier_bias = scalar(classifier.bias if fitted else 0.0, "classifier_bias")
-        self.distance_reference = reference(combination.distance_reference if fitted else None, "distance_reference")
-        self.logit_reference = reference(combination.logit_reference if fitted else None, "logit_reference")
-        self.distance_centre = scalar(combination.distance_centre if fitted else 0.0, "distance_centre")
-        self.distance_scale = scalar(combination.distance_scale if fitted else 0.0, "distance_scale")
-        self.logit_centre = scalar(combination.logit_centre if fitted else 0.0, "logit_centre")
-        self.logit_scale = scalar(combination.logit_scale if fitted else 0.0, "logit_scale")
-        self.logit_weight = scalar(combination.logit_weight if fitted else 0.0, "logit_weight")
+        self.classifier_weights = constant(classifier.weights, "classifier_weights")
+        self.classifier_bias = constant(float(classifier.bias), "classifier_bias")
+        self.distance_reference = constant(combination.distance_reference, "distance_reference", tf.TensorShape([None]))
+        self.logit_reference = constant(combination.logit_reference, "logit_reference", tf.TensorShape([None]))
+        self.distance_centre = constant(combination.distance_centre, "distance_centre")
+        self.distance_scale = constant(combination.distance_scale, "distance_scale")
+        self.logit_centre = constant(combination.logit_centre, "logit_centre")
+        self.logit_scale = constant(combination.logit_scale, "logit_scale")
+        self.logit_weight = constant(combination.logit_weight, "logit_weight")
 
     def __call__(self, logits: tf.Tensor, dense_input: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)

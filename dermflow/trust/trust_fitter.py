@@ -33,7 +33,7 @@ from dermflow.trust.feature_distance import (
     FeatureDistance, fit_feature_distance, in_scope_pvalue, max_softmax_score)
 from dermflow.trust.other_classifier import METHOD as CLASSIFIER_METHOD
 from dermflow.trust.other_classifier import OtherClassifier, fit_other_classifier
-from dermflow.trust.out_of_scope_metrics import out_of_scope_figures
+from dermflow.trust.out_of_scope_metrics import auroc, out_of_scope_figures
 from dermflow.trust.score_combination import ScoreCombination, fit_score_combination
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
 
@@ -91,9 +91,13 @@ class TrustParameters:
     def out_of_scope_score(self, features: np.ndarray) -> np.ndarray:
         """The score the threshold applies to (grows with "out of scope"): the feature-distance score s, or
         its combination with the other-diagnosis classifier's logit."""
+        return _out_of_scope_score(self.distance, self.other_classifier, self.combination, features)
+
+    @property
+    def out_of_scope_method(self) -> str:
         if self.other_classifier is None or self.combination is None:
-            return self.distance.distance(features)
-        return self.combination.combine(self.distance.distance(features), self.other_classifier.logit(features))
+            return self.distance.method
+        return f"{self.combination.method}({self.distance.method}, {CLASSIFIER_METHOD})"
 
     def in_scope_score(self, features: np.ndarray) -> np.ndarray:
         return in_scope_pvalue(self.out_of_scope_score(features), self.reference_distances)
@@ -115,7 +119,7 @@ class TrustParameters:
         }
         if self.other_classifier is not None and self.combination is not None:
             scope["feature_distance"] = {"method": scope["method"], "score": scope["score"]}
-            scope["method"] = f"{self.combination.method}({self.distance.method}, {CLASSIFIER_METHOD})"
+            scope["method"] = self.out_of_scope_method
             scope["score"] = f"{self.combination.method} of the feature-distance score and the classifier's logit"
             scope["other_classifier"] = {
                 "method": CLASSIFIER_METHOD, "regularisation_c": self.other_classifier.regularisation,
@@ -129,6 +133,13 @@ class TrustParameters:
                           "score": "1 - calibrated probability of the true label"},
             "fit": self.fit,
         }
+
+
+def _out_of_scope_score(distance: FeatureDistance, classifier: OtherClassifier | None,
+                        combination: ScoreCombination | None, features: np.ndarray) -> np.ndarray:
+    if classifier is None or combination is None:
+        return distance.distance(features)
+    return combination.combine(distance.distance(features), classifier.logit(features))
 
 
 def _quantile_rank(values: np.ndarray, level: float) -> float:
@@ -167,12 +178,14 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
     if cfg.other_classifier != "off" and others_a is not None:
         classifier = fit_other_classifier(features[part_a], others.features[others_a], cfg.other_classifier_c,
                                           cfg.seed)
-    if classifier is not None:
-        combination = fit_score_combination(cfg.other_classifier, detector.distance(features[part_b]),
-                                            classifier.logit(features[part_b]), cfg.other_classifier_weight)
-    trust = TrustParameters(temperature, detector, np.zeros([0], np.float32), math.inf, 1.0, cfg.in_scope_retention,
-                            cfg.conformal_coverage, {}, classifier, combination)
-    reference = np.sort(trust.out_of_scope_score(features[part_b])).astype(np.float32)
+    distance_b = detector.distance(features[part_b])
+    if classifier is None:
+        scores_b = distance_b
+    else:
+        logit_b = classifier.logit(features[part_b])
+        combination = fit_score_combination(cfg.other_classifier, distance_b, logit_b, cfg.other_classifier_weight)
+        scores_b = combination.combine(distance_b, logit_b)
+    reference = np.sort(scores_b).astype(np.float32)
     threshold = _quantile_rank(reference, cfg.in_scope_retention)
     calibrated_b = softmax(logits[part_b] / temperature)
     quantile = conformal_threshold(calibrated_b, labels[part_b], cfg.conformal_coverage)
@@ -195,7 +208,7 @@ def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg:
     if others_a is not None:
         fit["other_class_images_part_a"] = dict(zip(*np.unique(others.codes[others_a], return_counts=True)))
         fit["other_class_images_part_a"] = {str(k): int(v) for k, v in fit["other_class_images_part_a"].items()}
-        b_scores = trust.out_of_scope_score(others.features[others_b])
+        b_scores = _out_of_scope_score(detector, classifier, combination, others.features[others_b])
         fit["out_of_scope"] = out_of_scope_figures(
             reference, b_scores, others.codes[others_b], reference > threshold, b_scores > threshold)
         fit["out_of_scope"]["note"] = ("part B's other diagnoses: their codes' means (and the classifier) were "
@@ -233,10 +246,9 @@ def evaluate_trust(trust: TrustParameters, logits: np.ndarray, features: np.ndar
         section["auroc_max_softmax"] = out_of_scope_figures(
             max_softmax_score(calibrated), max_softmax_score(trust.calibrated(others.logits)), others.codes)["auroc"]
         if trust.other_classifier is not None:
-            section["auroc_feature_distance"] = out_of_scope_figures(
-                trust.distance.distance(features), trust.distance.distance(others.features), others.codes)["auroc"]
-            section["auroc_other_classifier"] = out_of_scope_figures(
-                trust.other_classifier.logit(features), trust.other_classifier.logit(others.features),
-                others.codes)["auroc"]
+            section["auroc_feature_distance"] = auroc(trust.distance.distance(features),
+                                                      trust.distance.distance(others.features))
+            section["auroc_other_classifier"] = auroc(trust.other_classifier.logit(features),
+                                                      trust.other_classifier.logit(others.features))
         figures["out_of_scope"] = section
     return figures
