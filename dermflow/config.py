@@ -10,12 +10,15 @@ to a default.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dermflow.backbones import BACKBONE_NAMES, DEFAULT_BACKBONE, backbone_spec
 
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -25,8 +28,6 @@ MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
-# The smallest input side each backbone accepts; Keras fails deep inside the model build below it.
-MIN_IMAGE_SIZE: dict[str, int] = {"mobilenet_v2": 32, "inception_v3": 75, "vgg19": 32, "small_cnn": 32}
 
 
 class _Section(BaseModel):
@@ -42,8 +43,11 @@ class DataConfig(_Section):
     metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
     max_side: int = Field(512, gt=0, description="Longer side of the stored images; larger ones are shrunk and re-encoded.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="For re-encoded images; a fitting source JPEG keeps its own coding.")
-    eval_fraction: float = Field(0.2, ge=0.0, lt=1.0)
-    test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    eval_fraction: float = Field(0.15, ge=0.0, lt=1.0, description="Lesion-grouped share that chooses the epoch and is gated on.")
+    test_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0,
+        description="Lesion-grouped share held out from training and from the epoch choice: the trust values are fitted "
+        "on it (docs/trust.md); 0: none, and they share the eval split.")
     split_seed: int = 0
     max_missing_fraction: float = Field(
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
@@ -119,7 +123,7 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    backbone: Literal["mobilenet_v2", "inception_v3", "vgg19", "small_cnn"] = "mobilenet_v2"
+    backbone: Literal[BACKBONE_NAMES] = DEFAULT_BACKBONE  # each one declared in dermflow/backbones/
     alpha: float = Field(1.0, gt=0.0, description="MobileNetV2 width multiplier.")
     image_size: int = Field(225, ge=32, description="Square input side in pixels (32k+1 matches torchvision best).")
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
@@ -135,7 +139,7 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _image_size_fits_backbone(self) -> "ModelConfig":
-        minimum = MIN_IMAGE_SIZE[self.backbone]
+        minimum = backbone_spec(self.backbone).min_image_size
         if self.image_size < minimum:
             raise ValueError(f"model.image_size {self.image_size} is below {minimum}, the smallest input {self.backbone} accepts")
         return self
@@ -478,8 +482,28 @@ class ConfigError(ValueError):
     """A configuration file or override is wrong; the message says which key and why."""
 
 
+class ConfigYamlLoader(yaml.SafeLoader):
+    """YAML as dermflow's config reads it: only ``true``/``false`` are booleans (YAML 1.2), so ``off``, ``on``,
+    ``yes`` and ``no`` reach string-valued keys as written (``trust.other_classifier: off``); a boolean key
+    still takes them, as pydantic reads those words."""
+
+
+ConfigYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":  # the bool resolver, keyed by first character, for the YAML 1.2 words only
+    ConfigYamlLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first))
+
+
+def read_config_yaml(text: str) -> Any:
+    """A config file's or a ``--set`` value's YAML, read by :class:`ConfigYamlLoader`."""
+    return yaml.load(text, Loader=ConfigYamlLoader)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``a.b=value`` -> (["a", "b"], value); the value is read as YAML (numbers, lists, null)."""
+    """``a.b=value`` -> (["a", "b"], value); the value is read as a config file's YAML (numbers, lists, null)."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} is not of the form key.path=value")
     key, raw = item.split("=", 1)
@@ -487,7 +511,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not path:
         raise ConfigError(f"override {item!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = read_config_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return path, value
@@ -512,7 +536,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_config_yaml(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         data = loaded
