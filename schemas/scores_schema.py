@@ -20,6 +20,8 @@ import json
 
 import pyarrow as pa
 
+from dermflow.imaging.rejection import SCORING, reasons_of
+
 SCHEMA_VERSION = "2"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
 PREDICTION_PARTITIONS: tuple[str, ...] = ("model_version", "scored_date")
 ERROR_PARTITIONS: tuple[str, ...] = ("run_id",)
@@ -71,7 +73,7 @@ PREDICTIONS_SCHEMA = _with_table_metadata([
 
 ERRORS_SCHEMA = _with_table_metadata([
     _field("path", pa.string(), "File path relative to the --input root it was found under."),
-    _field("reason", pa.string(), "Machine reason: empty_file, not_an_image, truncated, corrupt, too_many_pixels, unreadable, unsupported_dicom, no_pixel_data."),
+    _field("reason", pa.string(), "Machine reason (RejectReason): " + ", ".join(reasons_of(SCORING)) + "."),
     _field("message", pa.string(), "Human explanation; never contains DICOM attribute values."),
     _field("model_version", pa.string(), "Model version the run was scoring with."),
     _field("rejected_at", pa.timestamp("us", tz="UTC"), "When the file was rejected."),
@@ -79,7 +81,7 @@ ERRORS_SCHEMA = _with_table_metadata([
 
 
 def descriptions(schema: pa.Schema) -> dict[str, str]:
-    """Column -> description, partition columns included (the table in docs/scoring.md comes from this)."""
+    """Column -> description, partition columns included (docs/scoring.md's tables are generated from this)."""
     return json.loads(schema.metadata[b"dermflow.descriptions"])
 
 
