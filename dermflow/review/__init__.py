@@ -32,34 +32,35 @@ One module per role:
 Every name above is importable from ``dermflow.review``. Comments may hold patient data: they leave
 the database only to the pages that show them, never into an export, a log or the console.
 """
-from dermflow.review.review_database import ReviewDatabase, open_configured_review_database, open_review_database
-from dermflow.review.review_enums import QueueReason, Role, VerdictBasis, VerdictDiagnosis
-from dermflow.review.review_errors import (
-    AccountError, DatabaseVersionError, InvalidVerdictError, NotAllowedError, ReviewStoreError, UnknownUserError,
-)
-from dermflow.review.reviewed_performance import ReviewedPerformance, Share, reviewed_performance
-from dermflow.review.sign_in_sessions import (
-    SignIn, clear_failed_logins, create_session, delete_session, expire_sessions, failed_logins, login_blocked,
-    lookup_session, record_failed_login,
-)
-from dermflow.review.user_accounts import (
-    UserAccount, add_user, change_password, change_role, get_user, issue_api_token, list_users, revoke_api_token,
-    revoke_api_tokens, set_disabled, user_for_api_token, verify_credentials,
-)
-from dermflow.review.verdict_export import ExportSummary, export_verdicts
-from dermflow.review.verdict_store import (
-    ShownPrediction, VerdictRecord, correct_verdict, count_verdicts_since, current_verdicts, get_verdict, keep_image,
-    kept_image, list_verdicts, record_verdict, verdict_history,
-)
+import importlib
 
-__all__ = [
-    "AccountError", "DatabaseVersionError", "ExportSummary", "InvalidVerdictError", "NotAllowedError", "QueueReason",
-    "ReviewDatabase", "ReviewStoreError", "ReviewedPerformance", "Role", "Share", "ShownPrediction", "SignIn",
-    "UnknownUserError", "UserAccount", "VerdictBasis", "VerdictDiagnosis", "VerdictRecord", "add_user",
-    "change_password", "change_role", "clear_failed_logins", "correct_verdict", "count_verdicts_since",
-    "create_session", "current_verdicts", "delete_session", "expire_sessions", "export_verdicts", "failed_logins",
-    "get_user", "issue_api_token", "keep_image", "kept_image", "list_users", "list_verdicts", "login_blocked",
-    "lookup_session", "open_configured_review_database", "open_review_database", "record_failed_login",
-    "record_verdict", "reviewed_performance", "revoke_api_token", "revoke_api_tokens", "set_disabled",
-    "user_for_api_token", "verdict_history", "verify_credentials",
-]
+# name -> the module defining it; imported on first use, so ``dermflow --help`` stays quick.
+_DEFINED_IN = {
+    "review_database": ("ReviewDatabase", "open_configured_review_database", "open_review_database"),
+    "review_enums": ("QueueReason", "Role", "VerdictBasis", "VerdictDiagnosis"),
+    "review_errors": ("AccountError", "DatabaseVersionError", "InvalidVerdictError", "NotAllowedError",
+                      "ReviewStoreError", "UnknownUserError"),
+    "reviewed_performance": ("ReviewedPerformance", "Share", "reviewed_performance"),
+    "sign_in_sessions": ("SignIn", "clear_failed_logins", "create_session", "delete_session", "expire_sessions",
+                         "failed_logins", "login_blocked", "lookup_session", "record_failed_login"),
+    "user_accounts": ("UserAccount", "add_user", "change_password", "change_role", "get_user", "issue_api_token",
+                      "list_users", "revoke_api_token", "revoke_api_tokens", "set_disabled", "user_for_api_token",
+                      "verify_credentials"),
+    "verdict_export": ("ExportSummary", "export_verdicts"),
+    "verdict_store": ("ShownPrediction", "VerdictRecord", "correct_verdict", "count_verdicts_since", "current_verdicts",
+                      "get_verdict", "keep_image", "kept_image", "list_verdicts", "record_verdict", "verdict_history"),
+}
+_MODULE_OF = {name: module for module, names in _DEFINED_IN.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'dermflow.review' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"dermflow.review.{_MODULE_OF[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))
+
+
+__all__ = sorted(_MODULE_OF)
