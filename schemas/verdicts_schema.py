@@ -61,3 +61,8 @@ VERDICTS_SCHEMA = pa.schema(_FIELDS, metadata={
 })
 # Never a column of the export, whatever the store holds (a test checks the schema against it).
 NEVER_EXPORTED: tuple[str, ...] = ("comment", "other_text", "image_path", "jpeg", "password_hash", "token_sha256")
+
+
+def descriptions(schema: pa.Schema = VERDICTS_SCHEMA) -> dict[str, str]:
+    """Column -> description, the partition column included (the table in docs/review.md comes from this)."""
+    return json.loads(schema.metadata[b"dermflow.descriptions"])

@@ -26,7 +26,7 @@ One module per role:
 - ``verdict_store``: ``ShownPrediction``, ``VerdictRecord``; ``record_verdict``, ``correct_verdict``,
   ``get_verdict``, ``verdict_history``, ``list_verdicts``, ``current_verdicts``, ``count_verdicts_since``,
   ``keep_image``, ``kept_image``.
-- ``reviewed_performance``: ``reviewed_performance(db)`` -> ``ReviewedPerformance`` per model version and group.
+- ``reviewed_case_figures``: ``reviewed_performance(db)`` -> ``ReviewedPerformance`` per model version and group.
 - ``verdict_export``: ``export_verdicts(db, out_dir)`` -> ``ExportSummary`` (schema: ``dermflow.schemas.verdicts_schema``).
 
 Every name above is importable from ``dermflow.review``. Comments may hold patient data: they leave
@@ -40,7 +40,7 @@ _DEFINED_IN = {
     "review_enums": ("QueueReason", "Role", "VerdictBasis", "VerdictDiagnosis"),
     "review_errors": ("AccountError", "DatabaseVersionError", "InvalidVerdictError", "NotAllowedError",
                       "ReviewStoreError", "UnknownUserError"),
-    "reviewed_performance": ("ReviewedPerformance", "Share", "reviewed_performance"),
+    "reviewed_case_figures": ("ReviewedPerformance", "Share", "reviewed_performance"),
     "sign_in_sessions": ("SignIn", "clear_failed_logins", "create_session", "delete_session", "expire_sessions",
                          "failed_logins", "login_blocked", "lookup_session", "record_failed_login"),
     "user_accounts": ("UserAccount", "add_user", "change_password", "change_role", "get_user", "issue_api_token",

@@ -146,7 +146,7 @@ def _print_users(users, as_json: bool) -> None:
 
 
 def run_verdicts(args: argparse.Namespace, cfg: DermflowConfig) -> int:
-    from dermflow.review.reviewed_performance import reviewed_performance
+    from dermflow.review.reviewed_case_figures import reviewed_performance
     from dermflow.review.verdict_export import export_verdicts
     from dermflow.review.verdict_store import list_verdicts
 

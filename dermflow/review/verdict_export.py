@@ -3,6 +3,7 @@
     summary = export_verdicts(db, "var/scores")   # var/scores/verdicts/model_version=<v>/part-<id>-0.parquet
     summary.rows, summary.by_model_version
 
+``out_dir`` must not be a scoring output folder (its ``**/*.parquet`` must stay predictions only).
 The export is a snapshot: it is written beside ``<out>/verdicts`` and then swapped in (rename), so a
 reader sees the previous export or the new one, never half of one, and a re-export replaces rather
 than adds. Columns: ``dermflow.schemas.verdicts_schema`` (never the comment, the OTHER free text,
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from dermflow.review.review_database import ReviewDatabase
+from dermflow.review.review_errors import ReviewStoreError
 from dermflow.review.verdict_store import VerdictRecord, list_verdicts
 from dermflow.schemas.verdicts_schema import VERDICT_PARTITIONS, VERDICTS_SCHEMA
 
@@ -64,6 +66,11 @@ def verdicts_table(verdicts: list[VerdictRecord]) -> pa.Table:
 def export_verdicts(db: ReviewDatabase, out_dir: str | Path) -> ExportSummary:
     """Writes every verdict to ``<out_dir>/verdicts/`` (replacing an earlier export); see the module docstring."""
     out_dir = Path(out_dir)
+    if (out_dir / "predictions").is_dir():
+        raise ReviewStoreError(
+            f"{out_dir} is a scoring output folder (it holds predictions/), where every *.parquet must be a prediction "
+            "(docs/scoring.md): export beside it, e.g. to a verdicts-export folder"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     verdicts = list_verdicts(db)
     table = verdicts_table(verdicts)
