@@ -16,6 +16,9 @@ shared memory between the processes: a network share (NFS, SMB) is refused; use 
 
 PostgreSQL: ``postgresql+psycopg2://USER@HOST:PORT/DB`` (``postgresql://`` means the same); the
 password is given apart (``review.password_file`` or ``DERMFLOW_REVIEW_DB_PASSWORD``), only in memory.
+
+Both engines hide statement parameters in their errors (``hide_parameters``), so a database error
+that reaches a log never carries a comment, a password hash or a token digest.
 """
 from __future__ import annotations
 
@@ -130,7 +133,8 @@ def _sqlite_engine(url: URL) -> Engine:
             f"the review database {path} is on a network filesystem ({filesystem}); SQLite's WAL needs a local disk: "
             "set review.database_url to PostgreSQL (docs/review.md)"
         )
-    engine = create_engine(url.set(database=str(path)), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url.set(database=str(path)), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                           hide_parameters=True)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

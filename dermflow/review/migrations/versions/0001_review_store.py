@@ -18,6 +18,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _create_accounts()
+    _create_verdicts()
+
+
+def _create_accounts() -> None:
     op.create_table('login_failures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_name', sa.String(length=64), nullable=False),
@@ -71,6 +76,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sessions_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_sessions_user_id'), ['user_id'], unique=False)
 
+
+def _create_verdicts() -> None:
     op.create_table('verdicts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),

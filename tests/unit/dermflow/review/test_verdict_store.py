@@ -169,3 +169,14 @@ def test_a_verdict_whose_commit_returned_survives_a_sigkill(fresh_db):
     [verdict] = verdict_history(reopened, "ab" * 32)
     assert verdict.id == json.loads(line) and verdict.diagnosis is VerdictDiagnosis.SCC
     reopened.close()
+
+
+def test_a_database_error_never_shows_the_comment(db):
+    from sqlalchemy.exc import IntegrityError
+
+    from dermflow.review.review_tables import VerdictRow
+
+    with pytest.raises(IntegrityError) as failed, db.writing() as session:  # past the store's checks: the schema's own
+        session.add(VerdictRow(sha256=image_sha256("raw"), diagnosis="XYZ", basis="consensus", reviewer_id=1,
+                               queue_reason="direct", comment="patient Jane Roe"))
+    assert "ck_verdicts_diagnosis" in str(failed.value) and "Jane Roe" not in str(failed.value)
