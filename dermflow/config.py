@@ -453,7 +453,7 @@ class ReviewConfig(_Section):
         default_factory=lambda: [0.3, 0.7], description="[low, high]: rows whose melanoma probability lies inside go to the queue."
     )
     audit_share: float = Field(0.05, ge=0.0, le=1.0, description="Random share of confident rows sent to the queue (random_audit).")
-    audit_seed: int = Field(0, description="Seed of that random choice (a row's draw depends on it and its sha256 only).")
+    audit_seed: int = Field(0, description="Seed of that random choice (the same seed picks the same rows).")
     training_bases: list[Literal[*VERDICT_BASES]] = Field(
         default_factory=lambda: ["histopathology", "consensus"], min_length=1,
         description="Verdict bases whose cases become training data (issue 27); the image's current verdict must have one.",
