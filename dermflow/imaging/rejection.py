@@ -23,6 +23,7 @@ class RejectReason(StrEnum):
     UNREADABLE = "unreadable"
     NO_PIXEL_DATA = "no_pixel_data"
     UNSUPPORTED_DICOM = "unsupported_dicom"
+    INCOMPLETE_DICOM = "incomplete_dicom"  # no Study / SOP Instance UID: a result could not go back to its study
     INTERNAL_ERROR = "internal_error"
     # an ISIC archive's CSV rows and files
     DUPLICATE_ID = "duplicate_id"
