@@ -65,3 +65,28 @@ def test_a_password_in_the_metadata_connection_is_refused(url):
 def test_a_metadata_connection_without_a_password_is_accepted():
     cfg = load_config(overrides=["paths.metadata_connection=mysql://mlmd@127.0.0.1:3306/mlmd"])
     assert cfg.paths.metadata_connection == "mysql://mlmd@127.0.0.1:3306/mlmd"
+
+
+def test_clinical_results_are_off_by_default_and_need_a_folder():
+    score = load_config().score
+    assert (score.dicom_results, score.fhir_results, score.clinical_results_dir, score.dicomweb_url) == ("none", False, None, None)
+    assert not score.clinical_results_on()
+    on = load_config(overrides=["score.dicom_results=sr", "score.clinical_results_dir=/srv/clinical",
+                                "score.dicomweb_url=http://pacs:8042/dicom-web/"]).score
+    assert on.clinical_results_on() and on.dicomweb_url == "http://pacs:8042/dicom-web"
+    assert load_config(overrides=["score.dicom_results=none"]).score.dicom_results == "none"  # not YAML's null
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["score.dicom_results=sr"], "score.clinical_results_dir is required"),
+    (["score.fhir_results=true"], "score.clinical_results_dir is required"),
+    (["score.dicom_results=off", "score.clinical_results_dir=/c"], "Input should be 'none' or 'sr'"),
+    (["score.dicom_results=sr", "score.clinical_results_dir=/c", "score.dicomweb_url=ftp://pacs/dw"], "http:// or https://"),
+    (["score.dicom_results=sr", "score.clinical_results_dir=/c", "score.dicomweb_url=http://me:pw@pacs/dw"], "must not hold credentials"),
+    (["score.dicomweb_url=http://pacs/dw"], "score.dicom_results is 'none'"),
+    (["score.dicomweb_store_attempts=0"], "score.dicomweb_store_attempts"),
+])
+def test_clinical_result_mistakes_are_one_line(overrides, message):
+    with pytest.raises(ConfigError) as raised:
+        load_config(overrides=overrides)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
