@@ -1,11 +1,12 @@
 """STOW-RS of dermflow's results into a PACS, with retries and backoff, and an outcome for every try.
 
     store = DicomwebStore(url, auth, attempts=3, backoff_seconds=0.5)
-    outcome = store.store([sr, segmentation])     # StoreOutcome(status="stored" | "failed", reason, message, attempts)
+    outcome = store.store([sr_bytes, segmentation_bytes])   # Part 10 files; StoreOutcome(status, reason, message, attempts)
     check_dicomweb_endpoint(url, auth)            # raises DicomwebEndpointError: one line, before a job starts
 
 One STOW-RS request per image carries its SR and its segmentation, so both are stored or neither is
-counted. Connection errors, timeouts, 408, 429 and 5xx are retried (``attempts`` tries, waiting
+counted. The objects go as the Part 10 bytes already written to ``score.clinical_results_dir``, through
+dicomweb-client's multipart POST of encoded instances (encoding an SR costs as much as building it). Connection errors, timeouts, 408, 429 and 5xx are retried (``attempts`` tries, waiting
 ``backoff_seconds`` x 1, 2, 4 ...); 401/403 and other 4xx are not (retrying cannot fix them). A
 store the PACS answers with a Failed SOP Sequence is failed. Messages name HTTP statuses and
 exception types, never UIDs or attribute values.
@@ -60,21 +61,24 @@ class DicomwebStore:
         self._backoff_seconds = float(backoff_seconds)
         self._sleep = sleep
 
-    def store(self, datasets: list) -> StoreOutcome:
+    def store(self, instances: list[bytes]) -> StoreOutcome:
+        """``instances``: DICOM Part 10 files (bytes)."""
         outcome = StoreOutcome(StoreStatus.FAILED, FailureReason.PACS_UNREACHABLE, "not tried")
         for attempt in range(1, self._attempts + 1):
-            outcome = self._try(datasets, attempt)
+            outcome = self._try(instances, attempt)
             if outcome.status == StoreStatus.STORED or outcome.reason != FailureReason.PACS_UNREACHABLE:
                 return outcome
             if attempt < self._attempts:
                 self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
         return outcome
 
-    def _try(self, datasets: list, attempt: int) -> StoreOutcome:
+    def _try(self, instances: list[bytes], attempt: int) -> StoreOutcome:
         import requests
+        from dicomweb_client.web import _Transaction
 
         try:
-            response = self._client.store_instances(datasets)
+            url = self._client._get_studies_url(_Transaction.STORE, None)
+            response = self._client._http_post_multipart_application_dicom(url, instances)
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             return StoreOutcome(StoreStatus.FAILED, _reason_for_status(status), f"STOW-RS answered HTTP {status}", attempt)
@@ -88,7 +92,7 @@ class DicomwebStore:
         if failed:
             codes = sorted({f"0x{int(item.get('FailureReason', 0)):04X}" for item in failed})
             return StoreOutcome(StoreStatus.FAILED, FailureReason.PACS_REFUSED,
-                                f"the PACS refused {len(failed)} of {len(datasets)} objects (failure {', '.join(codes)})",
+                                f"the PACS refused {len(failed)} of {len(instances)} objects (failure {', '.join(codes)})",
                                 attempt)
         return StoreOutcome(StoreStatus.STORED, "", "", attempt)
 

@@ -91,22 +91,23 @@ class ResultExporter:
 
     def _export_dicom(self, header, finding: ModelFinding) -> tuple[StoreOutcome, str]:
         from dermflow.clinical.segmentation_writer import build_segmentation
-        from dermflow.clinical.sr_writer import build_sr
+        from dermflow.clinical.sr_writer import build_sr, evidence_header
 
         try:
+            header = evidence_header(header)
             sr = build_sr(header, finding)
-            segmentation = build_segmentation(header, finding)
+            encoded = [_encode(sr), _encode(build_segmentation(header, finding))]
             root = self._settings.clinical_dir
-            clinical_files.write_private(clinical_files.sr_path(root, finding.model_version, header.SOPInstanceUID), _encode(sr))
+            clinical_files.write_private(clinical_files.sr_path(root, finding.model_version, header.SOPInstanceUID), encoded[0])
             clinical_files.write_private(
-                clinical_files.segmentation_path(root, finding.model_version, header.SOPInstanceUID), _encode(segmentation),
+                clinical_files.segmentation_path(root, finding.model_version, header.SOPInstanceUID), encoded[1],
             )
         except Exception as exc:  # one image's bad header must not fail the batch
             return StoreOutcome(StoreStatus.FAILED, FailureReason.NOT_WRITTEN,
                                 f"building or writing the SR / segmentation failed ({type(exc).__name__})", 0), ""
         if not self._settings.dicomweb_url:
             return StoreOutcome(StoreStatus.WRITTEN, "", "", 0), str(sr.SOPInstanceUID)
-        return self._dicomweb_store().store([sr, segmentation]), str(sr.SOPInstanceUID)
+        return self._dicomweb_store().store(encoded), str(sr.SOPInstanceUID)
 
     def _dicomweb_store(self):
         from dermflow.clinical.dicomweb_store import DicomwebStore
