@@ -55,3 +55,22 @@ class ModelFinding:
             gradcam=np.asarray(row["gradcam"], dtype=np.float32).reshape(shape),
             sha256=row["sha256"], scored_at=scored_at,
         )
+
+
+def read_prediction_rows(predictions_dir: str, model_version: str, sha256: set[str]) -> dict[str, dict]:
+    """The latest predictions row of this model version for each of ``sha256`` (absent when there is none)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from apache_beam.io.filesystems import FileSystems
+
+    folder = FileSystems.join(predictions_dir, f"model_version={model_version}")
+    files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**.parquet")])[0].metadata_list]
+    if not files or not sha256:
+        return {}
+    table = ds.dataset(files, format="parquet").to_table(filter=pc.field("sha256").isin(pa.array(sorted(sha256))))
+    latest: dict[str, dict] = {}
+    for row in table.to_pylist():
+        if row["sha256"] not in latest or row["scored_at"] > latest[row["sha256"]]["scored_at"]:
+            latest[row["sha256"]] = row
+    return latest

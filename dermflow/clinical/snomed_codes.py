@@ -76,12 +76,12 @@ YES = Concept("373066001", SCT, "Yes")
 NO = Concept("373067005", SCT, "No")
 MORPHOLOGICALLY_ABNORMAL_STRUCTURE = Concept("49755003", SCT, "Morphologically abnormal structure")
 
-# dermflow's own concepts (docs/trust.md explains them).
+# dermflow's own concepts (docs/trust.md explains them); code values fit DICOM's Code Value (SH, 16 characters).
 OUT_OF_SCOPE = Concept("out-of-scope", DERMFLOW_SCHEME, "Looks like none of the model's classes")
 IN_SCOPE_SCORE = Concept("in-scope-score", DERMFLOW_SCHEME, "In-scope score")
-PREDICTION_SET_MEMBER = Concept("prediction-set-member", DERMFLOW_SCHEME, "Conformal prediction set member")
+PREDICTION_SET_MEMBER = Concept("pred-set-member", DERMFLOW_SCHEME, "Conformal prediction set member")
 GRADCAM = Concept("gradcam", DERMFLOW_SCHEME, "Grad-CAM heatmap of the predicted class")
-CLINICIAN_VERDICT = Concept("clinician-verdict", DERMFLOW_SCHEME, "Clinician's verdict on the model's finding")
+CLINICIAN_VERDICT = Concept("verdict", DERMFLOW_SCHEME, "Clinician's verdict on the model's finding")
 
 
 def finding_concept(label: str) -> Concept:
@@ -90,5 +90,5 @@ def finding_concept(label: str) -> Concept:
         return ISIC_FINDINGS[label]
     if label.lower() in GROUP_FINDINGS:
         return GROUP_FINDINGS[label.lower()]
-    return Concept(f"label-{label}", DERMFLOW_SCHEME, f"dermflow label {label}")
+    return Concept(f"label-{label}"[:16], DERMFLOW_SCHEME, f"dermflow label {label}")
 

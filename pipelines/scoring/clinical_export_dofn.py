@@ -65,30 +65,12 @@ class LoadPredictionRowsDoFn(beam.DoFn):
     def process(self, keys: list[ImageKey]):
         import dataclasses
 
-        rows = latest_prediction_rows(self._predictions_dir, self._model_version, {key.sha256 for key in keys})
+        from dermflow.clinical.model_finding import read_prediction_rows
+
+        rows = read_prediction_rows(self._predictions_dir, self._model_version, {key.sha256 for key in keys})
         for key in keys:
             row = rows.get(key.sha256)
             if row is not None:
                 key = dataclasses.replace(key, format=row["format"], width=row["width"], height=row["height"],
                                           dicom_uid_sha256=row["dicom_uid_sha256"])
             yield key, row
-
-
-def latest_prediction_rows(predictions_dir: str, model_version: str, sha256: set[str]) -> dict[str, dict]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-    from apache_beam.io.filesystems import FileSystems
-
-    from dermflow.pipelines.scoring.scored_index import model_version_dir
-
-    folder = model_version_dir(predictions_dir, model_version)
-    files = [m.path for m in FileSystems.match([FileSystems.join(folder, "**.parquet")])[0].metadata_list]
-    if not files or not sha256:
-        return {}
-    table = ds.dataset(files, format="parquet").to_table(filter=pc.field("sha256").isin(pa.array(sorted(sha256))))
-    latest: dict[str, dict] = {}
-    for row in table.to_pylist():
-        if row["sha256"] not in latest or row["scored_at"] > latest[row["sha256"]]["scored_at"]:
-            latest[row["sha256"]] = row
-    return latest

@@ -252,7 +252,35 @@ def test_a_rescore_replaces_the_results_in_the_pacs(first_run, study, pacs, scor
     summary = run_scoring(cfg, [f"dicomweb://127.0.0.1:{pacs.port}/dicom-web/studies/{study_uid}"], scoring_model.spec,
                           tmp_path / "out", run_id="again")
     assert summary["scored"] == 2 and summary["clinical_exports"] == {"stored": 2}
-    assert {m: len(_instances(pacs, study_uid, m)) for m in ("SR", "SEG", "XC")} == before == {"SR": 2, "SEG": 2, "XC": 2}
+    assert {m: len(_instances(pacs, study_uid, m)) for m in ("SR", "SEG", "XC")} == before
+    assert (before["SEG"], before["XC"]) == (2, 2) and before["SR"] in (2, 3)  # 3: after the amended SR test
+
+
+def test_a_verdict_goes_back_as_an_amended_sr_that_references_the_first(first_run, study, pacs):
+    from datetime import datetime, timezone
+
+    import highdicom as hd
+
+    from dermflow.clinical.result_export import ExportSettings
+    from dermflow.clinical.sr_writer import Verdict
+    from dermflow.clinical.verdict_amendment import amend_with_verdict
+
+    summary, output, clinical, _, _ = first_run
+    study_uid, sources = study
+    row = _predictions(output)[0]
+    settings = ExportSettings(str(clinical), "verdicts", "sr", False, pacs.dicomweb_url)
+    verdict = Verdict(label="NV", agrees=row["predicted_label"] == "NV", recorded_at=datetime(2026, 1, 9, tzinfo=timezone.utc))
+    amended = amend_with_verdict(settings, str(output / "predictions"), summary["model_version"], row["sha256"], verdict)
+    assert amended.outcome.status == "stored"
+    found = {_uid(item, "00080018"): item for item in _instances(pacs, study_uid, "SR")}
+    assert len(found) == 3
+    sr = hd.sr.ComprehensiveSR.from_dataset(_retrieve(pacs, found[amended.sop_instance_uid]))
+    (predecessor,) = [ref.ReferencedSOPInstanceUID for study_item in sr.PredecessorDocumentsSequence
+                      for series in study_item.ReferencedSeriesSequence for ref in series.ReferencedSOPSequence]
+    first = hd.sr.ComprehensiveSR.from_dataset(_retrieve(pacs, found[predecessor]))
+    assert [uid for _, _, uid, _ in first.get_evidence()] == [uid for _, _, uid, _ in sr.get_evidence()]
+    assert hash_uid([uid for _, _, uid, _ in sr.get_evidence() if uid in sources][0]) == row["dicom_uid_sha256"]
+    assert str(sr.PatientName) == PATIENT_NAME and _text_items(sr)["121106"][0].startswith("Amended: a clinician")
 
 
 def _text_of(path: Path) -> str:
