@@ -13,5 +13,6 @@
     dicomweb_store        STOW-RS with retries and backoff; the one-line endpoint check
     result_export         one image end to end: re-read the source, build, write, store, account
 
-No Beam and no TensorFlow here: ``dermflow.pipelines.scoring.clinical_export_dofn`` wires this into the job.
+No Beam graph and no TensorFlow here (only Beam's FileSystems, to read files): ``dermflow.pipelines.scoring.clinical_export_dofn``
+wires this into the job.
 """
