@@ -135,8 +135,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
              f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
         _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
-        from dermflow.pipelines.training_pipeline import run_training
-        from dermflow.pipelines.training_run_summary import format_result
+        from dermflow.pipelines.training.training_pipeline import run_training
+        from dermflow.pipelines.training.training_run_summary import format_result
 
         result = run_training(cfg)
     _say(format_result(result))
@@ -305,15 +305,42 @@ def _add_demo(sub) -> None:
 SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_cluster, _add_report, _add_demo)
 
 
+VERBOSE_HELP = "Log at INFO level; third-party logs on the console; tracebacks on errors."
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after any subcommand too; SUPPRESS keeps a subcommand from resetting a ``-v`` given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                if not any("-v" in a.option_strings for a in subparser._actions):
+                    subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                           help=VERBOSE_HELP)
+                _add_verbose_everywhere(subparser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="Log at INFO level; third-party logs on the console; tracebacks on errors.")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)
+    _add_verbose_everywhere(parser)
     return parser
+
+
+@contextmanager
+def _program_name_only_in_argv() -> Iterator[None]:
+    """While a command runs, ``sys.argv`` holds the program name alone: TFX's Beam executors hand
+    ``sys.argv`` to absl (``FLAGS(sys.argv + beam_args)``), which would read ``-v train`` as its
+    own ``--verbosity``. dermflow's arguments are parsed by then; nothing else should read them."""
+    saved = sys.argv
+    sys.argv = saved[:1] or ["dermflow"]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def is_user_mistake(exc: BaseException) -> bool:
@@ -335,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with _program_name_only_in_argv():
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"dermflow {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -20,6 +20,8 @@ import json
 
 import pyarrow as pa
 
+from dermflow.imaging.rejection import SCORING, reasons_of
+
 SCHEMA_VERSION = "2"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
 PREDICTION_PARTITIONS: tuple[str, ...] = ("model_version", "scored_date")
 ERROR_PARTITIONS: tuple[str, ...] = ("run_id",)
@@ -74,7 +76,7 @@ PREDICTIONS_SCHEMA = table_schema([
 
 ERRORS_SCHEMA = table_schema([
     described_field("path", pa.string(), "File path relative to the --input root it was found under."),
-    described_field("reason", pa.string(), "Machine reason: empty_file, not_an_image, truncated, corrupt, too_many_pixels, unreadable, unsupported_dicom, incomplete_dicom, no_pixel_data, internal_error."),
+    described_field("reason", pa.string(), "Machine reason (RejectReason): " + ", ".join(reasons_of(SCORING)) + "."),
     described_field("message", pa.string(), "Human explanation; never contains DICOM attribute values."),
     described_field("model_version", pa.string(), "Model version the run was scoring with."),
     described_field("rejected_at", pa.timestamp("us", tz="UTC"), "When the file was rejected."),
@@ -82,7 +84,7 @@ ERRORS_SCHEMA = table_schema([
 
 
 def descriptions(schema: pa.Schema) -> dict[str, str]:
-    """Column -> description, partition columns included (the table in docs/scoring.md comes from this)."""
+    """Column -> description, partition columns included (docs/scoring.md's tables are generated from this)."""
     return json.loads(schema.metadata[b"dermflow.descriptions"])
 
 

@@ -14,8 +14,8 @@ from typing import Literal
 
 import keras
 
+from dermflow.backbones import backbone_spec
 from dermflow.config import ModelConfig
-from dermflow.models.backbone_builders import backbone_spec
 from dermflow.weights.backbone_weights import BackboneWeights, resolve_backbone_weights
 from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
 
@@ -52,7 +52,7 @@ def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str |
     weights = resolve_backbone_weights(model_cfg.backbone, model_cfg.weights, model_cfg.alpha, size, keras_home)
     pixels = keras.Input(shape=(size, size, 3), dtype="float32", name=INPUT_NAME)
     x = ImageNetPreprocessing(weights.preprocessing, name=PREPROCESSING_LAYER)(pixels)
-    features = spec.build(x, model_cfg, weights)
+    features = spec.build(x, alpha=model_cfg.alpha, weights_path=str(weights.path) if weights.path else None)
     x = keras.layers.GlobalAveragePooling2D(name=HEAD_POOL_LAYER)(features)
     x = keras.layers.Dropout(model_cfg.dropout, name=HEAD_DROPOUT_LAYER)(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)

@@ -1,3 +1,5 @@
+from typing import Literal, get_args, get_origin
+
 import pytest
 
 from dermflow.config import ConfigError, DermflowConfig, load_config
@@ -65,6 +67,46 @@ def test_a_password_in_the_metadata_connection_is_refused(url):
 def test_a_metadata_connection_without_a_password_is_accepted():
     cfg = load_config(overrides=["paths.metadata_connection=mysql://mlmd@127.0.0.1:3306/mlmd"])
     assert cfg.paths.metadata_connection == "mysql://mlmd@127.0.0.1:3306/mlmd"
+
+
+def _literal_values(annotation) -> list:
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    return [value for argument in get_args(annotation) for value in _literal_values(argument)]
+
+
+def _keys_with_yaml_word_values() -> list[tuple[str, str]]:
+    """(dotted key, value) for every config key whose allowed values hold a word YAML 1.1 reads as a boolean."""
+    words = {"off", "on", "yes", "no", "y", "n"}
+    return sorted(
+        (f"{section}.{key}", value)
+        for section, field in DermflowConfig.model_fields.items()
+        for key, sub in getattr(field.annotation, "model_fields", {}).items()
+        for value in _literal_values(sub.annotation)
+        if isinstance(value, str) and value.lower() in words
+    )
+
+
+YAML_WORD_KEYS = _keys_with_yaml_word_values()
+
+
+def test_the_keys_with_yaml_word_values_are_found():
+    assert ("trust.other_classifier", "off") in YAML_WORD_KEYS and ("train.mixed_precision", "off") in YAML_WORD_KEYS
+
+
+@pytest.mark.parametrize("key, value", YAML_WORD_KEYS)
+def test_a_yaml_word_reaches_a_string_key_as_written_from_set_and_from_a_file(key, value, tmp_path):
+    section, name = key.split(".")
+    from_set = load_config(None, [f"{key}={value}"])
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(f"{section}:\n  {name}: {value}\n", encoding="utf-8")
+    from_file = load_config(config_file)
+    assert getattr(getattr(from_set, section), name) == value == getattr(getattr(from_file, section), name)
+
+
+def test_boolean_keys_still_read_on_off_yes_no():
+    cfg = load_config(None, ["train.augment=off", "trust.enabled=no", "score.write_overlays=on", "train.cache=yes"])
+    assert (cfg.train.augment, cfg.trust.enabled, cfg.score.write_overlays, cfg.train.cache) == (False, False, True, True)
 
 
 def test_clinical_results_are_off_by_default_and_need_a_folder():

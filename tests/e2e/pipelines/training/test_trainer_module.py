@@ -7,9 +7,9 @@ import pytest
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from dermflow.config import DermflowConfig, load_config
-from dermflow.pipelines.trainer_module import run_fn
-from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER
-from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_out_of_scope, write_synthetic_splits
+from dermflow.pipelines.training.trainer_module import run_fn
+from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER
+from support.synthetic_training_examples import write_synthetic_out_of_scope, write_synthetic_splits
 
 pytestmark = pytest.mark.e2e
 

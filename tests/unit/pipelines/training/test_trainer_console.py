@@ -1,4 +1,4 @@
-from dermflow.pipelines.trainer_console import epoch_line
+from dermflow.pipelines.training.trainer_console import epoch_line
 
 
 def test_an_epoch_line_names_phase_progress_loss_bma_speed_and_eta():

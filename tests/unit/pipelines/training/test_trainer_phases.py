@@ -7,7 +7,7 @@ import pytest
 
 from dermflow.config import ModelConfig, TrainConfig
 from dermflow.models import build_classifier
-from dermflow.pipelines.trainer_module import (
+from dermflow.pipelines.training.trainer_module import (
     is_chief,
     select_strategy,
     set_phase_trainable,

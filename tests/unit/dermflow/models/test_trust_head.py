@@ -11,7 +11,8 @@ from dermflow.config import DataConfig, ModelConfig, TrustConfig
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize
 from dermflow.models import SIGNATURES, build_classifier, export_model, load_exported
 from dermflow.models.export_layout import read_export_calibration
-from dermflow.models.model_exporter import TrustHead, head_model, logits_of
+from dermflow.models.model_exporter import head_model, logits_of
+from dermflow.models.trust_head import TrustHead
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
 from dermflow.trust import OtherDiagnoses, expected_calibration_error, fit_trust, prediction_sets, softmax
 from dermflow.trust.feature_distance import in_scope_pvalue

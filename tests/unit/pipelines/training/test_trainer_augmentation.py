@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from dermflow.config import TrainConfig
-from dermflow.pipelines.trainer_augmentation import training_model
+from dermflow.pipelines.training.trainer_augmentation import training_model
 
 
 def _classifier() -> keras.Model:

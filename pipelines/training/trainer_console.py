@@ -3,7 +3,7 @@
     print(epoch_line(row, phase_epochs={1: 2, 2: 12}))
     # train:   phase 1 (head) epoch 2/2  loss 0.912  eval BMA 0.633  118 img/s  ETA 0s
 
-``row`` is an :class:`~dermflow.pipelines.trainer_callbacks.EpochHistory` row; the ETA is for the
+``row`` is an :class:`~dermflow.pipelines.training.trainer_callbacks.EpochHistory` row; the ETA is for the
 rest of the phase, at this epoch's pace (early stopping may end it sooner).
 """
 from __future__ import annotations

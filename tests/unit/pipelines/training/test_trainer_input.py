@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dermflow.config import TrainConfig
 from dermflow.imaging import encode_jpeg
-from dermflow.pipelines import trainer_input
+from dermflow.pipelines.training import trainer_input
 
 IMAGE_SIZE = 32
 # Solid-colour images whose grey level encodes the label, so image/label pairing can be checked.

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from dermflow.config import load_config
-from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER
-from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_splits
+from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER
+from support.synthetic_training_examples import write_synthetic_splits
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,7 @@ HEAD_EPOCHS, FINE_TUNE_EPOCHS = 1, 3
 # run_fn reads FnArgs' attributes only; a namespace spares each process the import of TFX.
 RUN_TRAINER = """
 import json, sys, types
-from dermflow.pipelines.trainer_module import run_fn
+from dermflow.pipelines.training.trainer_module import run_fn
 run_fn(types.SimpleNamespace(**json.loads(sys.argv[1])))
 """
 

@@ -1,6 +1,6 @@
 """The TFX Trainer's ``run_fn``: two-phase transfer learning, then the SavedModel export.
 
-    Trainer(module_file=None, run_fn="dermflow.pipelines.trainer_module.run_fn",
+    Trainer(module_file=None, run_fn="dermflow.pipelines.training.trainer_module.run_fn",
             custom_config={"config_json": cfg.to_json()}, examples=class_filter.outputs["examples"], ...)
 
 Phase 1 trains the head on a frozen backbone (``train.head_epochs`` at ``train.learning_rate``);
@@ -23,7 +23,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import keras
 import tensorflow as tf
@@ -32,13 +32,13 @@ from dermflow.imaging.model_input import ImagePathSettings
 from dermflow.atomic_write import write_json_atomically
 from dermflow.config import DermflowConfig, TrainConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
-from dermflow.pipelines import trainer_input
-from dermflow.pipelines.trainer_calibration import fit_trust_after_training
-from dermflow.pipelines.trainer_augmentation import training_model
-from dermflow.pipelines.trainer_feature_cache import cached_training_inputs
-from dermflow.pipelines.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
-from dermflow.pipelines.trainer_console import epoch_line
-from dermflow.pipelines.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
+from dermflow.pipelines.training import trainer_input
+from dermflow.pipelines.training.trainer_calibration import fit_trust_after_training
+from dermflow.pipelines.training.trainer_augmentation import training_model
+from dermflow.pipelines.training.trainer_feature_cache import cached_training_inputs
+from dermflow.pipelines.training.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
+from dermflow.pipelines.training.trainer_console import epoch_line
+from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         if is_chief():
             write_history(run_dir, progress.history)
 
+    fitting = FitContext(built, model, strategy, progress, run_dir, eval_data, global_batch, sink, cfg.train, fit_kwargs)
     for phase in training_phases(cfg.train):
         if phase.epochs == 0:
             continue
@@ -183,7 +184,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
             progress.restore_phase(phase.number, built.model)
             log.info("Trainer: phase %d was finished by an earlier run; its weights are restored", phase.number)
             continue
-        _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, cfg.train, fit_kwargs)
+        _fit_phase(phase, fitting)
         progress.finish_phase(phase.number, built.model)
 
     write_history(run_dir, progress.history)
@@ -216,7 +217,25 @@ def phase_optimizer(phase: Phase, train_cfg: TrainConfig, steps_per_epoch: int) 
     )
 
 
-def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, global_batch, sink, train_cfg, fit_kwargs):
+@dataclass(frozen=True)
+class FitContext:
+    """What every phase's ``fit`` shares."""
+
+    built: BuiltClassifier
+    model: keras.Model  # what fit() trains: built.model inside the augmentation, or its top on cached features
+    strategy: tf.distribute.Strategy
+    progress: TrainingProgress
+    run_dir: Path
+    eval_data: tf.data.Dataset
+    global_batch: int
+    sink: Callable[[dict], None]  # one history row per epoch
+    train_cfg: TrainConfig
+    fit_kwargs: dict  # x, steps_per_epoch, class_weight, verbose
+
+
+def _fit_phase(phase: Phase, fitting: FitContext) -> None:
+    built, model, train_cfg, fit_kwargs = fitting.built, fitting.model, fitting.train_cfg, fitting.fit_kwargs
+    progress, strategy = fitting.progress, fitting.strategy
     set_phase_trainable(built, phase)
     averaging = train_cfg.weight_averaging == "ema"
     with strategy.scope():
@@ -228,12 +247,12 @@ def _fit_phase(phase, built, model, strategy, progress, run_dir, eval_data, glob
     first_epoch = progress.epochs_before(phase.number)
     callbacks = [SwapInAveragedWeights()] if averaging else []  # first: the epoch's end sees the averaged weights
     callbacks += [
-        EvalSetMetrics(eval_data),  # the others read its val_* logs
-        EpochHistory(phase.number, first_epoch, progress.run, global_batch, sink),
+        EvalSetMetrics(fitting.eval_data),  # the others read its val_* logs
+        EpochHistory(phase.number, first_epoch, progress.run, fitting.global_batch, fitting.sink),
         keras.callbacks.EarlyStopping(
             monitor=MONITOR, mode="max", patience=train_cfg.early_stopping_patience, restore_best_weights=True
         ),
-        EpochScalarSummaries(str(run_dir)),
+        EpochScalarSummaries(str(fitting.run_dir)),
         keras.callbacks.BackupAndRestore(str(progress.backup_dir(phase.number)), double_checkpoint=True),
     ]
     log.info("Trainer: phase %d, %d epoch(s) at learning rate %g (%s)", phase.number, phase.epochs, phase.learning_rate,

@@ -29,7 +29,7 @@ from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
 from dermflow.models import BuiltClassifier
 from dermflow.models.model_exporter import logits_of
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
-from dermflow.pipelines import trainer_input
+from dermflow.pipelines.training import trainer_input
 from dermflow.trust import OtherDiagnoses, TrustParameters, evaluate_trust, fit_trust
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,7 @@ def read_head_outputs(model, patterns: list[str], batch_size: int) -> HeadOutput
     num_classes = int(model.output_shape[-1])
     dense = model.get_layer(OUTPUT_LAYER)
     if not files:
-        empty = np.zeros(0, str)
-        return HeadOutputs(np.zeros((0, num_classes)), np.zeros((0, int(dense.input.shape[-1]))),
-                           np.zeros(0, np.int64), empty, empty, empty)
+        return _no_outputs(num_classes, int(dense.input.shape[-1]))
     features_model = keras.Model(model.input, dense.input)
     size = int(model.input_shape[1])
     parsed = trainer_input.read_records(files).map(lambda r: tf.io.parse_single_example(r, _OUTPUT_FEATURES))
@@ -99,9 +97,16 @@ def read_head_outputs(model, patterns: list[str], batch_size: int) -> HeadOutput
         labels.append(batch[trainer_input.LABEL_KEY].numpy())
         for column, key in ((names, "label_name"), (lesions, "lesion_id"), (images, "image_id")):
             column.extend(value.decode("utf-8") for value in batch[key].numpy())
+    if not logits:  # files without a record: ClassFilter writes empty ones when no example of a split fits
+        return _no_outputs(num_classes, int(dense.input.shape[-1]))
     return HeadOutputs(np.concatenate(logits).astype(np.float64), np.concatenate(features).astype(np.float64),
                        np.concatenate(labels).astype(np.int64), np.array(names, str), np.array(lesions, str),
                        np.array(images, str))
+
+
+def _no_outputs(num_classes: int, dim: int) -> HeadOutputs:
+    empty = np.zeros(0, str)
+    return HeadOutputs(np.zeros((0, num_classes)), np.zeros((0, dim)), np.zeros(0, np.int64), empty, empty, empty)
 
 
 def head_outputs(built: BuiltClassifier, patterns: list[str], num_classes: int, batch_size: int):

@@ -6,7 +6,7 @@ import json
 import keras
 import numpy as np
 
-from dermflow.pipelines.trainer_progress import TrainingProgress, checkpoint_key
+from dermflow.pipelines.training.trainer_progress import TrainingProgress, checkpoint_key
 
 
 def test_key_depends_on_the_data_and_the_config_not_on_file_order():

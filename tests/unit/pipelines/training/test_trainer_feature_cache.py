@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from dermflow.config import ModelConfig, TrainConfig
 from dermflow.models import build_classifier, set_backbone_trainable
-from dermflow.pipelines.trainer_feature_cache import FLIPS, FeatureCache, flip, split_at_frozen_trunk
+from dermflow.pipelines.training.trainer_feature_cache import FLIPS, FeatureCache, flip, split_at_frozen_trunk
 
 NUM_CLASSES = 3
 
@@ -122,7 +122,7 @@ def test_config_refuses_the_cache_with_augmentation_it_cannot_precompute():
 
 
 def test_a_cache_that_would_not_fit_in_memory_is_not_built(monkeypatch):
-    from dermflow.pipelines import trainer_feature_cache
+    from dermflow.pipelines.training import trainer_feature_cache
 
     built = _small_cnn(None)
     data = tf.data.Dataset.from_tensor_slices((_pixels(4), np.arange(4, dtype=np.int32) % NUM_CLASSES)).batch(2)

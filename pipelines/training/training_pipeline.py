@@ -27,7 +27,7 @@ from dermflow.schemas import TRAINING_EXAMPLES_SCHEMA
 
 log = logging.getLogger(__name__)
 
-RUN_FN = "dermflow.pipelines.trainer_module.run_fn"
+RUN_FN = "dermflow.pipelines.training.trainer_module.run_fn"
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 NODE_IDS = (
@@ -146,7 +146,7 @@ def run_training(cfg: DermflowConfig, run_id: str | None = None) -> dict:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from dermflow.tfx_runtime.node_runner import build_pipeline_ir
-    from dermflow.pipelines.training_run_summary import log_outcome, node_summaries, summarize_training
+    from dermflow.pipelines.training.training_run_summary import log_outcome, node_summaries, summarize_training
     from dermflow.evaluation.model_report import write_run_report
 
     if cfg.paths.metadata_connection and urlparse(cfg.paths.metadata_connection).scheme == "mysql":

@@ -11,8 +11,8 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from dermflow.config import load_config
 from dermflow.imaging.model_input import decode_and_resize
 from dermflow.models import backbone_layer_names, build_classifier, load_exported, load_keras_model
-from dermflow.pipelines import trainer_input
-from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_splits
+from dermflow.pipelines.training import trainer_input
+from support.synthetic_training_examples import write_synthetic_splits
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ CACHED = [
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from dermflow.pipelines.trainer_module import run_fn
+    from dermflow.pipelines.training.trainer_module import run_fn
 
     tmp = tmp_path_factory.mktemp("cached_trainer")
     cfg = load_config(overrides=[*CACHED, f"paths.work_dir={tmp / 'work'}"])

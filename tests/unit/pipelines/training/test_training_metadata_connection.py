@@ -2,7 +2,7 @@
 import pytest
 
 from dermflow.config import load_config
-from dermflow.pipelines.training_pipeline import metadata_connection_config, run_training
+from dermflow.pipelines.training.training_pipeline import metadata_connection_config, run_training
 
 
 def test_sqlite_by_default(tmp_path):

@@ -17,7 +17,7 @@ from PIL import Image
 from dermflow.config import DermflowConfig
 from dermflow.imaging.model_input import decode_and_resize_batch
 from dermflow.models import load_keras_model
-from dermflow.pipelines.training_pipeline import NODE_IDS, run_training
+from dermflow.pipelines.training.training_pipeline import NODE_IDS, run_training
 from dermflow.registry import LATEST, list_versions, resolve_model
 from dermflow.synthetic.archive_writer import LESION_MASKS_DIR, write_archive
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dermflow.pipelines.trainer_callbacks import (
+from dermflow.pipelines.training.trainer_callbacks import (
     EvalSetMetrics,
     SwapInAveragedWeights,
     isic_balanced_accuracy,
