@@ -163,7 +163,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from dermflow.console_progress import quiet_console
 
     with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
-        _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
+        from dermflow.clinical.dicomweb_source import redact
+
+        inputs = ' '.join(redact(spec) for spec in args.input) if args.input else str(args.files_from)
+        _say(f"score: model {registered.name}/{registered.version}; inputs {inputs}")
         from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
 
         summary = run_scoring(

@@ -294,8 +294,40 @@ class ScoreConfig(_Section):
         "(when the count changed); the workers update their progress files as often."
     )
 
+    dicom_results: Literal["none", "sr"] = Field("none", description=(
+        "'sr': per DICOM input, a DICOM SR (TID 1500) and a Grad-CAM segmentation into score.clinical_results_dir "
+        "and, with score.dicomweb_url, the PACS (docs/scoring.md#clinical-results)."))
+    fhir_results: bool = Field(False, description="Per scored image: FHIR R4B DiagnosticReport + Observations, NDJSON per run.")
+    clinical_results_dir: Path | None = Field(None, description=(
+        "Where SRs, segmentations and FHIR go (owner-only, never inside --output); required when either is on."))
+    dicomweb_url: str | None = Field(None, description=(
+        "DICOMweb root of the PACS to store into (STOW-RS), e.g. http://pacs:8042/dicom-web. Credentials: "
+        "DERMFLOW_DICOMWEB_USERNAME/_PASSWORD or _TOKEN, or score.dicomweb_conn_id; never in this URL."))
+    dicomweb_conn_id: str | None = Field(None, description="Airflow connection with the DICOMweb login and password.")
+    dicomweb_store_attempts: int = Field(3, ge=1, description="STOW-RS tries per image before its store counts as failed.")
+    dicomweb_backoff_seconds: float = Field(0.5, ge=0.0, description="Wait before a store's 2nd try; doubled before each next.")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _dicomweb_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError("score.dicomweb_url must be an http:// or https:// DICOMweb root, e.g. http://pacs:8042/dicom-web")
+        if parsed.password is not None or parsed.username is not None:
+            raise ValueError("score.dicomweb_url must not hold credentials (the config is stored with the results and in "
+                             "logs): set DERMFLOW_DICOMWEB_USERNAME and DERMFLOW_DICOMWEB_PASSWORD, or score.dicomweb_conn_id")
+        return value.rstrip("/") if value else value
+
+    def clinical_results_on(self) -> bool:
+        return self.dicom_results != "none" or self.fhir_results
+
     @model_validator(mode="after")
-    def _batch_sizes(self) -> "ScoreConfig":
+    def _consistent(self) -> "ScoreConfig":
+        if self.clinical_results_on() and self.clinical_results_dir is None:
+            raise ValueError("score.clinical_results_dir is required when score.dicom_results is 'sr' or score.fhir_results "
+                             "is true (results with patient identification never go under --output)")
+        if self.dicomweb_url and self.dicom_results == "none":
+            raise ValueError("score.dicomweb_url is set but score.dicom_results is 'none': set score.dicom_results=sr")
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
         if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:

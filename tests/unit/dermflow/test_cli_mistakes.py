@@ -111,6 +111,33 @@ MISTAKES = {
     "unwritable output": (["score", "--input", "{archive}", "--model", "{registry}", "--output", "/proc/version/out"],
                           "output folder /proc/version/out cannot be made"),
     "no input at all": (["score", "--model", "{registry}", "--output", "{tmp}/out"], "give --input or --files-from"),
+    "clinical results inside the output": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.fhir_results=true",
+         "--set", "score.clinical_results_dir={tmp}/out/clinical"],
+        "lies inside --output {tmp}/out",
+    ),
+    "clinical results without a folder": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr"],
+        "score.clinical_results_dir is required",
+    ),
+    "dicom results off": (["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out",
+                           "--set", "score.dicom_results=off"], "score.dicom_results: Input should be 'none' or 'sr'"),
+    "PACS not answering": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr",
+         "--set", "score.clinical_results_dir={tmp}/clinical", "--set", "score.dicomweb_url=http://127.0.0.1:9/dicom-web"],
+        "score.dicomweb_url http://127.0.0.1:9/dicom-web cannot be reached",
+    ),
+    "password in the PACS url": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr",
+         "--set", "score.clinical_results_dir={tmp}/clinical", "--set", "score.dicomweb_url=http://u:pw@127.0.0.1:9/dw"],
+        "score.dicomweb_url must not hold credentials",
+    ),
+    "malformed dicomweb input": (["score", "--input", "dicomweb://127.0.0.1:9/dicom-web/patients/1", "--model", "{registry}",
+                                  "--output", "{tmp}/out"], "a DICOMweb input must name .../studies/STUDY_UID"),
+    "dicomweb input whose PACS does not answer": (
+        ["score", "--input", "dicomweb://127.0.0.1:9/dicom-web/studies/1.2.3.4", "--model", "{registry}", "--output", "{tmp}/out"],
+        "the PACS at http://127.0.0.1:9/dicom-web cannot be reached",
+    ),
     "missing report model": (["report", "--model", "/nonexistent"], "model not found"),
     "missing config file": (["train", "--config", "/nonexistent.yaml"], "config file not found"),
     "password in the review database url": (
