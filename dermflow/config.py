@@ -212,6 +212,11 @@ class TrainConfig(_Section):
         "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
     )
     seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
+    warm_start: Literal["last_blessed", "none"] = Field(
+        "last_blessed",
+        description="last_blessed: fine-tune from the last blessed model's weights when its backbone and classes match, "
+        "on the retrain.warm_start_* schedule (else one line why, and ImageNet); none: always from ImageNet.",
+    )
 
     @model_validator(mode="after")
     def _feature_cache_augmentation(self) -> "TrainConfig":
@@ -518,6 +523,38 @@ class ReviewConfig(_Section):
         return value
 
 
+class RetrainConfig(_Section):
+    """Continuous training: spans, the reviewed cases as training data, what starts a retraining, and the warm start's
+    schedule (docs/training.md#continuous-training)."""
+
+    reviewed_slice_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0,
+        description="Share of the reviewed cases' lesion groups held out as the reviewed slice (chosen by a hash of the "
+        "group's key, fixed once chosen), measured beside the test split; 0: none.")
+    source_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders the verdicts' image paths (relative to the scoring input) are read from, to write the "
+        "reviewed cases' span; empty: airflow.score_inputs. Kept web uploads come from the review store.")
+    min_new_verdicts: int = Field(
+        50, ge=1,
+        description="The watcher DAG emits the training-data asset event once this many images have a current verdict "
+        "with one of review.training_bases recorded since the last reviewed-cases span.")
+    min_interval_hours: float = Field(
+        24.0, ge=0.0,
+        description="A scheduled or asset-triggered retraining this soon after the last ingest is skipped (a manual "
+        "trigger always runs); 0: no limit.")
+    watch_schedule: str = Field("@hourly", description="The watcher DAG's schedule (cron or preset).")
+    warm_start_head_epochs: int = Field(
+        0, ge=0, description="Warm start: phase 1 (head only) epochs; the head comes trained.")
+    warm_start_fine_tune_epochs: int = Field(
+        2, ge=0, description="Warm start: phase 2 epochs, fine_tune_layers of the backbone as in train.")
+    warm_start_learning_rate: float = Field(
+        5e-5, gt=0, description="Warm start: phase 2 peak learning rate (train.fine_tune_schedule).")
+    warm_start_feature_cache: bool = Field(
+        False, description="Warm start: train.feature_cache for its few epochs (the cache costs four passes over the "
+        "train split, more than two epochs).")
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
     model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
@@ -534,6 +571,7 @@ class DermflowConfig(_Section):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from dermflow.components.class_filter.label_mapper import COUNTS, OUT_OF_SCOPE, 
 from dermflow.config import DermflowConfig
 from dermflow.isic.label_vocabulary import write_label_vocabulary
 from dermflow.isic.out_of_scope_examples import out_of_scope_split_uri
+from dermflow.isic.span_manifest import SPANS_PROPERTY
 
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"
@@ -84,6 +85,8 @@ class Executor(BaseBeamExecutor):
 
         examples_utils.set_payload_format(target, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(target, "tfrecords_gzip")
+        if source.has_custom_property(SPANS_PROPERTY):  # the spans these examples hold, for the lineage (docs/ingest.md)
+            target.set_string_custom_property(SPANS_PROPERTY, source.get_string_custom_property(SPANS_PROPERTY))
         counts = read_counts(counts_dir, splits)
         shutil.rmtree(counts_dir)
         kept, out_of_scope, dropped = (counts[o] for o in (FilterOutcome.KEPT, FilterOutcome.OUT_OF_SCOPE, FilterOutcome.DROPPED))

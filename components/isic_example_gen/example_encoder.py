@@ -1,7 +1,10 @@
 """One ISIC image file + its CSV row -> one serialized tf.Example (the Beam work of IsicExampleGen).
 
 Beam workers import this module, so it stays light: no TensorFlow, no TFX. Examples are
-serialized with tfx_bsl's Arrow encoder, which writes the same tf.Example protos.
+serialized with tfx_bsl's Arrow encoder, which writes the same tf.Example protos. Each example goes
+to the output tagged ``<split>@<span>`` (:func:`output_tag`), so every span's files stay apart and a
+later ingest can reuse them; an image whose sha256 an earlier span holds is a ``duplicate_image``
+reject (the earlier spans' digests come from a JSON file, :func:`write_known_digests`).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from dermflow.imaging import ImageRejected, RejectReason, sha256_hex
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
 from dermflow.isic.ingest_report import OK, REJECTED
 from dermflow.isic.csv_reader import UNKNOWN, IsicRecord
+from dermflow.isic.span_layout import BASE_SPAN
 
 OUTCOMES = "outcomes"
 # Items per Beam element: Beam's per-element cost and Arrow's per-call cost are paid once per chunk,
@@ -32,12 +36,32 @@ class IngestItem:
     path: str
     record: IsicRecord
     split: str
+    span: str = BASE_SPAN
 
 
 @dataclass(frozen=True)
 class EncodeSettings:
     image_path: ImagePathSettings  # from cfg.data: the first half of the one image path
     age_buckets: tuple[int, ...]  # cfg.eval.age_buckets
+    known_digests: str | None = None  # JSON file: span order and the sha256s of earlier spans (write_known_digests)
+
+
+def output_tag(split: str, span: str = BASE_SPAN) -> str:
+    return f"{split}@{span}"
+
+
+def write_known_digests(path: str, span_order: list[str], digests: dict[str, str]) -> None:
+    """``digests``: sha256 -> the span that holds it first; ``span_order``: every span, earliest first."""
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps({"order": span_order, "digests": digests}).encode("utf-8"))
+
+
+def read_known_digests(path: str | None) -> tuple[dict[str, int], dict[str, str]]:
+    if not path:
+        return {}, {}
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        document = json.loads(handle.read())
+    return {span: index for index, span in enumerate(document["order"])}, document["digests"]
 
 
 def age_bucket(age: int, bounds: tuple[int, ...]) -> str:
@@ -93,7 +117,8 @@ def write_work_list(items: list[IngestItem], path: str) -> list[tuple[int, int]]
     spans, offset = [], 0
     with FileSystems.create(path) as handle:
         for chunk in chunked(items):
-            line = json.dumps([[item.path, dataclasses.asdict(item.record), item.split] for item in chunk]).encode() + b"\n"
+            line = json.dumps([[item.path, dataclasses.asdict(item.record), item.split, item.span]
+                               for item in chunk]).encode() + b"\n"
             handle.write(line)
             spans.append((offset, len(line)))
             offset += len(line)
@@ -103,22 +128,25 @@ def write_work_list(items: list[IngestItem], path: str) -> list[tuple[int, int]]
 def read_chunk(handle, span: tuple[int, int]) -> list[IngestItem]:
     offset, length = span
     handle.seek(offset)
-    return [IngestItem(path, IsicRecord(**record), split) for path, record, split in json.loads(handle.read(length))]
+    return [IngestItem(path, IsicRecord(**record), split, span) for path, record, split, span in json.loads(handle.read(length))]
 
 
 class EncodeIsicExampleFn(beam.DoFn):
-    """The span of one chunk of IngestItems in the work list -> serialized tf.Examples on the output
-    tagged with their split, and one JSON list of per-item outcomes on ``OUTCOMES``."""
+    """The byte span of one chunk of IngestItems in the work list -> serialized tf.Examples on the output
+    tagged ``<split>@<span>``, and one JSON list of per-item outcomes on ``OUTCOMES``."""
 
     def __init__(self, settings: EncodeSettings, work_list: str):
         self._settings = settings
         self._work_list = work_list
         self._encoder = None
         self._handle = None
+        self._span_order: dict[str, int] = {}
+        self._known: dict[str, str] = {}
 
     def setup(self):
         self._encoder = RecordBatchToExamplesEncoder()
         self._handle = FileSystems.open(self._work_list, compression_type=CompressionTypes.UNCOMPRESSED)
+        self._span_order, self._known = read_known_digests(self._settings.known_digests)
 
     def teardown(self):
         if self._handle is not None:
@@ -131,17 +159,17 @@ class EncodeIsicExampleFn(beam.DoFn):
         for item in chunk:
             record = item.record
             try:
-                encoded.append((item.split, self._features(item)))
+                encoded.append((output_tag(item.split, item.span), self._features(item)))
             except ImageRejected as rejected:
-                outcomes.append({"status": REJECTED, "file": item.path, "image_id": record.image_id,
+                outcomes.append({"status": REJECTED, "file": item.path, "image_id": record.image_id, "span": item.span,
                                  "reason": str(rejected.reason), "message": rejected.message})
                 continue
-            outcomes.append({"status": OK, "file": item.path, "image_id": record.image_id,
-                             "split": item.split, "diagnosis": record.diagnosis})
+            outcomes.append({"status": OK, "file": item.path, "image_id": record.image_id, "span": item.span,
+                             "split": item.split, "diagnosis": record.diagnosis, "sha256": encoded[-1][1]["sha256"]})
         if encoded:
             serialized = self._encoder.encode(features_to_record_batch([features for _, features in encoded]))
-            for (split, _), example in zip(encoded, serialized):
-                yield beam.pvalue.TaggedOutput(split, example)
+            for (tag, _), example in zip(encoded, serialized):
+                yield beam.pvalue.TaggedOutput(tag, example)
         yield beam.pvalue.TaggedOutput(OUTCOMES, json.dumps(outcomes))
 
     def _features(self, item: IngestItem) -> dict:
@@ -150,5 +178,9 @@ class EncodeIsicExampleFn(beam.DoFn):
                 data = handle.read()
         except OSError as exc:
             raise ImageRejected(RejectReason.UNREADABLE, f"{type(exc).__name__}: {exc}") from None
+        digest = item.record.sha256 or sha256_hex(data)
+        earlier = self._known.get(digest)
+        if earlier is not None and self._span_order.get(earlier, -1) < self._span_order.get(item.span, -1):
+            raise ImageRejected(RejectReason.DUPLICATE_IMAGE, f"the same image (sha256 {digest[:12]}...) is in span {earlier}")
         image = prepare_image(data, self._settings.image_path)
-        return example_features(item.record, image.data, image.width, image.height, sha256_hex(data), self._settings.age_buckets)
+        return example_features(item.record, image.data, image.width, image.height, digest, self._settings.age_buckets)

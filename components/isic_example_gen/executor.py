@@ -1,5 +1,11 @@
 """IsicExampleGen executor: plan on the driver (CSV + file list, small), decode and write with Beam.
 
+The data root holds spans (docs/ingest.md#spans): the base archive and ``spans/<name>/`` batches.
+With the previous ingest's Examples as input (``previous_examples``, from the pipeline's
+``LatestExamplesResolver``), spans ingested before with the same settings are reused (their files
+hard-linked, ``span_ingest``) and only new or changed spans are encoded; ``spans.json`` and the
+``dermflow_spans`` ML Metadata property record what this artifact holds.
+
 The Beam job streams: the driver writes the (path, CSV row, split) work list to a scratch file,
 Beam carries the byte span of each chunk of it, and each worker reads, validates (and where
 needed shrinks and re-encodes) one image at a time and writes it straight to its split's gzipped
@@ -22,54 +28,40 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from dermflow.components.isic_example_gen.example_encoder import (
-    OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, write_work_list)
+    OUTCOMES, EncodeIsicExampleFn, EncodeSettings, IngestItem, output_tag, write_known_digests, write_work_list)
+from dermflow.components.isic_example_gen.span_ingest import (
+    IngestPlan, finish_ingest, link_reused_files, log_plan, plan_ingest_spans, span_file_prefix)
 from dermflow.imaging.model_input import ImagePathSettings
-from dermflow.config import DataConfig, DermflowConfig
-from dermflow.isic.ingest_report import build_report, check_accounting, summary_text, write_report
-from dermflow.isic.archive_pairing import ArchiveError, ArchivePlan, check_missing, list_image_files, plan_archive
-from dermflow.isic.csv_reader import read_isic_csvs
-from dermflow.isic.lesion_split import SplitItem, assign_splits, split_names
+from dermflow.config import DermflowConfig
+from dermflow.isic.ingest_report import check_accounting, merge_span_reports, summary_text, write_report
+from dermflow.isic.span_manifest import SPANS_PROPERTY, write_manifest
 
 CONFIG_KEY = "config_json"
 EXAMPLES_KEY = "examples"
+PREVIOUS_EXAMPLES_KEY = "previous_examples"  # optional: the last ingest's Examples (its spans.json says what to reuse)
 INGEST_REPORT_KEY = "ingest_report"
 _SCRATCH_DIR = "_scratch"
 OUTCOMES_PREFIX = "outcome"
 
 
-def plan_ingest(data: DataConfig) -> ArchivePlan:
-    if data.data_root is None:
-        raise ArchiveError("data.data_root is not set: point it at the folder holding the ISIC archive")
-    root = Path(data.data_root)
-    table = read_isic_csvs(root / data.ground_truth_csv, root / data.metadata_csv)
-    plan = plan_archive(table, list_image_files(root / data.images_dir))
-    check_missing(plan, data.max_missing_fraction)
-    return plan
-
-
-def ingest_items(plan: ArchivePlan, data: DataConfig) -> list[IngestItem]:
-    records = [record for _, record in plan.pairs]
-    splits = assign_splits(
-        (SplitItem(r.image_id, r.lesion_id, r.diagnosis) for r in records),
-        data.eval_fraction, data.test_fraction, data.split_seed,
-    )
-    return [IngestItem(path, record, splits[record.image_id]) for path, record in plan.pairs]
-
-
 def write_ingest(pipeline: beam.Pipeline, items: list[IngestItem], splits: list[str], split_uri: dict[str, str],
-                 scratch_dir: str, settings: EncodeSettings, num_shards: int = 0) -> None:
-    """Builds the Beam graph: encode every item, write each split to ``split_uri[split]``, and the
-    per-item outcomes as JSON lines under ``scratch_dir``, beside the work list."""
+                 scratch_dir: str, settings: EncodeSettings, num_shards: int = 0, spans: list[str] | None = None) -> None:
+    """Builds the Beam graph: encode every item, write each (span, split) to ``split_uri[split]`` as
+    ``span-<span>-data_tfrecord-*.gz``, and the per-item outcomes as JSON lines under ``scratch_dir``,
+    beside the work list."""
     work_list = os.path.join(scratch_dir, "work_list.jsonl")
-    spans = write_work_list(items, work_list)
+    chunks = write_work_list(items, work_list)
+    spans = spans if spans is not None else sorted({item.span for item in items})
+    tags = [(span, split) for span in spans for split in splits]
     encoded = (
         pipeline
-        | "Chunks" >> beam.Create(spans)
-        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings, work_list)).with_outputs(OUTCOMES, *splits)
+        | "Chunks" >> beam.Create(chunks)
+        | "Encode" >> beam.ParDo(EncodeIsicExampleFn(settings, work_list)).with_outputs(
+            OUTCOMES, *(output_tag(split, span) for span, split in tags))
     )
-    for split in splits:
-        encoded[split] | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-            os.path.join(split_uri[split], "data_tfrecord"), file_name_suffix=".gz", num_shards=num_shards)
+    for span, split in tags:
+        encoded[output_tag(split, span)] | f"Write[{split}@{span}]" >> beam.io.WriteToTFRecord(
+            os.path.join(split_uri[split], span_file_prefix(span)), file_name_suffix=".gz", num_shards=num_shards)
     encoded[OUTCOMES] | "WriteOutcomes" >> beam.io.WriteToText(
         os.path.join(scratch_dir, OUTCOMES_PREFIX), file_name_suffix=".jsonl")
 
@@ -92,26 +84,44 @@ class Executor(BaseBeamExecutor):
         cfg = DermflowConfig.from_json(exec_properties[CONFIG_KEY])
         examples = artifact_utils.get_single_instance(output_dict[EXAMPLES_KEY])
         report_dir = Path(artifact_utils.get_single_uri(output_dict[INGEST_REPORT_KEY]))
+        previous = input_dict.get(PREVIOUS_EXAMPLES_KEY) or []
 
-        plan = plan_ingest(cfg.data)
-        items = ingest_items(plan, cfg.data)
-        splits = split_names(cfg.data.test_fraction)
-        settings = EncodeSettings(ImagePathSettings.from_config(cfg.data), tuple(cfg.eval.age_buckets))
+        plan = plan_ingest_spans(cfg, previous[-1].uri if previous else None)
+        log_plan(plan)
+        splits = plan.declared_splits(cfg.data.test_fraction)
+        examples.split_names = artifact_utils.encode_split_names(splits)
         scratch_dir = report_dir / _SCRATCH_DIR
         scratch_dir.mkdir(parents=True, exist_ok=True)
-        examples.split_names = artifact_utils.encode_split_names(splits)
-        logging.info("IsicExampleGen: %d files, %d to decode, %d rejected before decoding",
-                     plan.files, len(items), len(plan.rejects))
-        with self._make_beam_pipeline() as pipeline:
-            write_ingest(pipeline, items, splits,
-                         {s: artifact_utils.get_split_uri([examples], s) for s in splits},
-                         str(scratch_dir), settings, cfg.data.num_shards)
+        link_reused_files(plan, examples.uri)
+        items = plan.items
+        logging.info("IsicExampleGen: %d files to decode in %d span(s), %d span(s) reused",
+                     len(items), sum(bool(w.items) for w in plan.works), sum(not w.items for w in plan.works))
+        self._encode(cfg, plan, items, splits, examples, scratch_dir)
 
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
-
-        report = build_report(plan, read_outcomes(scratch_dir), splits)
+        manifest, parts = finish_ingest(plan, read_outcomes(scratch_dir), examples.uri, splits)
         shutil.rmtree(scratch_dir)
+        write_manifest(manifest, examples.uri)
+        examples.set_string_custom_property(SPANS_PROPERTY, manifest.summary_json())
+        removed = [{"name": r.name, "examples": len(r.images)} for r in plan.removed]
+        report = merge_span_reports(parts, splits, removed, plan.problems)
         write_report(report, report_dir)
         logging.info("IsicExampleGen report:\n%s", summary_text(report))
+        for part in parts:
+            check_accounting(part["report"])
         check_accounting(report)
+
+    def _encode(self, cfg: DermflowConfig, plan: IngestPlan, items: list[IngestItem], splits: list[str], examples,
+                scratch_dir: Path) -> None:
+        encoded_spans = [work.plan.span.name for work in plan.works if work.items]
+        if not items:
+            return
+        known = None
+        if plan.known_digests:
+            known = str(scratch_dir / "known_digests.json")
+            write_known_digests(known, plan.span_order, plan.known_digests)
+        settings = EncodeSettings(ImagePathSettings.from_config(cfg.data), tuple(cfg.eval.age_buckets), known)
+        with self._make_beam_pipeline() as pipeline:
+            write_ingest(pipeline, items, splits, {s: artifact_utils.get_split_uri([examples], s) for s in splits},
+                         str(scratch_dir), settings, cfg.data.num_shards, encoded_spans)

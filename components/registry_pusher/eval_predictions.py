@@ -1,6 +1,9 @@
-"""Scores the eval split once more with the exported model; the report draws ROC curves from it.
+"""Scores the judged split once more with the exported model; the report draws ROC curves from it.
 
     write_eval_predictions(serving_dir, examples_artifact, out / "eval_predictions.npz")
+
+The judged split is the one the Evaluator compares models on: the fixed test split when the
+examples have one (docs/training.md#continuous-training), else eval.
 
 The file holds ``labels`` (int), ``probabilities`` [N, C] (float32) and ``image_ids`` (str).
 """
@@ -13,6 +16,7 @@ import tensorflow as tf
 from tfx.types import artifact_utils
 
 EVAL_SPLIT = "eval"
+TEST_SPLIT = "test"
 SERVING_SIGNATURE = "serving_default"
 _FEATURES = {
     "label": tf.io.FixedLenFeature([], tf.int64),
@@ -20,8 +24,12 @@ _FEATURES = {
 }
 
 
+def judged_split(examples) -> str:
+    return TEST_SPLIT if TEST_SPLIT in artifact_utils.decode_split_names(examples.split_names) else EVAL_SPLIT
+
+
 def eval_split_files(examples) -> list[str]:
-    split_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
+    split_uri = artifact_utils.get_split_uri([examples], judged_split(examples))
     return sorted(tf.io.gfile.glob(f"{split_uri}/*"))
 
 

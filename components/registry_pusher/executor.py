@@ -20,10 +20,11 @@ from tfx.dsl.components.base.base_executor import BaseExecutor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from dermflow.components.registry_pusher.eval_predictions import write_eval_predictions
+from dermflow.components.registry_pusher.eval_predictions import judged_split, write_eval_predictions
 from dermflow.config import DermflowConfig
-from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
+from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_reviewed_slice, read_validation
 from dermflow.isic.label_vocabulary import LABELS_JSON, read_label_names
+from dermflow.isic.span_manifest import SPANS_PROPERTY
 from dermflow.registry import publish_version, read_labels
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ class Executor(BaseExecutor):
 
         labels = read_label_names(Path(vocabulary.uri))
         metrics = read_eval_metrics(evaluation.uri, labels)
+        examples = input_dict.get(EXAMPLES_KEY) or []
+        if examples:
+            metrics["split"] = judged_split(examples[0])
+        reviewed_slice = read_reviewed_slice(evaluation.uri, labels)
+        if reviewed_slice is not None:  # the hospital's held-out reviewed cases, beside the gated split
+            metrics["reviewed_slice"] = reviewed_slice
         if not model_utils.is_model_blessed(blessing):
             reason = f"not blessed: {read_validation(evaluation.uri).reason}"
             log.warning("RegistryPusher: model %s is not pushed, %s", model.uri, reason)
@@ -75,6 +82,7 @@ class Executor(BaseExecutor):
         serving_dir = Path(path_utils.serving_model_path(model.uri))
         check_vocabulary(labels, serving_dir)
         provenance = build_provenance(cfg, serving_dir, vocabulary, [model, blessing, evaluation], self._context)
+        provenance["data"]["spans"] = ingested_spans(input_dict)
         with tempfile.TemporaryDirectory(prefix="registry_push_") as staging:
             saved_model_dir = stage_saved_model(serving_dir, Path(staging), input_dict)
             registered = publish_version(
@@ -114,7 +122,7 @@ def stage_saved_model(serving_dir: Path, staging: Path, input_dict: dict[str, li
     examples = input_dict.get(EXAMPLES_KEY) or []
     if examples:
         count = write_eval_predictions(str(serving_dir), examples[0], extra / EVAL_PREDICTIONS_FILE)
-        log.info("RegistryPusher: scored %d eval examples for the report", count)
+        log.info("RegistryPusher: scored %d %s examples for the report", count, judged_split(examples[0]))
     return staged
 
 
@@ -139,6 +147,14 @@ def build_provenance(cfg: DermflowConfig, serving_dir: Path, vocabulary, artifac
         },
         "git_commit": git_commit(),
     }
+
+
+def ingested_spans(input_dict: dict[str, list]) -> list[dict]:
+    """The spans the training examples were ingested from (IsicExampleGen's record, passed on by ClassFilter)."""
+    examples = input_dict.get(EXAMPLES_KEY) or []
+    if not examples or not examples[0].has_custom_property(SPANS_PROPERTY):
+        return []
+    return json.loads(examples[0].get_string_custom_property(SPANS_PROPERTY))
 
 
 def git_commit() -> str | None:

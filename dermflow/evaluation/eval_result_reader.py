@@ -4,6 +4,7 @@
     metrics["overall"]["isic_balanced_accuracy"], metrics["overall"]["per_class"]["MEL"]["auc"]
     metrics["slices"]["sex=female"]["accuracy"], metrics["confusion_matrix"]
     validation = read_validation(evaluation_uri)   # -> Validation(ok, failures=[readable lines])
+    read_reviewed_slice(evaluation_uri, labels)    # the reviewed slice's overall metrics, or None
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tensorflow_model_analysis.api.model_eval_lib import load_metrics, load_plot
 BASELINE_MODEL_NAME = "baseline"
 OVERALL = "overall"
 CONFUSION_PLOT_NAME = "multi_class_confusion_matrix_plot"
+REVIEWED_SLICE_DIR = "reviewed_slice"  # the Evaluator's second evaluation, inside its output (never gated)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,18 @@ def read_eval_metrics(evaluation_uri: str, label_names: list[str]) -> dict:
         "confusion_matrix": read_confusion_matrix(evaluation_uri, label_names),
         "labels": list(label_names),
     }
+
+
+def read_reviewed_slice(evaluation_uri: str, label_names: list[str]) -> dict | None:
+    """The reviewed slice's overall metrics (candidate, with ``*_diff`` against the baseline) and its confusion
+    matrix, when the Evaluator measured one (components/reviewed_slice_evaluator); else None."""
+    import os
+
+    uri = os.path.join(evaluation_uri, REVIEWED_SLICE_DIR)
+    if not os.path.isdir(uri):
+        return None
+    metrics = read_eval_metrics(uri, label_names)
+    return {"overall": metrics[OVERALL], "confusion_matrix": metrics["confusion_matrix"]}
 
 
 def read_confusion_matrix(evaluation_uri: str, label_names: list[str]) -> dict:

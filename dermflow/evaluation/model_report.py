@@ -3,7 +3,7 @@
     write_run_report("var/registry")                     # LATEST of the only model
     write_run_report("var/registry/NAME/VERSION", out)   # -> out/report.html (+ the PNGs)
 
-Pictures: the confusion matrix, one-vs-rest ROC curves per class (from the eval split's
+Pictures: the confusion matrix, one-vs-rest ROC curves per class (from the judged split's
 predictions, ``eval_predictions.npz``), the reliability diagram of those (calibrated) probabilities
 and the training curves (``history.json``); a "Trust" table reads ``calibration.json``
 (temperature, out-of-scope threshold, conformal quantile, ECE before/after: docs/trust.md). Both files
@@ -26,6 +26,7 @@ from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from dermflow.registry import RegisteredModel, resolve_model  # noqa: E402
 from dermflow.trust import expected_calibration_error, reliability_bins  # noqa: E402
+from dermflow.evaluation.version_history import plot_version_history, version_history  # noqa: E402
 
 REPORT_DIR = "report"
 REPORT_HTML = "report.html"
@@ -36,6 +37,7 @@ RELIABILITY_PNG = "reliability_diagram.png"
 CALIBRATION_FILE = "calibration.json"
 HISTORY_FILE = "history.json"
 EVAL_PREDICTIONS_FILE = "eval_predictions.npz"
+VERSIONS_PNG = "versions_balanced_accuracy.png"
 
 
 def write_run_report(model_spec: str | Path, out: str | Path | None = None) -> Path:
@@ -48,18 +50,20 @@ def write_run_report(model_spec: str | Path, out: str | Path | None = None) -> P
     predictions = load_eval_predictions(version)
     history = load_history(version)
 
-    pictures: dict[str, Path | None] = {"Confusion matrix (eval split)": None, "ROC curves, one vs rest": None,
-                                        "Reliability diagram (eval split, calibrated)": None, "Training curves": None}
+    split = metrics.get("split", "eval")  # the split the Evaluator judged on: the fixed test split since issue 27
+    pictures: dict[str, Path | None] = {f"Confusion matrix ({split} split)": None, "ROC curves, one vs rest": None,
+                                        f"Reliability diagram ({split} split, calibrated)": None, "Training curves": None}
     confusion = confusion_from(predictions, metrics, len(labels))
     if confusion is not None:
-        pictures["Confusion matrix (eval split)"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
+        pictures[f"Confusion matrix ({split} split)"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
     if predictions is not None and len(predictions["labels"]):
         pictures["ROC curves, one vs rest"] = plot_roc_curves(predictions["labels"], predictions["probabilities"], labels, out / ROC_PNG)
-        pictures["Reliability diagram (eval split, calibrated)"] = plot_reliability(
+        pictures[f"Reliability diagram ({split} split, calibrated)"] = plot_reliability(
             predictions["labels"], predictions["probabilities"], out / RELIABILITY_PNG
         )
     if history:
         pictures["Training curves"] = plot_training_curves(history, out / CURVES_PNG)
+    pictures["Balanced accuracy per version, over time"] = plot_version_history(version_history(version), out / VERSIONS_PNG)
     report = out / REPORT_HTML
     report.write_text(render_html(version, metrics, pictures), encoding="utf-8")
     return report
@@ -177,11 +181,15 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     provenance = version.read_json("provenance.json")
     sections = [
         f"<h1>{html.escape(version.name)} &middot; version {html.escape(version.version)}</h1>",
-        "<h2>Overall (eval split)</h2>",
+        f"<h2>Overall ({html.escape(str(metrics.get('split', 'eval')))} split)</h2>",
         _table(["metric", "value"], [[name, _fmt(value)] for name, value in overall.items() if name != "per_class"]),
         "<h2>Per class</h2>",
         _per_class_table(overall.get("per_class", {})),
     ]
+    reviewed = (metrics.get("reviewed_slice") or {}).get("overall")
+    if reviewed:  # the held-out reviewed cases, beside the judged split (docs/training.md#continuous-training)
+        sections += ["<h2>Reviewed slice (the hospital's held-out reviewed cases; not gated)</h2>",
+                     _table(["metric", "value"], [[k, _fmt(v)] for k, v in reviewed.items() if k != "per_class"])]
     calibration = version.read_json(CALIBRATION_FILE)
     if calibration:
         sections += ["<h2>Trust: calibration, out of scope, prediction sets</h2>", _trust_table(calibration)]

@@ -35,6 +35,7 @@ class RejectReason(StrEnum):
     NOT_IN_CSV = "not_in_csv"
     MISSING_IMAGE = "missing_image"
     DUPLICATE_FILE = "duplicate_file"
+    DUPLICATE_IMAGE = "duplicate_image"
 
 
 INGEST, SCORING, WEB = "ingest", "scoring", "web"
@@ -72,6 +73,8 @@ REASON_DETAILS: dict[RejectReason, ReasonDetails] = {
     RejectReason.MISSING_IMAGE: ReasonDetails(
         "a CSV row without a file (names no file; ingest fails past data.max_missing_fraction)", (INGEST,)),
     RejectReason.DUPLICATE_FILE: ReasonDetails("a second file for the same id (e.g. X.jpg and X.png)", (INGEST,)),
+    RejectReason.DUPLICATE_IMAGE: ReasonDetails(
+        "the same image (sha256) is already in an earlier span: not ingested twice (docs/ingest.md#spans)", (INGEST,)),
 }
 
 

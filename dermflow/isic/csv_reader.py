@@ -7,10 +7,16 @@ one-hot row that is not one-hot) become :class:`Rejection` entries; a wrong head
 
     table = read_isic_csvs(root / "ISIC_2019_Training_GroundTruth.csv", root / "ISIC_2019_Training_Metadata.csv")
     table.records[0].diagnosis  # "NV"
+
+Two optional columns serve the spans written from clinicians' verdicts (docs/ingest.md#spans): a
+ground-truth column ``OTHER`` (a diagnosis outside ISIC's eight, which ClassFilter keeps as out of
+scope) and a metadata column ``sha256`` (the digest of the original file the span's image was
+prepared from, which the example then carries, so it still joins the predictions).
 """
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +26,10 @@ from dermflow.imaging.rejection import Rejection, RejectReason
 DOWNSAMPLED_SUFFIX = "_downsampled"
 GROUND_TRUTH_COLUMNS: tuple[str, ...] = ("image", *ISIC_CLASSES)
 METADATA_COLUMNS: tuple[str, ...] = ("image", "age_approx", "anatom_site_general", "lesion_id", "sex")
+OTHER_DIAGNOSIS = "OTHER"  # optional ground-truth column: a reviewed diagnosis outside the eight
+SHA256_COLUMN = "sha256"  # optional metadata column: the original file's digest
 UNKNOWN = "unknown"
-
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class IsicCsvError(ValueError):
@@ -36,6 +44,7 @@ class IsicRecord:
     age_approx: int = -1
     sex: str = UNKNOWN
     anatom_site_general: str = UNKNOWN
+    sha256: str = ""  # of the original file, when the metadata CSV says (spans of reviewed cases)
 
     @property
     def key(self) -> str:
@@ -73,7 +82,7 @@ def read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
 def diagnosis_from_one_hot(row: dict[str, str]) -> str:
     """The one ISIC code whose column is 1; ValueError when the row is not one-hot."""
     hot = []
-    for code in ISIC_CLASSES:
+    for code in ISIC_CLASSES + ((OTHER_DIAGNOSIS,) if OTHER_DIAGNOSIS in row else ()):
         try:
             value = float(row[code] or 0.0)
         except ValueError:
@@ -112,6 +121,7 @@ def make_record(image_id: str, diagnosis: str, metadata: dict[str, str] | None) 
         age_approx=parse_age(metadata["age_approx"]),
         sex=metadata["sex"] or UNKNOWN,
         anatom_site_general=metadata["anatom_site_general"] or UNKNOWN,
+        sha256=digest if _SHA256.fullmatch(digest := metadata.get(SHA256_COLUMN, "").lower()) else "",
     )
 
 

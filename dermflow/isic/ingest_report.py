@@ -6,6 +6,11 @@ example or a listed reject.
 
     report = build_report(plan, outcomes, ["train", "eval"])
     write_report(report, out_dir)   # report.json + summary.txt
+    report = merge_span_reports(parts, splits, removed, problems)   # a data root of several spans
+
+With spans (docs/ingest.md#spans) each span has its own report (a reused span's is the one
+recorded when it was ingested); the artifact's report adds them up and lists the spans: what was
+done with each and why, the spans that dropped out, the spans left out with their problem.
 """
 from __future__ import annotations
 
@@ -61,10 +66,56 @@ def check_accounting(report: dict) -> None:
         )
 
 
+def merge_span_reports(parts: list[dict], split_names: list[str], removed: list[dict], problems: list[str]) -> dict:
+    """``parts``: {"name", "kind", "action", "reason", "report"} per span, in ingest order; ``removed``:
+    {"name", "examples"} of the spans no longer in the data root; ``problems``: one line per span left out."""
+    counts = {split: Counter() for split in split_names}
+    totals, rejects = Counter(), []
+    for part in parts:
+        report = part["report"]
+        totals.update(report["totals"])
+        for split, by_class in report["counts"].items():
+            counts.setdefault(split, Counter()).update(by_class)
+        rejects += [{**reject, "span": part["name"]} for reject in report["rejects"]]
+    rejects.sort(key=lambda r: (r["reason"], r["span"], r["file"] or "", r["image_id"] or ""))
+    return {
+        "split_names": list(split_names),
+        "totals": {key: totals.get(key, 0) for key in
+                   ("files", "csv_rows", "examples", "rejected_files", "rejected_rows_without_file", "missing_images")},
+        "counts": {split: dict(sorted(c.items())) for split, c in counts.items()},
+        "class_totals": dict(sorted(sum(counts.values(), Counter()).items())),
+        "rejects_by_reason": dict(sorted(Counter(r["reason"] for r in rejects).items())),
+        "rejects": rejects,
+        "spans": [{"name": p["name"], "kind": p["kind"], "action": p["action"], "reason": p["reason"],
+                   "examples": p["report"]["totals"]["examples"], "files": p["report"]["totals"]["files"],
+                   "duplicates": p["report"]["rejects_by_reason"].get("duplicate_image", 0)} for p in parts],
+        "spans_removed": list(removed),
+        "span_problems": list(problems),
+    }
+
+
+def span_lines(report: dict) -> list[str]:
+    """What happened to each span, for people; nothing when the data root is the base archive alone."""
+    spans = report.get("spans") or []
+    if len(spans) <= 1 and not report.get("spans_removed") and not report.get("span_problems"):
+        return []
+    lines = ["Spans:"]
+    for span in spans:
+        done = "reused" if span["action"] == "reuse" else "ingested"
+        duplicates = f", {span['duplicates']} duplicate(s) of earlier spans" if span["duplicates"] else ""
+        lines.append(f"  {span['name']} ({span['kind']}): {done}, {span['examples']} examples of {span['files']} files"
+                     f"{duplicates} ({span['reason']})")
+    lines += [f"  {r['name']}: no longer in the data root, its {r['examples']} examples drop out"
+              for r in report.get("spans_removed") or []]
+    lines += [f"  left out: {problem}" for problem in report.get("span_problems") or []]
+    return lines
+
+
 def summary_text(report: dict) -> str:
     totals = report["totals"]
     lines = [
         f"Ingested {totals['examples']} of {totals['files']} image files ({totals['csv_rows']} CSV rows).",
+        *span_lines(report),
         "Examples per split: " + ", ".join(f"{s} {sum(c.values())}" for s, c in report["counts"].items()),
         "Examples per class: " + ", ".join(f"{k} {v}" for k, v in report["class_totals"].items()),
     ]

@@ -9,11 +9,13 @@ and ``label_name`` = its ISIC code. They live inside the ``filtered_examples`` a
 :data:`OUT_OF_SCOPE_DIR`, outside every ``Split-<name>`` folder the artifact declares, so StatisticsGen,
 ExampleValidator, the Trainer's train/eval files and the Evaluator never read them
 (docs/ingest.md). The Trainer's calibration reads them to fit and measure the out-of-scope detector
-(docs/trust.md). ``UNK`` and empty diagnoses are none of the eight diagnoses and are dropped.
+(docs/trust.md). ``UNK`` and empty diagnoses are none of the eight diagnoses and are dropped; ``OTHER``
+(a reviewed case whose diagnosis is outside the eight: docs/review.md) is out of scope.
 """
 from __future__ import annotations
 
 from dermflow.config import ISIC_DIAGNOSES
+from dermflow.isic.csv_reader import OTHER_DIAGNOSIS
 
 OUT_OF_SCOPE_DIR = "OutOfScope"
 OUT_OF_SCOPE_LABEL = -1
@@ -21,8 +23,8 @@ SPLIT_PREFIX = "Split-"  # TFX's split folder prefix (tfx.types.artifact_utils.g
 
 
 def is_out_of_scope_diagnosis(code: str, code_to_label: dict[str, str]) -> bool:
-    """One of the eight ISIC diagnoses that is not a target (never UNK, empty or unknown)."""
-    return code in ISIC_DIAGNOSES and code not in code_to_label
+    """One of the eight ISIC diagnoses that is not a target, or OTHER (never UNK, empty or unknown)."""
+    return (code in ISIC_DIAGNOSES or code == OTHER_DIAGNOSIS) and code not in code_to_label
 
 
 def out_of_scope_split_uri(artifact_uri: str, split: str) -> str:

@@ -5,7 +5,10 @@ here, so DAG files that call these builders parse in well under a second without
 TensorFlow or TFX. The heavy work runs inside the tasks:
 
 * each retraining task calls ``dermflow.tfx_runtime.node_runner.run_node`` for its
-  TFX node, in the TFX pipeline run named after the Airflow run;
+  TFX node, in the TFX pipeline run named after the Airflow run, after a head task that says
+  what started the run, skips one that comes too soon and writes the reviewed cases' span;
+* the watcher DAG emits the training-data asset event when new training data is there
+  (``dermflow.orchestration.retrain_triggers``);
 * the scoring DAG lists and shards its inputs, then one mapped task per shard runs
   ``python -m dermflow.cli score --files-from MANIFEST`` in the same interpreter's venv,
   streaming its output into the task log, and a last task reconciles the run's Parquet.
@@ -24,7 +27,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Asset, AssetAlias, Param
+from airflow.sdk import DAG, Asset, AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from dermflow.config import ISIC_CLASSES, ConfigError, DermflowConfig, load_config
 from dermflow.tfx_runtime.pipeline_graph import PipelineGraph, read_graph
@@ -32,10 +35,13 @@ from dermflow.orchestration.task_commands import (
     parse_time_config_path, run_time_config_path,
 )
 from dermflow.orchestration.sharded_scoring_tasks import LIST_TASK, list_shards, reconcile, score_shard
+from dermflow.orchestration.retrain_triggers import training_data_asset
 
 log = logging.getLogger(__name__)
 
 MODEL_PUSHED_ALIAS = "dermflow-model-pushed"
+PREPARE_TASK = "prepare_training_data"  # the retraining DAG's head task (retrain_triggers.prepare_training_data)
+WATCH_TASK = "watch_training_data"
 START_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
@@ -148,6 +154,34 @@ def _run_tfx_node(
     return summary
 
 
+def _prepare_training_data(config_path: str | None, **context: Any) -> dict[str, Any]:
+    from dermflow.orchestration.retrain_triggers import prepare_training_data
+
+    return prepare_training_data(task_config(config_path, dict(context["params"])), context)
+
+
+def _watch_training_data(config_path: str | None, **context: Any) -> dict[str, Any]:
+    from dermflow.orchestration.retrain_triggers import whats_new
+
+    cfg = task_config(config_path, {})
+    news = whats_new(cfg)
+    if not news.reasons:
+        raise AirflowSkipException(
+            f"nothing new: {news.verdicts} new verdict(s) of the {cfg.retrain.min_new_verdicts} needed "
+            f"(retrain.min_new_verdicts), no span landed; no asset event")
+    context["outlet_events"][training_data_asset(cfg)].extra = news.event_extra()
+    log.info("new training data: %s; asset event emitted for %s", "; ".join(news.reasons), training_data_asset(cfg).name)
+    return news.event_extra()
+
+
+def retrain_schedule(cfg: DermflowConfig) -> Any:
+    """``airflow.schedule`` or an event of the training-data asset, whichever comes first (the asset alone without one)."""
+    asset = training_data_asset(cfg)
+    if not cfg.airflow.schedule:
+        return [asset]
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cfg.airflow.schedule, timezone="UTC"), assets=[asset])
+
+
 def build_retrain_dag(
     dag_id: str,
     graph_json: str | Path,
@@ -173,7 +207,7 @@ def build_retrain_dag(
         "queue": airflow_cfg.default_queue,
     }
     settings: dict[str, Any] = {
-        "schedule": airflow_cfg.schedule,
+        "schedule": retrain_schedule(cfg),
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,
@@ -185,6 +219,8 @@ def build_retrain_dag(
     }
     settings.update(dag_kwargs)
     with DAG(dag_id, **settings) as dag:
+        head = PythonOperator(task_id=PREPARE_TASK, python_callable=_prepare_training_data,
+                              op_kwargs={"config_path": str(path) if path else None})
         tasks = {}
         for node in graph.nodes:
             on_gpu = node.node_id in airflow_cfg.gpu_nodes
@@ -205,6 +241,29 @@ def build_retrain_dag(
             )
             for upstream in node.upstream:
                 tasks[upstream] >> tasks[node.node_id]
+        head >> tasks[ingest_node]
+    return dag
+
+
+def build_watch_dag(dag_id: str, config_path: str | Path | None = None, **dag_kwargs: Any) -> DAG:
+    """The hourly watcher: one task that emits the training-data asset event when a span landed or enough verdicts
+    arrived, and is skipped (no event) otherwise (docs/airflow.md#continuous-training)."""
+    path = parse_time_config_path(config_path)
+    cfg = load_config(path)
+    settings: dict[str, Any] = {
+        "schedule": cfg.retrain.watch_schedule,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": {"retries": cfg.airflow.retries, "retry_delay": timedelta(seconds=cfg.airflow.retry_delay_seconds),
+                         "queue": cfg.airflow.default_queue},
+        "tags": ["dermflow", "training"],
+        "doc_md": "Emits the training-data asset event that starts dermflow_retrain (see docs/airflow.md).",
+    }
+    settings.update(dag_kwargs)
+    with DAG(dag_id, **settings) as dag:
+        PythonOperator(task_id=WATCH_TASK, python_callable=_watch_training_data,
+                       op_kwargs={"config_path": str(path) if path else None}, outlets=[training_data_asset(cfg)])
     return dag
 
 

@@ -28,6 +28,8 @@ One module per role:
   ``keep_image``, ``kept_image``.
 - ``reviewed_case_figures``: ``reviewed_performance(db)`` -> ``ReviewedPerformance`` per model version and group.
 - ``verdict_export``: ``export_verdicts(db, out_dir)`` -> ``ExportSummary`` (schema: ``dermflow.schemas.verdicts_schema``).
+- ``reviewed_span``: ``export_reviewed_span(db, data_root, bases, source_roots, image_path)`` -> ``SpanExport``: the
+  reviewed cases as the training span ``<data_root>/spans/reviewed`` (issue 27; docs/review.md).
 
 Every name above is importable from ``dermflow.review``. Comments may hold patient data: they leave
 the database only to the pages that show them, never into an export, a log or the console.
@@ -41,6 +43,7 @@ _DEFINED_IN = {
     "review_errors": ("AccountError", "DatabaseVersionError", "InvalidVerdictError", "NotAllowedError",
                       "ReviewStoreError", "UnknownUserError"),
     "reviewed_case_figures": ("ReviewedPerformance", "Share", "reviewed_performance"),
+    "reviewed_span": ("SpanExport", "SpanExportError", "export_reviewed_span"),
     "sign_in_sessions": ("SignIn", "clear_failed_logins", "create_session", "delete_session", "expire_sessions",
                          "failed_logins", "login_blocked", "lookup_session", "record_failed_login"),
     "user_accounts": ("UserAccount", "add_user", "change_password", "change_role", "get_user", "issue_api_token",

@@ -3,6 +3,7 @@
     dermflow users add alice --role reviewer          # asks for the password twice (--password-stdin for scripts)
     dermflow users token alice                        # prints a new API token, this once
     dermflow verdicts export --output var/scores      # var/scores/verdicts/model_version=<v>/*.parquet
+    dermflow verdicts export --as-span --output /data/isic --source-root /data/inputs   # /data/isic/spans/reviewed
 
 Every command opens ``review.database_url`` (``--config``/``--set``). A mistake (unknown account,
 bad role, short password, a database that cannot be opened) is one line and exit 2. No password
@@ -54,9 +55,17 @@ def add_users_arguments(parser: argparse.ArgumentParser, add_config_args) -> Non
 
 def add_verdicts_arguments(parser: argparse.ArgumentParser, add_config_args) -> None:
     sub = parser.add_subparsers(dest="verdicts_command", required=True, metavar="ACTION")
-    p = sub.add_parser("export", help="Write every verdict as Hive-partitioned Parquet (OUTPUT/verdicts/).")
+    p = sub.add_parser("export", help="Write every verdict as Hive-partitioned Parquet (OUTPUT/verdicts/); with "
+                       "--as-span, the reviewed cases as a training span (OUTPUT/spans/reviewed/).")
     add_config_args(p)
-    p.add_argument("--output", type=Path, required=True, help="Folder; the scoring output folder joins them on sha256.")
+    p.add_argument("--output", type=Path, required=True,
+                   help="Folder; the scoring output folder joins them on sha256. With --as-span: the data root.")
+    p.add_argument("--as-span", action="store_true",
+                   help="Write the images whose current verdict has one of review.training_bases as the span "
+                        "'reviewed' of the data root OUTPUT, in the ISIC layout (docs/review.md).")
+    p.add_argument("--source-root", action="append", type=Path, default=None,
+                   help="With --as-span: folder the verdicts' image paths are relative to (repeatable; default "
+                        "retrain.source_roots, else airflow.score_inputs).")
     p = sub.add_parser("list", help="Print verdicts, newest first (no comments unless --free-text).")
     add_config_args(p)
     p.add_argument("--sha256", help="Only this image's verdicts (its history).")
@@ -151,7 +160,9 @@ def run_verdicts(args: argparse.Namespace, cfg: DermflowConfig) -> int:
     from dermflow.review.verdict_store import list_verdicts
 
     with _database(cfg) as db:
-        if args.verdicts_command == "export":
+        if args.verdicts_command == "export" and args.as_span:
+            _export_span(db, cfg, args.output, args.source_root)
+        elif args.verdicts_command == "export":
             summary = export_verdicts(db, args.output)
             versions = ", ".join(f"{v or 'none'}: {n}" for v, n in sorted(summary.by_model_version.items(), key=str))
             print(f"verdicts: exported {summary.rows} verdict(s) on {summary.current} image(s) to {summary.path}"
@@ -170,6 +181,24 @@ def run_verdicts(args: argparse.Namespace, cfg: DermflowConfig) -> int:
             if not figures and not args.json:
                 print("verdicts: no reviewed case with a model shown yet")
     return 0
+
+
+def _export_span(db, cfg: DermflowConfig, data_root: Path, given_roots: list[Path] | None) -> None:
+    from dermflow.imaging.model_input import ImagePathSettings
+    from dermflow.review.reviewed_span import SpanExportError, export_reviewed_span, source_roots_of
+
+    try:
+        export = export_reviewed_span(db, data_root, cfg.review.training_bases, source_roots_of(cfg, given_roots),
+                                      ImagePathSettings.from_config(cfg.data), cfg.data)
+    except SpanExportError as exc:
+        raise ReviewStoreError(str(exc)) from None
+    classes = ", ".join(f"{code} {n}" for code, n in export.by_diagnosis.items()) or "none"
+    state = "wrote" if export.changed else "unchanged:"
+    print(f"verdicts: {state} the reviewed cases as span {export.path} ({export.images} image(s): {classes}; "
+          f"verdicts up to {export.verdicts_until}, bases {', '.join(cfg.review.training_bases)})")
+    for case in export.unavailable:
+        print(f"verdicts: not in the span, its image could not be read: verdict {case['verdict_id']} "
+              f"{case['sha256'][:12]} {case['image_path'] or ''}: {case['reason']}")
 
 
 def _verdict_dict(v, free_text: bool) -> dict:

@@ -39,6 +39,7 @@ from dermflow.pipelines.training.trainer_feature_cache import cached_training_in
 from dermflow.pipelines.training.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.training.trainer_console import epoch_line
 from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
+from dermflow.pipelines.training.trainer_warm_start import warm_start
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     size = cfg.model.image_size
     with strategy.scope():
         built = build_classifier(cfg.model, len(labels))
+    cfg = warm_start(built, cfg, getattr(fn_args, "base_model", None))  # trainer_warm_start: its weights and schedule
     phases = [phase for phase in training_phases(cfg.train) if phase.epochs > 0]
     cached = None
     if cfg.train.feature_cache and phases:

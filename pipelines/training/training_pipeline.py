@@ -4,10 +4,15 @@
     result = run_training(cfg)                # runs it here with LocalDagRunner, then reads ML Metadata
     result["pushed"], result["version"], result["reason"], result["metrics"]["isic_balanced_accuracy"]
 
-Node ids are stable (Airflow task ids are made from them): IsicExampleGen, ClassFilter,
-StatisticsGen, ImportSchemaGen, ExampleValidator, Trainer, LatestBlessedModelResolver, Evaluator,
-RegistryPusher. The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam options
-come from ``cfg.beam``.
+Node ids are stable (Airflow task ids are made from them): LatestExamplesResolver, IsicExampleGen,
+ClassFilter, StatisticsGen, ImportSchemaGen, ExampleValidator, Trainer, LatestBlessedModelResolver,
+Evaluator, RegistryPusher. The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam
+options come from ``cfg.beam``.
+
+Continuous training (docs/training.md#continuous-training): ``LatestExamplesResolver`` hands
+IsicExampleGen its previous output, so spans ingested before are reused; the last blessed model is
+the Trainer's ``base_model`` (its warm start, ``train.warm_start``) and the Evaluator's baseline,
+compared on the fixed test split (``eval_split_of``), with the reviewed slice reported beside it.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from tfx.proto import trainer_pb2
 from dermflow.components.class_filter.component import ClassFilter
 from dermflow.components.isic_example_gen.component import IsicExampleGen
 from dermflow.components.registry_pusher.component import RegistryPusher
+from dermflow.components.reviewed_slice_evaluator.component import EvaluatorWithReviewedSlice
 from dermflow.config import DermflowConfig
 from dermflow.evaluation.eval_config_builder import build_eval_config
 from dermflow.schemas import TRAINING_EXAMPLES_SCHEMA
@@ -30,8 +36,9 @@ log = logging.getLogger(__name__)
 RUN_FN = "dermflow.pipelines.training.trainer_module.run_fn"
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
+TEST_SPLIT = "test"
 NODE_IDS = (
-    "IsicExampleGen", "ClassFilter", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+    "LatestExamplesResolver", "IsicExampleGen", "ClassFilter", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
     "Trainer", "LatestBlessedModelResolver", "Evaluator", "RegistryPusher",
 )
 
@@ -45,9 +52,21 @@ def _in_process_on_direct_runner(cfg: DermflowConfig) -> list[str]:
     return ["--direct_running_mode=in_memory", "--direct_num_workers=1"] if cfg.beam.runner == "DirectRunner" else []
 
 
+def eval_split_of(cfg: DermflowConfig) -> str:
+    """The split the candidate is judged on against the last blessed model: the fixed test split when ingest
+    makes one (frozen at the first run: dermflow.isic.stable_split), else eval."""
+    return TEST_SPLIT if cfg.data.test_fraction > 0 else EVAL_SPLIT
+
+
 def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
     config_json = cfg.to_json()
-    example_gen = IsicExampleGen(config_json=config_json).with_id("IsicExampleGen")
+    previous_examples = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples, producer_component_id="IsicExampleGen",
+                                 output_key="examples"),
+    ).with_id("LatestExamplesResolver")
+    example_gen = IsicExampleGen(
+        config_json=config_json, previous_examples=previous_examples.outputs["examples"]).with_id("IsicExampleGen")
     class_filter = ClassFilter(examples=example_gen.outputs["examples"], config_json=config_json).with_id("ClassFilter")
     examples = class_filter.outputs["filtered_examples"]
     statistics_gen = (
@@ -59,27 +78,28 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id("ExampleValidator")
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=examples,
-        schema=schema_gen.outputs["schema"],
-        train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
-        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config={"config_json": config_json},
-    ).with_id("Trainer")
-    trainer.add_upstream_node(example_validator)  # train only on data that was validated first
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
-    evaluator = tfx.components.Evaluator(
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=examples,
+        schema=schema_gen.outputs["schema"],
+        base_model=baseline.outputs["model"],  # the warm start (train.warm_start), when there is one
+        train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
+        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
+        custom_config={"config_json": config_json},
+    ).with_id("Trainer")
+    trainer.add_upstream_node(example_validator)  # train only on data that was validated first
+    evaluator = EvaluatorWithReviewedSlice(
         examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         schema=schema_gen.outputs["schema"],
         eval_config=build_eval_config(cfg, cfg.labels.label_names()),
-        example_splits=[EVAL_SPLIT],
+        example_splits=[eval_split_of(cfg)],
     ).with_id("Evaluator").with_beam_pipeline_args(_in_process_on_direct_runner(cfg))
     pusher = RegistryPusher(
         model=trainer.outputs["model"],
@@ -95,7 +115,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         pipeline_root=str(cfg.paths.resolved_pipeline_root()),
         metadata_connection_config=metadata_connection_config(cfg),
         components=[
-            example_gen, class_filter, statistics_gen, schema_gen, example_validator,
+            previous_examples, example_gen, class_filter, statistics_gen, schema_gen, example_validator,
             trainer, baseline, evaluator, pusher,
         ],
         enable_cache=False,

@@ -1,4 +1,4 @@
-"""The retraining DAG's tasks and dependencies are exactly the TFX pipeline's nodes and edges."""
+"""The retraining DAG's tasks and dependencies are exactly the TFX pipeline's nodes and edges, after its head task."""
 from __future__ import annotations
 
 import os
@@ -26,4 +26,7 @@ def test_retrain_dag_task_graph_equals_the_compiled_tfx_pipeline_graph():
         "--write dags/dermflow_retrain.graph.json"
     )
     dag = DagBag(dag_folder=str(DAGS / "dermflow_retrain.py")).dags["dermflow_retrain"]
-    assert {task.task_id: set(task.upstream_task_ids) for task in dag.tasks} == live.edges()
+    edges = {task.task_id: set(task.upstream_task_ids) for task in dag.tasks}
+    assert edges.pop("prepare_training_data") == set()  # the head task (retrain_triggers), not a TFX node
+    edges["IsicExampleGen"].remove("prepare_training_data")
+    assert edges == live.edges()

@@ -34,11 +34,11 @@ def dagbag():
 
 def test_dagbag_loads_both_dags_without_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"dermflow_retrain", "dermflow_score"} <= set(dagbag.dags)
+    assert {"dermflow_retrain", "dermflow_score", "dermflow_retrain_watch"} <= set(dagbag.dags)
 
 
 def test_each_dag_file_parses_fast_without_tensorflow_or_tfx(tmp_path):
-    files = [str(DAGS / "dermflow_retrain.py"), str(DAGS / "dermflow_score.py")]
+    files = [str(DAGS / "dermflow_retrain.py"), str(DAGS / "dermflow_score.py"), str(DAGS / "dermflow_retrain_watch.py")]
     result = subprocess.run([sys.executable, "-c", PARSE_SCRIPT, *files], capture_output=True, text=True, check=True)
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["heavy"] == []
@@ -58,10 +58,28 @@ def test_trainer_goes_to_the_gpu_queue_and_pool_and_others_do_not(dagbag):
 
 
 def test_retrain_dag_schedule_catchup_and_retries(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule
+
     dag = dagbag.dags["dermflow_retrain"]
     assert dag.catchup is False
-    assert dag.schedule == "@weekly"
+    assert isinstance(dag.schedule, AssetOrTimeSchedule)  # airflow.schedule (@weekly) or the training-data asset
+    assert dag.schedule.timetable.expression == "0 0 * * 0"
+    assert [asset.name for asset in dag.schedule.asset_condition.objects] == ["dermflow-training-data-dermflow"]
     assert all(t.retries == 2 and t.retry_exponential_backoff > 0 for t in dag.tasks)
+
+
+def test_the_watcher_is_hourly_and_its_one_task_emits_the_asset_the_retraining_waits_for(dagbag):
+    watch, retrain = dagbag.dags["dermflow_retrain_watch"], dagbag.dags["dermflow_retrain"]
+    assert watch.schedule == "@hourly" and watch.catchup is False
+    [task] = watch.tasks
+    assert [asset.name for asset in task.outlets] == [asset.name for asset in retrain.schedule.asset_condition.objects]
+
+
+def test_the_head_task_runs_before_the_ingest_and_needs_nothing_upstream(dagbag):
+    retrain = dagbag.dags["dermflow_retrain"]
+    head = retrain.get_task("prepare_training_data")
+    assert head.upstream_task_ids == set()
+    assert "prepare_training_data" in retrain.get_task("IsicExampleGen").upstream_task_ids
 
 
 def test_retrain_params_reject_a_bad_image_size_and_accept_a_good_one(dagbag):
