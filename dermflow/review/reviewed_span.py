@@ -27,6 +27,7 @@ import io
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -158,7 +159,7 @@ def export_reviewed_span(db: ReviewDatabase, data_root: Path, bases: Iterable[st
     data, data_root = data or DataConfig(), Path(data_root)
     if not data_root.is_dir():
         raise SpanExportError(f"data root {data_root} is not a folder")
-    until = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    until = now or datetime.now(timezone.utc)
     bases, roots = sorted(str(b) for b in bases), [Path(r) for r in source_roots]
     verdicts = [v for _, v in sorted(current_verdicts(db, bases=bases).items()) if v.recorded_at < until]
     cases, unavailable = [], []
@@ -185,7 +186,7 @@ def export_reviewed_span(db: ReviewDatabase, data_root: Path, bases: Iterable[st
         result.changed = False
         return result
     spans_dir.mkdir(exist_ok=True)
-    folder = spans_dir / f".{REVIEWED_SPAN}-{until.strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
+    folder = spans_dir / f".{REVIEWED_SPAN}-{until.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:8]}"
     write_span_folder(folder, cases, data, marker)
     swap_link(spans_dir, folder)
     return result

@@ -25,6 +25,7 @@ from tfx.proto import trainer_pb2
 
 from dermflow.components.class_filter.component import ClassFilter
 from dermflow.components.isic_example_gen.component import IsicExampleGen
+from dermflow.components.isic_example_gen.previous_ingest import LatestIngestStrategy
 from dermflow.components.registry_pusher.component import RegistryPusher
 from dermflow.components.reviewed_slice_evaluator.component import EvaluatorWithReviewedSlice
 from dermflow.config import DermflowConfig
@@ -61,7 +62,7 @@ def eval_split_of(cfg: DermflowConfig) -> str:
 def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
     config_json = cfg.to_json()
     previous_examples = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        strategy_class=LatestIngestStrategy,
         examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples, producer_component_id="IsicExampleGen",
                                  output_key="examples"),
     ).with_id("LatestExamplesResolver")

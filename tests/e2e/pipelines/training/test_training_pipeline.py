@@ -58,7 +58,8 @@ def easy_run(root, imagenet_weights) -> dict:
 @pytest.fixture(scope="module")
 def impossible_run(root, easy_run) -> dict:
     """An untrained model against a perfect-score floor, after a model was already blessed."""
-    cfg = _config(root, train={"head_epochs": 0, "fine_tune_epochs": 0}, eval={"min_balanced_accuracy": 1.0})
+    cfg = _config(root, train={"head_epochs": 0, "fine_tune_epochs": 0, "warm_start": "none"},
+                  eval={"min_balanced_accuracy": 1.0})
     return run_training(cfg)
 
 

@@ -49,16 +49,17 @@ def _version(tmp_path: Path, with_extras: bool = True):
     return publish_version(tmp_path / "registry", "m", saved_model, keras_file, LABELS, metrics, {"weights": {"source": "none"}}, "{}")
 
 
-def test_report_has_the_four_pictures_the_metrics_and_the_trust_table(tmp_path):
+def test_report_has_the_five_pictures_the_metrics_and_the_trust_table(tmp_path):
     version = _version(tmp_path)
     report = write_run_report(tmp_path / "registry")
 
     assert report == version.path / "report" / "report.html"
-    for name in ("confusion_matrix.png", "roc_curves.png", "reliability_diagram.png", "training_curves.png"):
+    for name in ("confusion_matrix.png", "roc_curves.png", "reliability_diagram.png", "training_curves.png",
+                 "versions_balanced_accuracy.png"):
         with Image.open(report.parent / name) as picture:
             assert picture.size[0] > 200 and picture.size[1] > 200
     text = report.read_text()
-    assert text.count("data:image/png;base64,") == 4  # self-contained
+    assert text.count("data:image/png;base64,") == 5  # self-contained
     assert "0.8123" in text and "sex=female" in text and "MEL" in text
     assert (version.path / "calibration.json").is_file()  # the registry copies it beside metrics.json
     assert "1.7321" in text and "0.0912 / 0.0188" in text and "0.9134" in text
