@@ -547,9 +547,9 @@ class RetrainConfig(_Section):
     warm_start_head_epochs: int = Field(
         0, ge=0, description="Warm start: phase 1 (head only) epochs; the head comes trained.")
     warm_start_fine_tune_epochs: int = Field(
-        2, ge=0, description="Warm start: phase 2 epochs, fine_tune_layers of the backbone as in train.")
+        1, ge=0, description="Warm start: phase 2 epochs, fine_tune_layers of the backbone as in train.")
     warm_start_learning_rate: float = Field(
-        5e-5, gt=0, description="Warm start: phase 2 peak learning rate (train.fine_tune_schedule).")
+        1e-4, gt=0, description="Warm start: phase 2 peak learning rate (train.fine_tune_schedule).")
     warm_start_feature_cache: bool = Field(
         False, description="Warm start: train.feature_cache for its few epochs (the cache costs four passes over the "
         "train split, more than two epochs).")

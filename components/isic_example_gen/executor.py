@@ -41,6 +41,9 @@ EXAMPLES_KEY = "examples"
 PREVIOUS_EXAMPLES_KEY = "previous_examples"  # optional: the last ingest's Examples (its spans.json says what to reuse)
 INGEST_REPORT_KEY = "ingest_report"
 _SCRATCH_DIR = "_scratch"
+# Below this many files to encode (a span landing on an archive ingested before), DirectRunner runs the job in
+# this process: starting the worker processes costs more than the second core gives back (docs/benchmarks.md).
+IN_PROCESS_BELOW = 2000
 OUTCOMES_PREFIX = "outcome"
 
 
@@ -122,6 +125,12 @@ class Executor(BaseBeamExecutor):
             known = str(scratch_dir / "known_digests.json")
             write_known_digests(known, plan.span_order, plan.known_digests)
         settings = EncodeSettings(ImagePathSettings.from_config(cfg.data), tuple(cfg.eval.age_buckets), known)
-        with self._make_beam_pipeline() as pipeline:
-            write_ingest(pipeline, items, splits, {s: artifact_utils.get_split_uri([examples], s) for s in splits},
-                         str(scratch_dir), settings, cfg.data.num_shards, encoded_spans)
+        beam_args = self._beam_pipeline_args
+        if cfg.beam.runner == "DirectRunner" and len(items) < IN_PROCESS_BELOW:
+            self._beam_pipeline_args = [*beam_args, "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        try:
+            with self._make_beam_pipeline() as pipeline:
+                write_ingest(pipeline, items, splits, {s: artifact_utils.get_split_uri([examples], s) for s in splits},
+                             str(scratch_dir), settings, cfg.data.num_shards, encoded_spans)
+        finally:
+            self._beam_pipeline_args = beam_args

@@ -22,6 +22,14 @@ from dermflow.evaluation.eval_result_reader import REVIEWED_SLICE_DIR
 from dermflow.isic.stable_split import REVIEWED_SLICE
 
 
+def holds_examples(split_uri: str) -> bool:
+    """Whether the split's TFRecord files hold at least one example (ClassFilter may have kept none of a small slice)."""
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(split_uri, "*"))
+    return bool(files) and any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))
+
+
 def without_thresholds(eval_config_json: str) -> str:
     """The EvalConfig with every threshold removed and only the overall slice: reported, never gated."""
     from tensorflow_model_analysis.proto import config_pb2
@@ -48,6 +56,9 @@ class Executor(stock_executor.Executor):
         examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
         if REVIEWED_SLICE not in artifact_utils.decode_split_names(examples.split_names):
             logging.info("Evaluator: no reviewed slice in these examples")
+            return
+        if not holds_examples(artifact_utils.get_split_uri([examples], REVIEWED_SLICE)):
+            logging.info("Evaluator: the reviewed slice holds no image of the target classes; nothing to report")
             return
         evaluation = standard_artifacts.ModelEvaluation()
         evaluation.uri = os.path.join(artifact_utils.get_single_uri(output_dict[standard_component_specs.EVALUATION_KEY]),
