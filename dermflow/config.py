@@ -273,7 +273,8 @@ class TrustConfig(_Section):
     )
     ece_bins: int = Field(15, ge=2, description="Equal-width confidence bins of the expected calibration error.")
     max_ece: float | None = Field(
-        None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."
+        None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the judged split's top-label ECE (calibrated) is above this (the test "
+        "split, half of which fitted the temperature: lenient; docs/training.md#gates-blessing)."
     )
     seed: int = Field(0, description="Seed of the random A/B halves of the held-out data.")
 

@@ -91,6 +91,11 @@ class AirflowRest:
     def run(self, dag_id: str, run_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
 
+    def runs(self, dag_id: str, run_type: str | None = None) -> list[dict]:
+        """The DAG's runs, oldest first (of one ``run_type`` only, e.g. ``asset_triggered``, when given)."""
+        query = "?order_by=id&limit=100" + (f"&run_type={run_type}" if run_type else "")
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns{query}")["dag_runs"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=1000"
         return self._request("GET", path)["task_instances"]

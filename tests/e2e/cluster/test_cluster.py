@@ -1,7 +1,8 @@
 """The distributed mode for real: ``cluster up``, DAG runs triggered through the REST API and run by
 the scheduler on Celery workers, ML Metadata on the cluster's MariaDB, a cleared Trainer task, a
-worker killed mid-shard, verdicts recorded and exported on the cluster's PostgreSQL, the MLMD and
-review passwords found nowhere they must not be, ``cluster down``.
+worker killed mid-shard, verdicts recorded and exported on the cluster's PostgreSQL, the watcher's
+asset event starting a retraining through the scheduler, the MLMD and review passwords found nowhere
+they must not be, ``cluster down``.
 
 One cluster for the module (Postgres, Redis and MariaDB are installed from Debian first when
 missing, as on a fresh CI machine). Its state lives in ``var/e2e-cluster`` (the ``postgres`` user must reach the
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -51,6 +53,7 @@ beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{min_batch_size: 16, max_batch_size: 16, heatmap_png_size: 32, gallery_size: 4}}
 airflow: {{schedule: null, score_output: {root}/scores, retries: 2, retry_delay_seconds: 2, retry_backoff: 0}}
 cluster: {{state_dir: {state}, task_heartbeat_timeout_seconds: 20}}
+retrain: {{min_new_verdicts: 20, min_interval_hours: 0, source_roots: ["{root}/archive/ISIC_2019_Training_Input"]}}
 """
 
 
@@ -116,7 +119,7 @@ def _predictions(root: Path, output: str):
 def test_retraining_runs_the_trainer_on_the_gpu_worker_and_the_rest_on_default(api, retrain_run, root):
     workers = _workers(api, "dermflow_retrain", retrain_run)
     assert workers.pop("Trainer[-1]") == ("gpu-1", "gpu")
-    assert len(workers) == 8
+    assert len(workers) == 10  # the head task and the other TFX nodes
     assert set(workers.values()) == {("default-1", "default")}
     assert list((root / "registry").glob("*/LATEST"))
 
@@ -297,6 +300,32 @@ def test_verdicts_are_recorded_on_the_clusters_postgres_and_exported(cfg, api, r
     performance = json.loads(_dermflow_cli(cfg, "verdicts", "performance", "--json").stdout)
     assert [(f["group"], f["n"], f["balanced_accuracy"]) for f in performance] == [("all", N_IMAGES, 1.0),
                                                                                      ("other", N_IMAGES, 1.0)]
+
+
+def test_the_watchers_event_makes_the_scheduler_start_a_retraining_that_ingests_the_reviewed_cases(cfg, api, root):
+    """After the 60 verdicts above: the watcher emits the training-data event, the scheduler starts an
+    asset-triggered retraining; its reviewed span holds the 60 cases, all of them archive images already
+    ingested, so they are duplicates, and the model is warm-started and pushed."""
+    before = {run["dag_run_id"] for run in api.runs("dermflow_retrain")}
+    api.wait_for_dag("dermflow_retrain_watch", timeout=180)
+    watch_run = api.trigger("dermflow_retrain_watch", {})
+    api.unpause("dermflow_retrain_watch")
+    api.wait_for_run("dermflow_retrain_watch", watch_run, RUN_TIMEOUT)
+    assert f"{N_IMAGES} new verdict(s)" in api.xcom("dermflow_retrain_watch", watch_run, "watch_training_data")["reason"]
+    deadline = time.monotonic() + 300
+    while not (started := [r for r in api.runs("dermflow_retrain", "asset_triggered") if r["dag_run_id"] not in before]):
+        assert time.monotonic() < deadline, "the scheduler started no retraining from the asset event"
+        time.sleep(3)
+    run = started[0]
+    api.wait_for_run("dermflow_retrain", run["dag_run_id"], RUN_TIMEOUT)
+    head = api.xcom("dermflow_retrain", run["dag_run_id"], "prepare_training_data")
+    assert head["run_type"] == "asset_triggered" and f"an asset event: {N_IMAGES} new verdict(s)" in head["started_by"]
+    assert head["reviewed_span"]["images"] == N_IMAGES and head["reviewed_span"]["unavailable"] == 0
+    ingest = api.xcom("dermflow_retrain", run["dag_run_id"], "IsicExampleGen")
+    [report_uri] = [a["uri"] for a in ingest["outputs"]["ingest_report"]]
+    report = json.loads((Path(report_uri) / "report.json").read_text())
+    assert [(s["name"], s["action"], s["duplicates"]) for s in report["spans"]] == [("base", "reuse", 0),
+                                                                                     ("reviewed", "ingest", N_IMAGES)]
 
 
 def _database_dumps(cfg) -> dict[str, bytes]:

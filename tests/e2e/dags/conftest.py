@@ -49,7 +49,7 @@ class AirflowHome:
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
 
-    def airflow(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    def airflow(self, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
         return subprocess.run([str(AIRFLOW), *args], env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def dags_test(self, dag_id: str, conf: dict, *options: str) -> subprocess.CompletedProcess:
