@@ -5,7 +5,7 @@
 
 A block is the text between ``<!-- generated: NAME (make docs-tables) -->`` and ``<!-- end: NAME -->``
 in a docs/*.md file; NAME is a key of :data:`TABLES`. Sources: the scoring Parquet schemas
-(``dermflow.schemas.scores_schema``), ``RejectReason`` and its ``REASON_DETAILS``
+(``dermflow.schemas.scores_schema``, ``dermflow.schemas.monitoring_schema``), ``RejectReason`` and its ``REASON_DETAILS``
 (``dermflow.imaging.rejection``), and the typed config (``dermflow.config``).
 """
 from __future__ import annotations
@@ -31,16 +31,17 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _columns(schema_name: str) -> str:
-    from dermflow.schemas import scores_schema
+def _columns(schema_name: str, module_name: str = "scores_schema") -> str:
+    import importlib
 
-    schema = getattr(scores_schema, schema_name)
-    described = scores_schema.descriptions(schema)
+    module = importlib.import_module(f"dermflow.schemas.{module_name}")
+    schema = getattr(module, schema_name)
+    described = module.descriptions(schema)
     rows = []
     for field in schema:
         kind = str(field.type) + (", nullable" if field.nullable else "")
         rows.append([f"`{field.name}`", kind, described[field.name]])
-    rows += [[f"`{name}`", "partition (string)", described[name]] for name in scores_schema.partition_columns(schema)]
+    rows += [[f"`{name}`", "partition (string)", described[name]] for name in module.partition_columns(schema)]
     return _table(["column", "type", "meaning"], rows)
 
 
@@ -78,6 +79,8 @@ def _config_keys() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "predictions-columns": lambda: _columns("PREDICTIONS_SCHEMA"),
     "errors-columns": lambda: _columns("ERRORS_SCHEMA"),
+    "monitoring-runs-columns": lambda: _columns("MONITORING_RUNS_SCHEMA", "monitoring_schema"),
+    "monitoring-features-columns": lambda: _columns("MONITORING_FEATURES_SCHEMA", "monitoring_schema"),
     "reject-reasons": _reject_reasons,
     "config-keys": _config_keys,
 }

@@ -172,6 +172,27 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from dermflow.preflight_checks import UsageError, check_drift_inputs
+
+    cfg = _config(args, {})
+    registered = check_drift_inputs(cfg, args.model, args.output)
+    from dermflow.pipelines.scoring.run_monitoring import UnknownRunError, check_run_exists, drift_lines, recheck_run
+
+    try:
+        check_run_exists(str(args.output), args.run_id, registered.version)
+    except UnknownRunError as exc:
+        raise UsageError(str(exc)) from None
+    from dermflow.console_progress import quiet_console
+
+    with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "drift", verbose=args.verbose):
+        summary = recheck_run(cfg, str(args.output), args.run_id, registered)
+    lines = [f"drift: run {args.run_id} with {registered.name}/{registered.version}", *drift_lines(summary["drift"]),
+             f"  summary     : {summary['summary_json']}"]
+    _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else "\n".join(lines))
+    return EXIT_OK
+
+
 def _cmd_cluster(args: argparse.Namespace) -> int:
     from dermflow.cluster.cluster_cli import run
 
@@ -267,6 +288,20 @@ def _add_score(sub) -> None:
     p.set_defaults(func=_cmd_score)
 
 
+def _add_drift(sub) -> None:
+    p = sub.add_parser("drift", help="Check a published scoring run for drift against its model's baseline (again).",
+                       description="Checks every shard of a scoring run once against the model's drift baseline and "
+                       "records it in OUTPUT/monitoring/ and OUTPUT/runs/RUN_ID.json (docs/scoring.md, Monitoring). "
+                       "dermflow score does this itself; the scoring DAG runs it after reconcile.",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_args(p)
+    p.add_argument("--output", type=Path, required=True, help="The scoring output folder.")
+    p.add_argument("--run-id", required=True, help="The run to check.")
+    p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]: the version that scored the run.")
+    p.add_argument("--json", action="store_true", help="Print the run's summary as JSON.")
+    p.set_defaults(func=_cmd_drift)
+
+
 def _add_cluster(sub) -> None:
     p = sub.add_parser("cluster", help="Local cluster: Postgres, Redis, Airflow on Celery (docs/deployment.md).")
     from dermflow.cluster.cluster_cli import add_arguments as _cluster_arguments
@@ -299,7 +334,8 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_cluster, _add_report, _add_demo)
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_drift, _add_serve, _add_cluster, _add_report,
+               _add_demo)
 
 
 VERBOSE_HELP = "Log at INFO level; third-party logs on the console; tracebacks on errors."

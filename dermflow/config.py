@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dermflow.backbones import BACKBONE_NAMES, DEFAULT_BACKBONE, backbone_spec
+from dermflow.drift_settings import DriftConfig
 
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -442,6 +443,7 @@ class DermflowConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     trust: TrustConfig = Field(default_factory=TrustConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)

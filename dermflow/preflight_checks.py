@@ -71,6 +71,17 @@ def check_scoring_inputs(cfg: DermflowConfig, inputs: list[str], model: str, out
     return registered
 
 
+def check_drift_inputs(cfg: DermflowConfig, model: str, output: Path) -> RegisteredModel:
+    """``dermflow drift``: the model resolves and the scoring output folder exists."""
+    try:
+        registered = resolve_model(model, default_name=cfg.model_name)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    if "://" not in str(output) and not Path(output).is_dir():
+        raise UsageError(f"--output {output} is not a folder")
+    return registered
+
+
 def check_input_matches(spec: str) -> None:
     """A local --input that matches nothing is refused here; URLs are listed by the job itself."""
     if "://" in str(spec):

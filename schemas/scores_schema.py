@@ -54,6 +54,11 @@ PREDICTIONS_SCHEMA = _with_table_metadata([
     _field("format", pa.string(), "Format sniffed from the content: jpeg, png or dicom."),
     _field("width", pa.int32(), "Width in pixels of the stored image, before EXIF orientation."),
     _field("height", pa.int32(), "Height in pixels of the stored image, before EXIF orientation."),
+    # Image features the drift check compares with the model's baseline (docs/scoring.md, "Monitoring").
+    _field("mean_brightness", pa.float32(), "Mean luma (BT.601 Y, 0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    _field("mean_red", pa.float32(), "Mean red (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    _field("mean_green", pa.float32(), "Mean green (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    _field("mean_blue", pa.float32(), "Mean blue (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
     _field("dicom_uid_sha256", pa.string(), "DICOM only: hex sha256 of the SOP Instance UID (no other DICOM attribute is kept).", nullable=True),
     _field("model_name", pa.string(), "Registry name of the model."),
     _field("predicted_label", pa.string(), "Label with the highest probability."),

@@ -38,6 +38,7 @@ from dermflow.pipelines.training.trainer_augmentation import training_model
 from dermflow.pipelines.training.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.training.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.training.trainer_console import epoch_line
+from dermflow.pipelines.training.trainer_drift_baseline import record_baseline_after_export
 from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,8 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
     _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
+    if is_chief():
+        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), global_batch)
     progress.remove()
     return built
 

@@ -1,0 +1,296 @@
+"""The drift check on the real sample: quiet on held-out batches, firing on non-dermoscopy photos and on another source.
+
+    KERAS_HOME=var/keras python benchmarks/bench_drift.py --model REGISTRY/NAME/VERSION [--data-root DIR] \
+        [--work-dir DIR] [--batches 200] [--batch-size 200]
+
+``--model``: a model trained on the sample (e.g. ``dermflow train --data-root ../shared/data/isic2019-dev --set
+train.preset=fast``), exported with its drift baseline (its lesion-grouped test split, MEL/NV/BCC).
+
+Images, each scored once by ``run_scoring`` (the Beam job, so every feature comes from scoring's own
+path) and read back from the predictions Parquet:
+
+* **held-out**: the sample's eval split (same config: ``data.eval_fraction``, ``data.test_fraction``,
+  ``data.split_seed``), MEL/NV/BCC: held out from training and not in the baseline. Split in two halves
+  by a hash of the lesion group: half A for choosing thresholds, half B for the figures.
+* **photos**: skimage's bundled sample images (photographs, micrographs, documents; none dermoscopy),
+  in variants (crop, flip, turn, resize to a longer side of 300-1600 px, brightness, JPEG quality 60-95
+  or PNG); the bundled images are split in two disjoint groups (A, B) by name.
+* **re-encoded**: the same halves, shrunk to 40-60 % and re-encoded at JPEG quality 50-70.
+* **synthetic**: ``dermflow.synthetic`` archives at the real archive's sizes (``--full-size``; seeds A, B).
+
+Batches of ``--batch-size`` (bootstrap, with replacement): quiet = held-out; photos = 90 % held-out +
+10 % photos; another source = all re-encoded, or all synthetic. Thresholds: one quantile level q of the
+per-feature distances over the half-A quiet batches (each feature's threshold its q-quantile, rounded
+up), the lowest q whose half-A family-wise quiet rate is >= 97.5 %, taken among those whose half-A
+detection rates are best. Figures (TFDV's own verdict with those thresholds) are on half B / group B
+only. Prints one JSON document; ``<work dir>/bench_drift.json`` keeps it.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dermflow.config import load_config
+
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2019-dev"
+QUIET_TARGET = 0.975  # family-wise quiet rate on half A when choosing thresholds
+LEVELS = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.0)
+PHOTO_SHARE = 0.1
+
+
+def held_out_halves(cfg) -> tuple[list[Path], list[Path]]:
+    """The eval split's MEL/NV/BCC files, in two halves by a hash of their lesion group."""
+    from dermflow.components.isic_example_gen.executor import ingest_items, plan_ingest
+    from dermflow.isic.lesion_split import SplitItem, group_key, unit_hash
+
+    targets = set(cfg.labels.code_to_label())
+    items = [i for i in ingest_items(plan_ingest(cfg.data), cfg.data) if i.split == "eval" and i.record.diagnosis in targets]
+    halves: tuple[list[Path], list[Path]] = ([], [])
+    for item in items:
+        key = group_key(SplitItem(item.record.image_id, item.record.lesion_id, item.record.diagnosis))
+        halves[unit_hash(12345, key) >= 0.5].append(Path(item.path))
+    return halves
+
+
+def _encode(image: Image.Image, rng: np.random.Generator) -> tuple[bytes, str]:
+    buffer = io.BytesIO()
+    if rng.random() < 0.2:
+        image.save(buffer, "PNG")
+        return buffer.getvalue(), "png"
+    image.convert("RGB" if image.mode not in ("L", "RGB") else image.mode).save(
+        buffer, "JPEG", quality=int(rng.integers(60, 96)))
+    return buffer.getvalue(), "jpg"
+
+
+def photo_bases() -> dict[str, np.ndarray]:
+    from skimage import data
+
+    names = ["astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
+             "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo", "microaneurysms", "moon", "page",
+             "retina", "rocket", "text"]
+    bases = {name: getattr(data, name)() for name in names}
+    left, right, _ = data.stereo_motorcycle()
+    bases.update(motorcycle_left=left, motorcycle_right=right)
+    return {name: (pixels * 255).astype(np.uint8) if pixels.dtype == bool else pixels for name, pixels in bases.items()}
+
+
+def write_photo_variants(folder: Path, bases: dict[str, np.ndarray], per_base: int, seed: int) -> int:
+    """Crops, flips, turns, resizes, brightness and re-encodings of each base image."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name, pixels in sorted(bases.items()):
+        base = Image.fromarray(pixels[..., :3] if pixels.ndim == 3 else pixels)
+        for k in range(per_base):
+            w, h = base.size
+            cw, ch = int(w * rng.uniform(0.5, 1.0)), int(h * rng.uniform(0.5, 1.0))
+            x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            image = base.crop((x, y, x + cw, y + ch))
+            if rng.random() < 0.5:
+                image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            if rng.random() < 0.3:
+                image = image.transpose(Image.Transpose.ROTATE_90)
+            side = rng.uniform(300, 1600)
+            scale = side / max(image.size)
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+            image = image.point(lambda v, f=rng.uniform(0.8, 1.2): min(255, int(v * f)))
+            data, ext = _encode(image, rng)
+            (folder / f"{name}-{k:03d}.{ext}").write_bytes(data)
+            count += 1
+    return count
+
+
+def write_reencoded(folder: Path, sources: list[Path], seed: int) -> int:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        with Image.open(source) as image:
+            scale = rng.uniform(0.4, 0.6)
+            small = image.convert("RGB").resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
+            buffer = io.BytesIO()
+            small.save(buffer, "JPEG", quality=int(rng.integers(50, 71)))
+        (folder / source.name).write_bytes(buffer.getvalue())
+    return len(sources)
+
+
+def write_synthetic(folder: Path, n: int, seed: int) -> int:
+    from dermflow.synthetic.archive_writer import write_archive
+
+    write_archive(folder, n=n, seed=seed, full_size=True)
+    return n
+
+
+def score_pool(cfg, inputs: list[Path], model: str, output: Path):
+    """Scores the files with the Beam job; returns their rows' monitored columns."""
+    from dermflow.monitoring.drift_features import FEATURE_COLUMNS
+    from dermflow.pipelines.scoring.run_monitoring import read_run_rows
+    from dermflow.pipelines.scoring_pipeline import run_scoring
+
+    summary = run_scoring(cfg, [str(p) for p in inputs], model, output)
+    table = read_run_rows(str(output), summary["run_id"], summary["model_version"])
+    print(f"bench_drift: scored {summary['scored']} of {summary['files_given']} ({output.name}); whole-pool check: "
+          f"{summary['drift']['note'][:160]}", file=sys.stderr, flush=True)
+    return table.select(list(FEATURE_COLUMNS)), summary
+
+
+class Sampler:
+    """Bootstrap batches of pool rows, as feature frames."""
+
+    def __init__(self, pools: dict, features: list[str], batch_size: int, seed: int):
+        from dermflow.monitoring.drift_features import feature_frame
+
+        self.frames = {name: feature_frame(table, features) for name, table in pools.items()}
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, mix: dict[str, float]):
+        import pandas as pd
+
+        parts, left = [], self.batch_size
+        for k, (name, share) in enumerate(mix.items()):
+            n = left if k == len(mix) - 1 else round(self.batch_size * share)
+            left -= n
+            frame = self.frames[name]
+            parts.append(frame.iloc[self.rng.integers(0, len(frame), n)])
+        return pd.concat(parts, ignore_index=True)
+
+
+def distances(baseline, batch, features: list[str], buckets: int) -> dict[str, float]:
+    from dermflow.monitoring.drift_comparison import compare_with_baseline
+
+    result = compare_with_baseline(baseline, batch, {f: 1.0 for f in features}, buckets)
+    return {f.feature: f.distance for f in result.features}
+
+
+def _round_up(value: float) -> float:
+    if value <= 0:
+        return 0.001
+    digits = 1 - int(math.floor(math.log10(value)))
+    return math.ceil(value * 10 ** digits) / 10 ** digits
+
+
+def choose_thresholds(quiet: list[dict], shifted: dict[str, list[dict]], features: list[str]) -> tuple[dict, dict]:
+    """One quantile level for every feature's threshold; the figures of each level on half A."""
+    def fires(rows, thresholds):
+        return float(np.mean([any(r[f] > thresholds[f] for f in features) for r in rows]))
+
+    levels = {}
+    for q in LEVELS:
+        thresholds = {f: min(1.0, _round_up(float(np.quantile([r[f] for r in quiet], q)))) for f in features}
+        levels[q] = {"thresholds": thresholds, "quiet": 1 - fires(quiet, thresholds),
+                     **{name: fires(rows, thresholds) for name, rows in shifted.items()}}
+    eligible = [q for q in LEVELS if levels[q]["quiet"] >= QUIET_TARGET] or [max(LEVELS)]
+    best = max(min(levels[q][name] for name in shifted) for q in eligible)
+    chosen = min(q for q in eligible if min(levels[q][name] for name in shifted) >= best - 1e-9)
+    return levels[chosen]["thresholds"], {"level": chosen, "by_level": {str(q): v for q, v in levels.items()}}
+
+
+def judge(baseline, batches: list, thresholds: dict, buckets: int) -> dict:
+    """TFDV's own verdict with the chosen thresholds: share of batches that drifted, and which features fired."""
+    from dermflow.monitoring.drift_comparison import compare_with_baseline
+
+    fired, by_feature = 0, {}
+    for batch in batches:
+        drifted = compare_with_baseline(baseline, batch, thresholds, buckets).drifted
+        fired += bool(drifted)
+        for f in drifted:
+            by_feature[f.feature] = by_feature.get(f.feature, 0) + 1
+    return {"fired": fired / len(batches), "batches": len(batches),
+            "features_fired": dict(sorted(by_feature.items(), key=lambda kv: -kv[1]))}
+
+
+def prepare_pools(cfg, model: str, work: Path, data_root: Path) -> dict:
+    half_a, half_b = held_out_halves(cfg)
+    bases = photo_bases()
+    names = sorted(bases)
+    groups = {"A": {n: bases[n] for n in names[0::2]}, "B": {n: bases[n] for n in names[1::2]}}
+    inputs = {}
+    for half, files in (("A", half_a), ("B", half_b)):
+        linked = work / f"held_out_{half}"
+        linked.mkdir(parents=True, exist_ok=True)
+        for source in files:
+            if not (linked / source.name).exists():
+                (linked / source.name).symlink_to(source.resolve())
+        inputs[f"held_out_{half}"] = [linked]
+        write_photo_variants(work / f"photos_{half}", groups[half], per_base=12, seed=ord(half))
+        inputs[f"photos_{half}"] = [work / f"photos_{half}"]
+        write_reencoded(work / f"reencoded_{half}", files, seed=ord(half))
+        inputs[f"reencoded_{half}"] = [work / f"reencoded_{half}"]
+        write_synthetic(work / f"synthetic_{half}", n=300, seed=100 + ord(half))
+        inputs[f"synthetic_{half}"] = [work / f"synthetic_{half}" / cfg.data.images_dir]
+    pools, runs = {}, {}
+    for name, paths in inputs.items():
+        pools[name], runs[name] = score_pool(cfg, paths, model, work / "scores" / name)
+    return {"pools": pools, "runs": {k: v["drift"] for k, v in runs.items()},
+            "photo_groups": {k: sorted(v) for k, v in groups.items()}, "sizes": {k: v.num_rows for k, v in pools.items()}}
+
+
+def scenarios(half: str) -> dict[str, dict[str, float]]:
+    return {
+        "quiet": {f"held_out_{half}": 1.0},
+        "photos_10pct": {f"held_out_{half}": 1 - PHOTO_SHARE, f"photos_{half}": PHOTO_SHARE},
+        "reencoded": {f"reencoded_{half}": 1.0},
+        "synthetic": {f"synthetic_{half}": 1.0},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="REGISTRY/NAME/VERSION, trained on the sample, with a drift baseline")
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--batches", type=int, default=200, help="Bootstrap batches per scenario and half.")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    from dermflow.monitoring.drift_baseline import read_drift_baseline
+    from dermflow.monitoring.drift_features import feature_frame
+    from dermflow.registry import resolve_model
+
+    cfg = load_config(None, [f"data.data_root={args.data_root}", "drift.min_rows=1", *args.overrides])
+    registered = resolve_model(args.model, default_name=cfg.model_name)
+    baseline = read_drift_baseline(registered.saved_model_dir)
+    if baseline is None:
+        raise SystemExit(f"{args.model} has no drift baseline: train it with this dermflow")
+    features = list(cfg.drift.thresholds())
+    buckets = cfg.drift.histogram_buckets
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_drift-"))
+    started = time.perf_counter()
+    prepared = prepare_pools(cfg, str(registered.path), work, args.data_root)
+    base = feature_frame(baseline.table, features)
+    sampler = Sampler(prepared["pools"], features, args.batch_size, seed=0)
+    selection = {name: [distances(base, sampler.batch(mix), features, buckets) for _ in range(args.batches)]
+                 for name, mix in scenarios("A").items()}
+    thresholds, choice = choose_thresholds(selection.pop("quiet"), selection, features)
+    reported = {name: judge(base, [sampler.batch(mix) for _ in range(args.batches)], thresholds, buckets)
+                for name, mix in scenarios("B").items()}
+    smaller = {}
+    for size in (50, 100, 500):
+        sized = Sampler(prepared["pools"], features, size, seed=size)
+        quiet = [sized.batch(scenarios("B")["quiet"]) for _ in range(args.batches)]
+        smaller[str(size)] = judge(base, quiet, thresholds, buckets)["fired"]
+    result = {
+        "model": str(registered.path), "baseline": {"split": baseline.split, "images": baseline.images},
+        "pool_sizes": prepared["sizes"], "photo_groups": prepared["photo_groups"], "batch_size": args.batch_size,
+        "batches": args.batches, "histogram_buckets": buckets, "thresholds": thresholds, "choice_on_half_A": choice,
+        "report_half_B": reported, "false_alarm_rate_by_batch_size_half_B": smaller,
+        "whole_pool_runs": {k: v.get("note", "")[:300] for k, v in prepared["runs"].items()},
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    text = json.dumps(result, indent=2, sort_keys=True, default=str)
+    (work / "bench_drift.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
