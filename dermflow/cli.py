@@ -173,19 +173,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from dermflow.preflight_checks import UsageError, check_drift_inputs
+    from dermflow.preflight_checks import check_drift_inputs
 
     cfg = _config(args, {})
-    registered = check_drift_inputs(cfg, args.model, args.output)
-    from dermflow.pipelines.scoring.run_monitoring import UnknownRunError, check_run_exists, drift_lines, recheck_run
-
-    try:
-        check_run_exists(str(args.output), args.run_id, registered.version)
-    except UnknownRunError as exc:
-        raise UsageError(str(exc)) from None
+    registered = check_drift_inputs(cfg, args.model, args.output, args.run_id)
     from dermflow.console_progress import quiet_console
 
     with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "drift", verbose=args.verbose):
+        from dermflow.pipelines.scoring.run_monitoring import drift_lines, recheck_run
+
         summary = recheck_run(cfg, str(args.output), args.run_id, registered)
     lines = [f"drift: run {args.run_id} with {registered.name}/{registered.version}", *drift_lines(summary["drift"]),
              f"  summary     : {summary['summary_json']}"]

@@ -38,8 +38,8 @@ class HeldOutImage:
     """One held-out image as ingest stored it."""
 
     image: bytes  # what prepare_image made of the source (the tf.Example's ``image``)
-    width: int  # of the source
-    height: int
+    width: int | None  # of the source; None when the examples do not say
+    height: int | None
     format: str | None  # of the source (jpeg, png, dicom); None when the examples do not say
 
 

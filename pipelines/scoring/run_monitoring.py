@@ -121,31 +121,6 @@ def drift_lines(drift: dict) -> list[str]:
     return lines
 
 
-class UnknownRunError(ValueError):
-    """``dermflow drift`` was given a run that is not in the output folder, or another model version."""
-
-
-def scored_by_versions(output: str, run_id: str) -> list[str]:
-    """The model versions that have prediction files of ``run_id``."""
-    pattern = FileSystems.join(str(output), PREDICTIONS, "model_version=*", "**" + PREDICTIONS_EXTENSION)
-    versions = set()
-    for meta in FileSystems.match([pattern])[0].metadata_list:
-        if FileSystems.split(meta.path)[1].startswith(f"part-{run_id}-"):
-            versions.update(part[len("model_version="):] for part in meta.path.split("/") if part.startswith("model_version="))
-    return sorted(versions)
-
-
-def check_run_exists(output: str, run_id: str, model_version: str) -> None:
-    """Raises UnknownRunError unless ``run_id`` was published under ``output`` by ``model_version``."""
-    versions = scored_by_versions(output, run_id)
-    errors = FileSystems.join(str(output), "errors", f"run_id={run_id}")
-    if not versions and not FileSystems.exists(errors):
-        raise UnknownRunError(f"no scoring run {run_id!r} under {output} (no predictions or errors of it)")
-    if versions and model_version not in versions:
-        raise UnknownRunError(f"run {run_id} was scored by model version {', '.join(versions)}, not {model_version}: "
-                              f"give --model .../{versions[0]}")
-
-
 def recheck_run(cfg: DermflowConfig, output: str, run_id: str, registered) -> dict:
     """``dermflow drift``: checks a published run (every shard of it), records it; returns the run's summary."""
     drift = check_and_record_run(cfg, output, run_id, registered)

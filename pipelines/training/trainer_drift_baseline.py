@@ -24,10 +24,14 @@ EVAL_SPLIT_NOTE = ("the model was trained without a test split (data.test_fracti
                    "which also chose the epoch")
 _FEATURES = {
     trainer_input.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
-    "width": tf.io.FixedLenFeature([], tf.int64, default_value=0),
-    "height": tf.io.FixedLenFeature([], tf.int64, default_value=0),
+    "width": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "height": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
     "format": tf.io.FixedLenFeature([], tf.string, default_value=""),  # examples ingested before it: no format
 }
+
+
+def _known(value: int) -> int | None:
+    return value if value > 0 else None
 
 
 def held_out_images(patterns: list[str]) -> Iterator[HeldOutImage]:
@@ -38,8 +42,8 @@ def held_out_images(patterns: list[str]) -> Iterator[HeldOutImage]:
     for serialized in trainer_input.read_records(files).as_numpy_iterator():
         example = tf.io.parse_single_example(serialized, _FEATURES)
         source_format = example["format"].numpy().decode("utf-8")
-        yield HeldOutImage(example[trainer_input.IMAGE_KEY].numpy(), int(example["width"]), int(example["height"]),
-                           source_format or None)
+        yield HeldOutImage(example[trainer_input.IMAGE_KEY].numpy(), _known(int(example["width"])),
+                           _known(int(example["height"])), source_format or None)
 
 
 def record_baseline_after_export(export_dir: str, eval_patterns: list[str], batch_size: int = 32) -> DriftBaseline:

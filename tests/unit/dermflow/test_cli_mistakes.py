@@ -69,6 +69,14 @@ def _bad_csv_archive(archive: Path, tmp_path: Path) -> Path:
     return bad
 
 
+def _scored_output(tmp_path: Path) -> Path:
+    """A scoring output holding one prediction file of run r1, by another model version."""
+    partition = tmp_path / "scored" / "predictions" / "model_version=20250101T000000Z" / "scored_date=2025-01-01"
+    partition.mkdir(parents=True)
+    (partition / "part-r1-00000-of-00001.parquet").write_bytes(b"")
+    return tmp_path / "scored"
+
+
 MISTAKES = {
     # name: (args, what the line must name); {archive}, {registry}, {tmp} are filled in
     "missing data root": (["train", "--data-root", "/nonexistent"], "data root /nonexistent does not exist"),
@@ -107,6 +115,14 @@ MISTAKES = {
                           "output folder /proc/version/out cannot be made"),
     "no input at all": (["score", "--model", "{registry}", "--output", "{tmp}/out"], "give --input or --files-from"),
     "missing report model": (["report", "--model", "/nonexistent"], "model not found"),
+    "drift of a run that is not there": (["drift", "--output", "{tmp}", "--run-id", "nope", "--model", "{registry}"],
+                                         "no scoring run 'nope' under {tmp}"),
+    "drift of a missing output": (["drift", "--output", "/nonexistent", "--run-id", "r", "--model", "{registry}"],
+                                  "--output /nonexistent is not a folder"),
+    "drift of a run another version scored": (
+        ["drift", "--output", "{scored}", "--run-id", "r1", "--model", "{registry}"],
+        "run r1 was scored by model version 20250101T000000Z, not 20260101T000000Z: give --model .../20250101T000000Z",
+    ),
     "missing config file": (["train", "--config", "/nonexistent.yaml"], "config file not found"),
 }
 
@@ -115,7 +131,8 @@ MISTAKES = {
 def test_a_mistake_answers_in_one_line_with_exit_2(name, archive, registry, legacy_registry, tmp_path):
     args, expected = MISTAKES[name]
     fill = {"archive": archive, "registry": registry, "legacy_registry": legacy_registry, "tmp": tmp_path,
-            "bad_csv": _bad_csv_archive(archive, tmp_path) if name == "csv with wrong columns" else ""}
+            "bad_csv": _bad_csv_archive(archive, tmp_path) if name == "csv with wrong columns" else "",
+            "scored": _scored_output(tmp_path)}
     env = {"KERAS_HOME": str(tmp_path / "empty_keras")} if name == "missing weights" else None
     code, stderr, seconds = _dermflow(*[arg.format(**fill) for arg in args], env=env)
     assert code == EXIT_USAGE, stderr

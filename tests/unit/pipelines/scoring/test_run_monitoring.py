@@ -11,6 +11,7 @@ from dermflow.monitoring.drift_baseline import DriftBaseline
 from dermflow.monitoring.monitoring_reader import audit_share_for_run, monitoring_runs, run_drift_features, run_monitoring
 from dermflow.monitoring.run_drift import check_run
 from dermflow.pipelines.scoring import run_monitoring as rm
+from dermflow.preflight_checks import scored_by_versions
 from dermflow.schemas.scores_schema import PREDICTIONS_SCHEMA
 from support.monitored_rows import monitored_rows as rows
 
@@ -85,7 +86,7 @@ def test_a_runs_rows_are_those_of_every_shard_and_only_its_own(tmp_path):
     _publish_rows(tmp_path, "run-2", _prediction_rows("run-2", 7))  # a run whose id starts with the same letters
     table = rm.read_run_rows(str(tmp_path), "run", "v1")
     assert table.num_rows == 50 and "mean_brightness" in table.column_names
-    assert rm.scored_by_versions(str(tmp_path), "run") == ["v1"]
+    assert scored_by_versions(tmp_path, "run") == ["v1"]
     assert rm.read_run_rows(str(tmp_path), "run", "v2").num_rows == 0
 
 
@@ -93,15 +94,6 @@ def test_rows_scored_before_the_colour_columns_read_as_missing(tmp_path):
     _publish_rows(tmp_path, "old", _prediction_rows("old", 5, colour=False))
     table = rm.read_run_rows(str(tmp_path), "old", "v1")
     assert table.column("mean_brightness").null_count == 5 and table.column("width").null_count == 0
-
-
-def test_an_unknown_run_or_another_version_is_a_clear_error(tmp_path):
-    _publish_rows(tmp_path, "run", _prediction_rows("run", 3))
-    with pytest.raises(rm.UnknownRunError, match="no scoring run 'nope'"):
-        rm.check_run_exists(str(tmp_path), "nope", "v1")
-    with pytest.raises(rm.UnknownRunError, match="scored by model version v1, not v2"):
-        rm.check_run_exists(str(tmp_path), "run", "v2")
-    rm.check_run_exists(str(tmp_path), "run", "v1")
 
 
 def test_a_sharded_runs_summary_is_made_and_a_single_runs_is_kept(tmp_path):
