@@ -23,7 +23,10 @@ Batches of ``--batch-size`` (bootstrap, with replacement): quiet = held-out; pho
 per-feature distances over the half-A quiet batches (each feature's threshold its q-quantile, rounded
 up), the lowest q whose half-A family-wise quiet rate is >= 97.5 %, taken among those whose half-A
 detection rates are best. Figures (TFDV's own verdict with those thresholds) are on half B / group B
-only. Prints one JSON document; ``<work dir>/bench_drift.json`` keeps it.
+only. Also: the false-alarm rate at other batch sizes, each pool judged as one run, and the same choice
+among the colour and output features alone (``without_size_and_format``: a new source whose images
+happen to have the training images' sizes and format). Prints one JSON document; ``<work dir>/bench_drift.json``
+keeps it; each pool's scored rows are kept there too (``scores/*.pool.parquet``), so a re-run only samples.
 """
 from __future__ import annotations
 
@@ -129,16 +132,23 @@ def write_synthetic(folder: Path, n: int, seed: int) -> int:
 
 
 def score_pool(cfg, inputs: list[Path], model: str, output: Path):
-    """Scores the files with the Beam job; returns their rows' monitored columns."""
+    """Scores the files with the Beam job; returns their rows' monitored columns (kept in ``output``/pool.parquet)."""
+    import pyarrow.parquet as pq
+
     from dermflow.monitoring.drift_features import FEATURE_COLUMNS
     from dermflow.pipelines.scoring.run_monitoring import read_run_rows
     from dermflow.pipelines.scoring_pipeline import run_scoring
 
+    kept = output.with_suffix(".pool.parquet")
+    if kept.is_file():  # scored by an earlier run of this benchmark in the same work dir
+        return pq.read_table(kept), json.loads(kept.with_suffix(".json").read_text())
     summary = run_scoring(cfg, [str(p) for p in inputs], model, output)
-    table = read_run_rows(str(output), summary["run_id"], summary["model_version"])
-    print(f"bench_drift: scored {summary['scored']} of {summary['files_given']} ({output.name}); whole-pool check: "
-          f"{summary['drift']['note'][:160]}", file=sys.stderr, flush=True)
-    return table.select(list(FEATURE_COLUMNS)), summary
+    table = read_run_rows(str(output), summary["run_id"], summary["model_version"]).select(list(FEATURE_COLUMNS))
+    print(f"bench_drift: scored {summary['scored']} of {summary['files_given']} ({output.name}) in {summary['seconds']} s; "
+          f"whole-pool check: {summary['drift']['note'][:200]}", file=sys.stderr, flush=True)
+    pq.write_table(table, kept)
+    kept.with_suffix(".json").write_text(json.dumps(summary, default=str))
+    return table, summary
 
 
 class Sampler:
@@ -193,18 +203,24 @@ def choose_thresholds(quiet: list[dict], shifted: dict[str, list[dict]], feature
     return levels[chosen]["thresholds"], {"level": chosen, "by_level": {str(q): v for q, v in levels.items()}}
 
 
-def judge(baseline, batches: list, thresholds: dict, buckets: int) -> dict:
-    """TFDV's own verdict with the chosen thresholds: share of batches that drifted, and which features fired."""
+def judge(baseline, batches: list, thresholds: dict, buckets: int) -> tuple[dict, list[dict]]:
+    """TFDV's own verdict with the chosen thresholds (share of batches that drifted, which features fired),
+    and every batch's distances."""
     from dermflow.monitoring.drift_comparison import compare_with_baseline
 
-    fired, by_feature = 0, {}
+    fired, by_feature, measured = 0, {}, []
     for batch in batches:
-        drifted = compare_with_baseline(baseline, batch, thresholds, buckets).drifted
-        fired += bool(drifted)
-        for f in drifted:
+        comparison = compare_with_baseline(baseline, batch, thresholds, buckets)
+        measured.append({f.feature: f.distance for f in comparison.features})
+        fired += bool(comparison.drifted)
+        for f in comparison.drifted:
             by_feature[f.feature] = by_feature.get(f.feature, 0) + 1
-    return {"fired": fired / len(batches), "batches": len(batches),
-            "features_fired": dict(sorted(by_feature.items(), key=lambda kv: -kv[1]))}
+    return ({"fired": fired / len(batches), "batches": len(batches),
+             "features_fired": dict(sorted(by_feature.items(), key=lambda kv: -kv[1]))}, measured)
+
+
+def fired_share(rows: list[dict], thresholds: dict) -> float:
+    return float(np.mean([any(r[f] > t for f, t in thresholds.items()) for r in rows]))
 
 
 def prepare_pools(cfg, model: str, work: Path, data_root: Path) -> dict:
@@ -224,13 +240,12 @@ def prepare_pools(cfg, model: str, work: Path, data_root: Path) -> dict:
         inputs[f"photos_{half}"] = [work / f"photos_{half}"]
         write_reencoded(work / f"reencoded_{half}", files, seed=ord(half))
         inputs[f"reencoded_{half}"] = [work / f"reencoded_{half}"]
-        write_synthetic(work / f"synthetic_{half}", n=300, seed=100 + ord(half))
+        write_synthetic(work / f"synthetic_{half}", n=200, seed=100 + ord(half))
         inputs[f"synthetic_{half}"] = [work / f"synthetic_{half}" / cfg.data.images_dir]
-    pools, runs = {}, {}
+    pools = {}
     for name, paths in inputs.items():
-        pools[name], runs[name] = score_pool(cfg, paths, model, work / "scores" / name)
-    return {"pools": pools, "runs": {k: v["drift"] for k, v in runs.items()},
-            "photo_groups": {k: sorted(v) for k, v in groups.items()}, "sizes": {k: v.num_rows for k, v in pools.items()}}
+        pools[name], _ = score_pool(cfg, paths, model, work / "scores" / name)
+    return {"pools": pools, "photo_groups": {k: sorted(v) for k, v in groups.items()}, "sizes": {k: v.num_rows for k, v in pools.items()}}
 
 
 def scenarios(half: str) -> dict[str, dict[str, float]]:
@@ -269,20 +284,37 @@ def main(argv: list[str] | None = None) -> int:
     sampler = Sampler(prepared["pools"], features, args.batch_size, seed=0)
     selection = {name: [distances(base, sampler.batch(mix), features, buckets) for _ in range(args.batches)]
                  for name, mix in scenarios("A").items()}
-    thresholds, choice = choose_thresholds(selection.pop("quiet"), selection, features)
-    reported = {name: judge(base, [sampler.batch(mix) for _ in range(args.batches)], thresholds, buckets)
-                for name, mix in scenarios("B").items()}
+    quiet_a = selection.pop("quiet")
+    thresholds, choice = choose_thresholds(quiet_a, selection, features)
+    reported, report_distances = {}, {}
+    for name, mix in scenarios("B").items():
+        reported[name], report_distances[name] = judge(base, [sampler.batch(mix) for _ in range(args.batches)],
+                                                       thresholds, buckets)
+    # Ablation: the same choice among colour and outputs only (a new source at the same sizes and format).
+    content = [f for f in features if f not in ("width", "height", "format")]
+    content_thresholds, content_choice = choose_thresholds(quiet_a, selection, content)
+    without_size = {"thresholds": content_thresholds, "level": content_choice["level"],
+                    "fired_half_B": {name: fired_share(rows, content_thresholds) for name, rows in report_distances.items()}}
+    # Each pool as one run, judged with the chosen thresholds (what dermflow score would say of it).
+    from dermflow.monitoring.run_drift import check_run
+
+    chosen = cfg.drift.model_copy(update={"jensen_shannon": {f: v for f, v in thresholds.items() if f in cfg.drift.jensen_shannon},
+                                          "infinity_norm": {f: v for f, v in thresholds.items() if f in cfg.drift.infinity_norm}})
+    whole_pools = {name: check_run(table, baseline, chosen, "bench").note[:400] for name, table in prepared["pools"].items()}
     smaller = {}
     for size in (50, 100, 500):
         sized = Sampler(prepared["pools"], features, size, seed=size)
         quiet = [sized.batch(scenarios("B")["quiet"]) for _ in range(args.batches)]
-        smaller[str(size)] = judge(base, quiet, thresholds, buckets)["fired"]
+        smaller[str(size)] = judge(base, quiet, thresholds, buckets)[0]["fired"]
     result = {
         "model": str(registered.path), "baseline": {"split": baseline.split, "images": baseline.images},
         "pool_sizes": prepared["sizes"], "photo_groups": prepared["photo_groups"], "batch_size": args.batch_size,
         "batches": args.batches, "histogram_buckets": buckets, "thresholds": thresholds, "choice_on_half_A": choice,
         "report_half_B": reported, "false_alarm_rate_by_batch_size_half_B": smaller,
-        "whole_pool_runs": {k: v.get("note", "")[:300] for k, v in prepared["runs"].items()},
+        "without_size_and_format": without_size,
+        "distance_quantiles_half_B": {name: {f: [round(float(np.quantile([r[f] for r in rows], q)), 4) for q in (0.05, 0.5, 0.95)]
+                                             for f in features} for name, rows in report_distances.items()},
+        "whole_pool_checks": whole_pools,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     text = json.dumps(result, indent=2, sort_keys=True, default=str)

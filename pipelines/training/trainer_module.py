@@ -192,7 +192,8 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
     _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
     if is_chief():
-        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), global_batch)
+        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), global_batch, trust[0],
+                                     cfg.trust.seed)
     progress.remove()
     return built
 
