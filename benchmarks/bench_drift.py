@@ -21,7 +21,8 @@ path) and read back from the predictions Parquet:
 Batches of ``--batch-size`` (bootstrap, with replacement): quiet = held-out; photos = 90 % held-out +
 10 % photos; another source = all re-encoded, or all synthetic. Thresholds: one quantile level q of the
 per-feature distances over the half-A quiet batches (each feature's threshold its q-quantile, rounded
-up), the lowest q whose half-A family-wise quiet rate is >= 97.5 %, taken among those whose half-A
+up, and never below the distance of 5 % of a batch moved to values the baseline never had: Jensen-Shannon
+0.0255, L-infinity 0.05), the lowest q whose half-A family-wise quiet rate is >= 97.5 %, taken among those whose half-A
 detection rates are best. Figures (TFDV's own verdict with those thresholds) are on half B / group B
 only. Also: the false-alarm rate at other batch sizes, each pool judged as one run, and the same choice
 among the colour and output features alone (``without_size_and_format``: a new source whose images
@@ -46,6 +47,11 @@ from dermflow.config import load_config
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2019-dev"
 QUIET_TARGET = 0.975  # family-wise quiet rate on half A when choosing thresholds
+# No threshold below the distance of 5 % of a batch moved to values the baseline never had: Jensen-Shannon
+# (base 2) of P and 0.95 P + 0.05 R with R disjoint from P, and L-infinity 0.05. Without it, a feature that
+# never moves in the sample (its images come in three sizes, all JPEG) would fire on a single odd image.
+JS_FLOOR = round(0.5 * (-math.log2(0.975)) + 0.5 * (0.95 * math.log2(0.95 / 0.975) + 0.05 * math.log2(2)), 4)
+L_INFINITY_FLOOR = 0.05
 LEVELS = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.0)
 PHOTO_SHARE = 0.1
 
@@ -127,7 +133,8 @@ def write_reencoded(folder: Path, sources: list[Path], seed: int) -> int:
 def write_synthetic(folder: Path, n: int, seed: int) -> int:
     from dermflow.synthetic.archive_writer import write_archive
 
-    write_archive(folder, n=n, seed=seed, full_size=True)
+    if not folder.is_dir():  # else written by an earlier run in the same work dir (the same seed: the same images)
+        write_archive(folder, n=n, seed=seed, full_size=True)
     return n
 
 
@@ -192,9 +199,12 @@ def choose_thresholds(quiet: list[dict], shifted: dict[str, list[dict]], feature
     def fires(rows, thresholds):
         return float(np.mean([any(r[f] > thresholds[f] for f in features) for r in rows]))
 
+    from dermflow.monitoring.drift_features import is_numeric
+
+    floors = {f: JS_FLOOR if is_numeric(f) else L_INFINITY_FLOOR for f in features}
     levels = {}
     for q in LEVELS:
-        thresholds = {f: min(1.0, _round_up(float(np.quantile([r[f] for r in quiet], q)))) for f in features}
+        thresholds = {f: min(1.0, max(floors[f], _round_up(float(np.quantile([r[f] for r in quiet], q))))) for f in features}
         levels[q] = {"thresholds": thresholds, "quiet": 1 - fires(quiet, thresholds),
                      **{name: fires(rows, thresholds) for name, rows in shifted.items()}}
     eligible = [q for q in LEVELS if levels[q]["quiet"] >= QUIET_TARGET] or [max(LEVELS)]

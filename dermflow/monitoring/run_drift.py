@@ -105,9 +105,7 @@ def check_run(run_rows: pa.Table, baseline: DriftBaseline | None, cfg: DriftConf
 
 
 def _note(comparison: DriftComparison, baseline: DriftBaseline, audit: float | None) -> str:
-    against = f"the model's {baseline.split} split ({baseline.images} images)"
-    if baseline.note:
-        against += f"; {baseline.note}"
+    against = f"the model's {baseline.split} split ({baseline.images} images{'; ' + baseline.note if baseline.note else ''})"
     skipped = "; not compared: " + ", ".join(f"{k} ({v})" for k, v in comparison.not_compared.items()) \
         if comparison.not_compared else ""
     drifted = comparison.drifted

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 EVAL_SPLIT_NOTE = ("the model was trained without a test split (data.test_fraction 0): the baseline is the eval split, "
                    "which also chose the epoch")
-PART_B_NOTE = "its part B ({kept} of {total} images): part A fitted the temperature and the class means"
+PART_B_NOTE = "part B, {kept} of {total}: the half that fitted neither the temperature nor the class means"
 _FEATURES = {
     trainer_input.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string),
     "width": tf.io.FixedLenFeature([], tf.int64, default_value=-1),

@@ -98,7 +98,7 @@ def test_the_drift_baseline_is_the_test_split_through_scorings_predictor(trained
 
     baseline = read_drift_baseline(trained_with_test_split[1])
     # Part B of the 16 test images: part A fitted the temperature and the class means.
-    assert (baseline.split, baseline.images) == ("test", 8) and baseline.note.startswith("its part B (8 of 16 images)")
+    assert (baseline.split, baseline.images) == ("test", 8) and baseline.note.startswith("part B, 8 of 16:")
     rows = baseline.table.to_pylist()
     assert {row["predicted_label"] for row in rows} <= {"MEL", "NV", "BCC"}
     assert all(0 < row["mean_brightness"] < 255 and 0 < row["predicted_probability"] <= 1 for row in rows)
@@ -112,7 +112,7 @@ def test_without_a_test_split_the_drift_baseline_is_the_eval_split_and_says_so(t
     tmp, _ = trained
     baseline = read_drift_baseline(tmp / "serving")
     assert (baseline.split, baseline.images) == ("eval", 6)  # part B: the trust values were fitted on eval too
-    assert "without a test split" in baseline.note and "part B (6 of 12 images)" in baseline.note
+    assert "without a test split" in baseline.note and baseline.note.startswith("part B, 6 of 12:")
 
 
 def test_the_other_diagnoses_of_the_test_split_enter_the_detector(trained_with_test_split):

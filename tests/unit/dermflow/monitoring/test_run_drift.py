@@ -54,4 +54,4 @@ def test_a_run_that_cannot_be_judged_says_why_and_records_its_out_of_scope_rate(
 def test_an_eval_split_baseline_is_named_in_the_note():
     drift = check_run(rows(200), DriftBaseline(rows(600, seed=1), "eval", "the model was trained without a test split"),
                       CFG, "m/v1")
-    assert "the model's eval split (600 images); the model was trained without a test split" in drift.note
+    assert "the model's eval split (600 images; the model was trained without a test split)" in drift.note
