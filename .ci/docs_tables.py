@@ -5,7 +5,7 @@
 
 A block is the text between ``<!-- generated: NAME (make docs-tables) -->`` and ``<!-- end: NAME -->``
 in a docs/*.md file; NAME is a key of :data:`TABLES`. Sources: the scoring Parquet schemas
-(``dermflow.schemas.scores_schema``, ``dermflow.schemas.monitoring_schema``), ``RejectReason`` and its ``REASON_DETAILS``
+(``dermflow.schemas.scores_schema``, ``dermflow.schemas.clinical_exports_schema``, ``dermflow.schemas.monitoring_schema``), ``RejectReason`` and its ``REASON_DETAILS``
 (``dermflow.imaging.rejection``), and the typed config (``dermflow.config``).
 """
 from __future__ import annotations
@@ -31,17 +31,18 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _columns(schema_name: str, module_name: str = "scores_schema") -> str:
+def _columns(schema_name: str, module: str = "scores_schema") -> str:
     import importlib
 
-    module = importlib.import_module(f"dermflow.schemas.{module_name}")
-    schema = getattr(module, schema_name)
-    described = module.descriptions(schema)
+    from dermflow.schemas import scores_schema
+
+    schema = getattr(importlib.import_module(f"dermflow.schemas.{module}"), schema_name)
+    described = scores_schema.descriptions(schema)
     rows = []
     for field in schema:
         kind = str(field.type) + (", nullable" if field.nullable else "")
         rows.append([f"`{field.name}`", kind, described[field.name]])
-    rows += [[f"`{name}`", "partition (string)", described[name]] for name in module.partition_columns(schema)]
+    rows += [[f"`{name}`", "partition (string)", described[name]] for name in scores_schema.partition_columns(schema)]
     return _table(["column", "type", "meaning"], rows)
 
 
@@ -79,6 +80,7 @@ def _config_keys() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "predictions-columns": lambda: _columns("PREDICTIONS_SCHEMA"),
     "errors-columns": lambda: _columns("ERRORS_SCHEMA"),
+    "clinical-exports-columns": lambda: _columns("CLINICAL_EXPORTS_SCHEMA", "clinical_exports_schema"),
     "monitoring-runs-columns": lambda: _columns("MONITORING_RUNS_SCHEMA", "monitoring_schema"),
     "monitoring-features-columns": lambda: _columns("MONITORING_FEATURES_SCHEMA", "monitoring_schema"),
     "reject-reasons": _reject_reasons,

@@ -295,8 +295,40 @@ class ScoreConfig(_Section):
         "(when the count changed); the workers update their progress files as often."
     )
 
+    dicom_results: Literal["none", "sr"] = Field("none", description=(
+        "'sr': per DICOM input, a DICOM SR (TID 1500) and a Grad-CAM segmentation into score.clinical_results_dir "
+        "and, with score.dicomweb_url, the PACS (docs/scoring.md#clinical-results)."))
+    fhir_results: bool = Field(False, description="Per scored image: FHIR R4B DiagnosticReport + Observations, NDJSON per run.")
+    clinical_results_dir: Path | None = Field(None, description=(
+        "Where SRs, segmentations and FHIR go (owner-only, never inside --output); required when either is on."))
+    dicomweb_url: str | None = Field(None, description=(
+        "DICOMweb root of the PACS to store into (STOW-RS), e.g. http://pacs:8042/dicom-web. Credentials: "
+        "DERMFLOW_DICOMWEB_USERNAME/_PASSWORD or _TOKEN, or score.dicomweb_conn_id; never in this URL."))
+    dicomweb_conn_id: str | None = Field(None, description="Airflow connection with the DICOMweb login and password.")
+    dicomweb_store_attempts: int = Field(3, ge=1, description="STOW-RS tries per image before its store counts as failed.")
+    dicomweb_backoff_seconds: float = Field(0.5, ge=0.0, description="Wait before a store's 2nd try; doubled before each next.")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _dicomweb_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError("score.dicomweb_url must be an http:// or https:// DICOMweb root, e.g. http://pacs:8042/dicom-web")
+        if parsed.password is not None or parsed.username is not None:
+            raise ValueError("score.dicomweb_url must not hold credentials (the config is stored with the results and in "
+                             "logs): set DERMFLOW_DICOMWEB_USERNAME and DERMFLOW_DICOMWEB_PASSWORD, or score.dicomweb_conn_id")
+        return value.rstrip("/") if value else value
+
+    def clinical_results_on(self) -> bool:
+        return self.dicom_results != "none" or self.fhir_results
+
     @model_validator(mode="after")
-    def _batch_sizes(self) -> "ScoreConfig":
+    def _consistent(self) -> "ScoreConfig":
+        if self.clinical_results_on() and self.clinical_results_dir is None:
+            raise ValueError("score.clinical_results_dir is required when score.dicom_results is 'sr' or score.fhir_results "
+                             "is true (results with patient identification never go under --output)")
+        if self.dicomweb_url and self.dicom_results == "none":
+            raise ValueError("score.dicomweb_url is set but score.dicom_results is 'none': set score.dicom_results=sr")
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
         if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:
@@ -349,6 +381,18 @@ class BeamConfig(_Section):
         ]
 
 
+def refuse_password_in_url(url: str | None, setting: str, form: str, password_file: str, env_var: str) -> str | None:
+    """Refuses a URL holding a password, saying where the password goes instead."""
+    # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
+    # config.json and provenance.json, and the logs: a password in a URL would be in all of them.
+    if url and urlparse(url).password is not None:
+        raise ValueError(
+            f"{setting} must not hold a password (the config is stored in ML Metadata, the registry and logs): "
+            f"write {form} and put the password in {password_file} or the {env_var} variable"
+        )
+    return url
+
+
 class PathsConfig(_Section):
     work_dir: Path = Field(Path("var/work"), description="TFX pipeline root, ML Metadata, checkpoints and logs.")
     registry: Path = Field(Path("var/registry"), description="Where blessed models are pushed (<registry>/<model_name>/<version>/).")
@@ -365,15 +409,8 @@ class PathsConfig(_Section):
     @field_validator("metadata_connection")
     @classmethod
     def _no_password_in_the_url(cls, value: str | None) -> str | None:
-        # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
-        # config.json and provenance.json, and the logs: a password in the URL would be in all of them.
-        if value and urlparse(value).password is not None:
-            raise ValueError(
-                "paths.metadata_connection must not hold a password (the config is stored in ML Metadata, "
-                "the registry and logs): write mysql://USER@HOST:PORT/DB and put the password in "
-                "paths.metadata_password_file (MLMD_PASSWORD=...) or the DERMFLOW_MLMD_PASSWORD variable"
-            )
-        return value
+        return refuse_password_in_url(value, "paths.metadata_connection", "mysql://USER@HOST:PORT/DB",
+                                      "paths.metadata_password_file (MLMD_PASSWORD=...)", "DERMFLOW_MLMD_PASSWORD")
 
     def resolved_pipeline_root(self) -> Path:
         return self.pipeline_root or self.work_dir / "tfx"
@@ -434,6 +471,54 @@ class ServeConfig(_Section):
     thumbnail_size: int = Field(160, gt=0, description="Side of the results thumbnails.")
 
 
+# Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).
+VERDICT_BASES: tuple[str, ...] = ("histopathology", "consensus", "follow_up", "single_expert")
+REVIEW_DATABASE_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "postgresql+psycopg2")
+
+
+class ReviewConfig(_Section):
+    """The review store: accounts, sign-ins and clinicians' verdicts (``dermflow users``, ``verdicts``, docs/review.md)."""
+
+    database_url: str = Field(
+        "sqlite:///var/review/review.sqlite",
+        description="sqlite:///PATH (WAL: a local disk only) or postgresql+psycopg2://USER@HOST:PORT/DB, no password.",
+    )
+    password_file: Path | None = Field(
+        None, description="KEY=VALUE file whose REVIEW_DB_PASSWORD is the PostgreSQL password, read at connection time "
+        "(env DERMFLOW_REVIEW_DB_PASSWORD wins); never a password in database_url.",
+    )
+    session_hours: float = Field(12.0, gt=0, description="A sign-in expires this long after it was made.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins of one name within login_window_seconds before refusing.")
+    login_window_seconds: int = Field(900, gt=0, description="The window login_max_failures counts in.")
+    queue_melanoma_band: list[float] = Field(
+        default_factory=lambda: [0.3, 0.7], description="[low, high]: rows whose melanoma probability lies inside go to the queue."
+    )
+    audit_share: float = Field(0.05, ge=0.0, le=1.0, description="Random share of confident rows sent to the queue (random_audit).")
+    audit_seed: int = Field(0, description="Seed of that random choice (the same seed picks the same rows).")
+    training_bases: list[Literal[*VERDICT_BASES]] = Field(
+        default_factory=lambda: ["histopathology", "consensus"], min_length=1,
+        description="Verdict bases whose cases become training data (issue 27); the image's current verdict must have one.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme not in REVIEW_DATABASE_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in REVIEW_DATABASE_SCHEMES)}")
+        if scheme == "sqlite" and not value.removeprefix("sqlite://").lstrip("/"):
+            raise ValueError("sqlite:// needs a file (sqlite:///var/review/review.sqlite): verdicts must persist")
+        return refuse_password_in_url(value, "review.database_url", "postgresql+psycopg2://USER@HOST:PORT/DB",
+                                      "review.password_file (REVIEW_DB_PASSWORD=...)", "DERMFLOW_REVIEW_DB_PASSWORD")
+
+    @field_validator("queue_melanoma_band")
+    @classmethod
+    def _band(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0.0 <= value[0] < value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+        return value
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
     model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
@@ -450,6 +535,7 @@ class DermflowConfig(_Section):
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="before")
     @classmethod
