@@ -197,9 +197,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
     _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
-    if is_chief():
-        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), global_batch, trust[0],
-                                     cfg.trust.seed)
+    _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
 
@@ -272,6 +270,12 @@ def _fit_phase(phase: Phase, fitting: FitContext) -> None:
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
     write_json_atomically(run_dir / HISTORY_FILE, history, indent=1)
+
+
+def _record_drift_baseline(cfg: DermflowConfig, fn_args, batch_size: int, trust) -> None:
+    """The chief records the exported model's drift baseline beside it (``trainer_drift_baseline``)."""
+    if is_chief():
+        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), batch_size, trust, cfg.trust.seed)
 
 
 def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,
