@@ -19,11 +19,13 @@ path) and read back from the predictions Parquet:
 * **synthetic**: ``dermflow.synthetic`` archives at the real archive's sizes (``--full-size``; seeds A, B).
 
 Batches of ``--batch-size`` (bootstrap, with replacement): quiet = held-out; photos = 90 % held-out +
-10 % photos; another source = all re-encoded, or all synthetic. Thresholds: one quantile level q of the
-per-feature distances over the half-A quiet batches (each feature's threshold its q-quantile, rounded
-up, and never below the distance of 5 % of a batch moved to values the baseline never had: Jensen-Shannon
-0.0255, L-infinity 0.05), the lowest q whose half-A family-wise quiet rate is >= 97.5 %, taken among those whose half-A
-detection rates are best. Figures (TFDV's own verdict with those thresholds) are on half B / group B
+10 % photos; another source = all re-encoded, or all synthetic. Thresholds, chosen on half A alone: each
+feature's threshold is a quantile (level q) of its distances over half A's quiet batches, times a margin m,
+rounded up, and never below the distance of 5 % of a batch moved to values the baseline never had
+(Jensen-Shannon 0.0255, L-infinity 0.05). Among the (q, m) that detect every half-A shift in >= 97.5 % of
+its batches, the one whose thresholds, chosen on one quarter of half A, keep the other quarter's batches quiet
+most often (both ways: a new pool of images sits further from the baseline than more batches of the same pool
+do); then the smallest m and q. Figures (TFDV's own verdict with those thresholds) are on half B / group B
 only. Also: the false-alarm rate at other batch sizes, each pool judged as one run, and the same choice
 among the colour and output features alone (``without_size_and_format``: a new source whose images
 happen to have the training images' sizes and format). Prints one JSON document; ``<work dir>/bench_drift.json``
@@ -56,18 +58,23 @@ LEVELS = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.0)
 PHOTO_SHARE = 0.1
 
 
-def held_out_halves(cfg) -> tuple[list[Path], list[Path]]:
-    """The eval split's MEL/NV/BCC files, in two halves by a hash of their lesion group."""
+def held_out_halves(cfg) -> tuple[list[Path], list[Path], dict[str, str]]:
+    """The eval split's MEL/NV/BCC files, in two halves by a hash of their lesion group; and half A's files
+    in two quarters by another hash (file name -> A1 / A2), for choosing the thresholds' margin within half A."""
     from dermflow.components.isic_example_gen.executor import ingest_items, plan_ingest
     from dermflow.isic.lesion_split import SplitItem, group_key, unit_hash
 
     targets = set(cfg.labels.code_to_label())
     items = [i for i in ingest_items(plan_ingest(cfg.data), cfg.data) if i.split == "eval" and i.record.diagnosis in targets]
     halves: tuple[list[Path], list[Path]] = ([], [])
+    quarters: dict[str, str] = {}
     for item in items:
         key = group_key(SplitItem(item.record.image_id, item.record.lesion_id, item.record.diagnosis))
-        halves[unit_hash(12345, key) >= 0.5].append(Path(item.path))
-    return halves
+        in_b = unit_hash(12345, key) >= 0.5
+        halves[in_b].append(Path(item.path))
+        if not in_b:
+            quarters[Path(item.path).name] = "A2" if unit_hash(54321, key) >= 0.5 else "A1"
+    return halves[0], halves[1], quarters
 
 
 def _encode(image: Image.Image, rng: np.random.Generator) -> tuple[bytes, str]:
@@ -147,15 +154,27 @@ def score_pool(cfg, inputs: list[Path], model: str, output: Path):
     from dermflow.pipelines.scoring_pipeline import run_scoring
 
     kept = output.with_suffix(".pool.parquet")
+    columns = [*FEATURE_COLUMNS, "path"]
     if kept.is_file():  # scored by an earlier run of this benchmark in the same work dir
-        return pq.read_table(kept), json.loads(kept.with_suffix(".json").read_text())
+        table, summary = pq.read_table(kept), json.loads(kept.with_suffix(".json").read_text())
+        if "path" not in table.column_names:  # kept before the paths were
+            table = _run_rows(output, summary, columns)
+            pq.write_table(table, kept)
+        return table, summary
     summary = run_scoring(cfg, [str(p) for p in inputs], model, output)
-    table = read_run_rows(str(output), summary["run_id"], summary["model_version"]).select(list(FEATURE_COLUMNS))
+    table = _run_rows(output, summary, columns)
     print(f"bench_drift: scored {summary['scored']} of {summary['files_given']} ({output.name}) in {summary['seconds']} s; "
           f"whole-pool check: {summary['drift']['note'][:200]}", file=sys.stderr, flush=True)
     pq.write_table(table, kept)
     kept.with_suffix(".json").write_text(json.dumps(summary, default=str))
     return table, summary
+
+
+def _run_rows(output: Path, summary: dict, columns: list[str]):
+    import pyarrow.dataset as ds
+
+    files = sorted(str(p) for p in (output / "predictions").rglob(f"part-{summary['run_id']}-*.parquet"))
+    return ds.dataset(files, format="parquet").to_table(columns=columns, filter=ds.field("run_id") == summary["run_id"])
 
 
 class Sampler:
@@ -194,23 +213,40 @@ def _round_up(value: float) -> float:
     return math.ceil(value * 10 ** digits) / 10 ** digits
 
 
-def choose_thresholds(quiet: list[dict], shifted: dict[str, list[dict]], features: list[str]) -> tuple[dict, dict]:
-    """One quantile level for every feature's threshold; the figures of each level on half A."""
-    def fires(rows, thresholds):
-        return float(np.mean([any(r[f] > thresholds[f] for f in features) for r in rows]))
+MARGINS = (1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)
 
+
+def thresholds_at(quiet: list[dict], features: list[str], level: float, margin: float) -> dict[str, float]:
+    """Each feature's ``level``-quantile over the quiet batches, times ``margin``, rounded up, never below its floor."""
     from dermflow.monitoring.drift_features import is_numeric
 
     floors = {f: JS_FLOOR if is_numeric(f) else L_INFINITY_FLOOR for f in features}
-    levels = {}
-    for q in LEVELS:
-        thresholds = {f: min(1.0, max(floors[f], _round_up(float(np.quantile([r[f] for r in quiet], q))))) for f in features}
-        levels[q] = {"thresholds": thresholds, "quiet": 1 - fires(quiet, thresholds),
-                     **{name: fires(rows, thresholds) for name, rows in shifted.items()}}
-    eligible = [q for q in LEVELS if levels[q]["quiet"] >= QUIET_TARGET] or [max(LEVELS)]
-    best = max(min(levels[q][name] for name in shifted) for q in eligible)
-    chosen = min(q for q in eligible if min(levels[q][name] for name in shifted) >= best - 1e-9)
-    return levels[chosen]["thresholds"], {"level": chosen, "by_level": {str(q): v for q, v in levels.items()}}
+    return {f: min(1.0, max(floors[f], _round_up(margin * float(np.quantile([r[f] for r in quiet], level)))))
+            for f in features}
+
+
+
+def choose_thresholds(quiet: list[dict], quarters: tuple[list[dict], list[dict]], shifted: dict[str, list[dict]],
+                      features: list[str]) -> tuple[dict, dict]:
+    """A (level, margin) chosen on half A alone: among those that detect every half-A shift in >= QUIET_TARGET of
+    its batches, the one whose thresholds, chosen on one quarter of half A, keep the other quarter's batches
+    quiet most often (both ways: a new pool of images sits further from the baseline than more batches of the
+    same pool do); then the smallest margin and level."""
+    candidates = {}
+    for level in LEVELS:
+        for margin in MARGINS:
+            cross = min(1 - fired_share(quarters[1], thresholds_at(quarters[0], features, level, margin)),
+                        1 - fired_share(quarters[0], thresholds_at(quarters[1], features, level, margin)))
+            full = thresholds_at(quiet, features, level, margin)
+            candidates[(level, margin)] = {"cross_quarter_quiet": cross, "quiet": 1 - fired_share(quiet, full),
+                                           **{name: fired_share(rows, full) for name, rows in shifted.items()}}
+    detecting = [k for k, v in candidates.items() if min(v[name] for name in shifted) >= QUIET_TARGET]
+    pool = detecting or list(candidates)
+    best = max(candidates[k]["cross_quarter_quiet"] for k in pool)
+    level, margin = min((k for k in pool if candidates[k]["cross_quarter_quiet"] >= best - 1e-9), key=lambda k: (k[1], k[0]))
+    return thresholds_at(quiet, features, level, margin), {
+        "level": level, "margin": margin, "on_half_A": candidates[(level, margin)],
+        "candidates": {f"{k[0]}x{k[1]}": v for k, v in candidates.items()}}
 
 
 def judge(baseline, batches: list, thresholds: dict, buckets: int) -> tuple[dict, list[dict]]:
@@ -234,7 +270,7 @@ def fired_share(rows: list[dict], thresholds: dict) -> float:
 
 
 def prepare_pools(cfg, model: str, work: Path, data_root: Path) -> dict:
-    half_a, half_b = held_out_halves(cfg)
+    half_a, half_b, quarters = held_out_halves(cfg)
     bases = photo_bases()
     names = sorted(bases)
     groups = {"A": {n: bases[n] for n in names[0::2]}, "B": {n: bases[n] for n in names[1::2]}}
@@ -255,6 +291,9 @@ def prepare_pools(cfg, model: str, work: Path, data_root: Path) -> dict:
     pools = {}
     for name, paths in inputs.items():
         pools[name], _ = score_pool(cfg, paths, model, work / "scores" / name)
+    names = pools["held_out_A"].column("path").to_pylist()
+    for quarter in ("A1", "A2"):
+        pools[f"held_out_{quarter}"] = pools["held_out_A"].filter([quarters[Path(n).name] == quarter for n in names])
     return {"pools": pools, "photo_groups": {k: sorted(v) for k, v in groups.items()}, "sizes": {k: v.num_rows for k, v in pools.items()}}
 
 
@@ -274,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--batches", type=int, default=200, help="Bootstrap batches per scenario and half.")
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0, help="Of the bootstrap draws.")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     from dermflow.monitoring.drift_baseline import read_drift_baseline
@@ -291,33 +331,36 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     prepared = prepare_pools(cfg, str(registered.path), work, args.data_root)
     base = feature_frame(baseline.table, features)
-    sampler = Sampler(prepared["pools"], features, args.batch_size, seed=0)
+    sampler = Sampler(prepared["pools"], features, args.batch_size, seed=args.seed)
     selection = {name: [distances(base, sampler.batch(mix), features, buckets) for _ in range(args.batches)]
                  for name, mix in scenarios("A").items()}
     quiet_a = selection.pop("quiet")
-    thresholds, choice = choose_thresholds(quiet_a, selection, features)
+    quarters = tuple([distances(base, sampler.batch({f"held_out_{q}": 1.0}), features, buckets) for _ in range(args.batches)]
+                     for q in ("A1", "A2"))
+    thresholds, choice = choose_thresholds(quiet_a, quarters, selection, features)
     reported, report_distances = {}, {}
     for name, mix in scenarios("B").items():
         reported[name], report_distances[name] = judge(base, [sampler.batch(mix) for _ in range(args.batches)],
                                                        thresholds, buckets)
     # Ablation: the same choice among colour and outputs only (a new source at the same sizes and format).
     content = [f for f in features if f not in ("width", "height", "format")]
-    content_thresholds, content_choice = choose_thresholds(quiet_a, selection, content)
-    without_size = {"thresholds": content_thresholds, "level": content_choice["level"],
+    content_thresholds, content_choice = choose_thresholds(quiet_a, quarters, selection, content)
+    without_size = {"thresholds": content_thresholds, "level": content_choice["level"], "margin": content_choice["margin"],
                     "fired_half_B": {name: fired_share(rows, content_thresholds) for name, rows in report_distances.items()}}
     # Each pool as one run, judged with the chosen thresholds (what dermflow score would say of it).
     from dermflow.monitoring.run_drift import check_run
 
     chosen = cfg.drift.model_copy(update={"jensen_shannon": {f: v for f, v in thresholds.items() if f in cfg.drift.jensen_shannon},
                                           "infinity_norm": {f: v for f, v in thresholds.items() if f in cfg.drift.infinity_norm}})
-    whole_pools = {name: check_run(table, baseline, chosen, "bench").note[:400] for name, table in prepared["pools"].items()}
+    whole_pools = {name: check_run(table, baseline, chosen, "bench").note[:400] for name, table in prepared["pools"].items()
+                   if name[-2:] not in ("A1", "A2")}
     smaller = {}
     for size in (50, 100, 500):
-        sized = Sampler(prepared["pools"], features, size, seed=size)
+        sized = Sampler(prepared["pools"], features, size, seed=args.seed * 1000 + size)
         quiet = [sized.batch(scenarios("B")["quiet"]) for _ in range(args.batches)]
         smaller[str(size)] = judge(base, quiet, thresholds, buckets)[0]["fired"]
     result = {
-        "model": str(registered.path), "baseline": {"split": baseline.split, "images": baseline.images},
+        "model": str(registered.path), "seed": args.seed, "baseline": {"split": baseline.split, "images": baseline.images},
         "pool_sizes": prepared["sizes"], "photo_groups": prepared["photo_groups"], "batch_size": args.batch_size,
         "batches": args.batches, "histogram_buckets": buckets, "thresholds": thresholds, "choice_on_half_A": choice,
         "report_half_B": reported, "false_alarm_rate_by_batch_size_half_B": smaller,

@@ -15,7 +15,7 @@ IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 SCORING_LABELS = ["MEL", "NV", "BCC"]
 SCORING_IMAGE_SIZE = 48
-BASELINE_IMAGES = 200  # held-out synthetic images (another seed) in the model's drift baseline
+BASELINE_IMAGES = 400  # held-out synthetic images (another seed) in the model's drift baseline
 
 
 @dataclass(frozen=True)

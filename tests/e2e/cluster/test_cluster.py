@@ -181,8 +181,10 @@ def test_a_cleared_trainer_task_reuses_its_complete_execution(api, cfg, retrain_
 def test_two_shards_score_every_image_once_into_one_dataset(api, retrain_run, root):
     run_id = _score(api, root, "scores")
     workers = _workers(api, "dermflow_score", run_id)
-    assert set(workers) == {"list_shards[-1]", "score[0]", "score[1]", "reconcile[-1]"}
-    assert set(workers.values()) == {("default-1", "default")}
+    assert set(workers) == {"list_shards[-1]", "score[0]", "score[1]", "reconcile[-1]", "check_drift[-1]",
+                            "drift_detected[-1]"}
+    skipped = workers.pop("drift_detected[-1]")  # too few images to judge: skipped, on no worker
+    assert set(workers.values()) == {("default-1", "default")} and skipped[0] is None
     rows = _predictions(root, "scores")
     assert len(rows["path"]) == N_IMAGES
     assert len(set(rows["path"])) == N_IMAGES

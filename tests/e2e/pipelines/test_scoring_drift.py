@@ -19,7 +19,7 @@ from dermflow.config import load_config
 
 pytestmark = pytest.mark.e2e
 
-BATCH = 100  # of the same synthetic kind as the baseline's 200 held-out images (another seed)
+BATCH = 200  # of the same synthetic kind as the baseline's 400 held-out images (another seed)
 
 
 def _config(*overrides: str):
