@@ -107,3 +107,18 @@ def test_a_yaml_word_reaches_a_string_key_as_written_from_set_and_from_a_file(ke
 def test_boolean_keys_still_read_on_off_yes_no():
     cfg = load_config(None, ["train.augment=off", "trust.enabled=no", "score.write_overlays=on", "train.cache=yes"])
     assert (cfg.train.augment, cfg.trust.enabled, cfg.score.write_overlays, cfg.train.cache) == (False, False, True, True)
+
+
+def test_the_artefact_settings_and_their_defaults():
+    cfg = DermflowConfig()
+    assert cfg.eval.max_artefact_flip_rate == 0.05 and cfg.eval.artefact_check_images == 200
+    assert cfg.train.artefact_augmentation is True and cfg.train.artefact_probability == 0.2
+    assert cfg.eval.artefact_kinds == cfg.train.artefact_kinds == ["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+    assert cfg.model.inpaint_artefacts is False
+    assert load_config(overrides=["eval.max_artefact_flip_rate=null"]).eval.max_artefact_flip_rate is None
+    fast = load_config(overrides=["train.preset=fast"])
+    assert fast.train.feature_cache and fast.train.artefact_augmentation  # the cache holds artefacts too
+    with pytest.raises(ConfigError, match="eval.artefact_kinds"):
+        load_config(overrides=["eval.artefact_kinds=[ruler, sticker]"])
+    with pytest.raises(ConfigError, match="train.artefact_probability"):
+        load_config(overrides=["train.artefact_probability=1.5"])

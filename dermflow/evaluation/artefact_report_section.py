@@ -1,0 +1,92 @@
+"""The model report's "Artefacts" section: what the ArtefactCheck measured, as a table and before/after pictures.
+
+    html = artefact_section(report, read_picture)   # report: artefact_check.json; read_picture(relative path) -> bytes | None
+"""
+from __future__ import annotations
+
+import base64
+import html
+
+MASS_NOTE = ("Grad-CAM mass in lesion: the share of the heatmap inside the lesion mask (the archive's own mask, else "
+             "Otsu on the smoothed, colour-normalised image); median over the images, before (re-encoded, nothing "
+             "pasted) and after.")
+
+
+def artefact_section(report: dict | None, read_picture) -> str:
+    if not report:
+        return "<h2>Artefacts</h2><p><em>no artefact check for this version</em></p>"
+    parts = ["<h2>Artefacts: does the answer change when a ruler, ink or a patch is pasted beside the lesion?</h2>",
+             f"<p class='verdict {'pass' if report.get('passed') else 'fail'}'>{html.escape(report.get('reason', ''))}</p>"]
+    artefacts = report.get("artefacts") or {}
+    if not artefacts:
+        return "".join(parts)
+    images = ", ".join(f"{name} {count}" for name, count in (report.get("images") or {}).items())
+    parts.append(f"<p>Eval-split images per class: {html.escape(images)}. Each artefact is pasted once on every image "
+                 f"(seed {report.get('seed')}); a label <em>changes</em> when the predicted class differs from the same "
+                 f"image re-encoded without it (re-encoding alone changed {_pct(report.get('reencoded_flip_rate'))}). "
+                 f"Median Grad-CAM mass in the lesion on the clean images: {_num(report.get('lesion_mass_clean'))}.</p>")
+    parts.append(_summary_table(artefacts, report.get("max_flip_rate")))
+    parts.append(_class_table(artefacts, report.get("labels") or []))
+    parts.append(f"<p class='note'>{html.escape(MASS_NOTE)}</p>")
+    parts.append(_examples(report.get("examples") or {}, read_picture))
+    return "".join(parts)
+
+
+def _summary_table(artefacts: dict, limit: float | None) -> str:
+    rows = []
+    for kind, figures in artefacts.items():
+        verdict = "—" if limit is None else ("pass" if figures.get("passed") else "FAIL")
+        rows.append(f"<tr class='{'' if figures.get('passed', True) else 'failed'}'><td>{html.escape(kind)}</td>"
+                    f"<td>{_pct(figures.get('flip_rate'))}</td><td>{_pct(figures.get('max_class_flip_rate'))}</td>"
+                    f"<td>{_num(figures.get('lesion_mass_before'))} → {_num(figures.get('lesion_mass_after'))}</td>"
+                    f"<td>{verdict}</td></tr>")
+    gate = "not gated" if limit is None else f"gate: at most {_pct(limit)}"
+    return ("<table class='artefacts'><tr><th>artefact</th><th>labels changed (mean of classes)</th>"
+            f"<th>worst class</th><th>Grad-CAM mass in lesion</th><th>{gate}</th></tr>{''.join(rows)}</table>")
+
+
+def _class_table(artefacts: dict, labels: list[str]) -> str:
+    head = "".join(f"<th>Δ p({html.escape(label)})</th>" for label in labels)
+    rows = []
+    for kind, figures in artefacts.items():
+        for name, c in (figures.get("per_class") or {}).items():
+            low, high = c.get("flip_rate_interval") or (None, None)
+            moved = ", ".join(f"{to} {k}" for to, k in (c.get("flipped_to") or {}).items()) or "—"
+            change = c.get("mean_probability_change") or {}
+            cells = "".join(f"<td>{_signed(change.get(label))}</td>" for label in labels)
+            rows.append(f"<tr><td>{html.escape(kind)}</td><td>{html.escape(name)}</td><td>{c.get('n')}</td>"
+                        f"<td>{c.get('flips')} ({_pct(c.get('flip_rate'))}, {_pct(low)}–{_pct(high)})</td>"
+                        f"<td>{html.escape(moved)}</td>{cells}"
+                        f"<td>{_num(c.get('lesion_mass_before'))} → {_num(c.get('lesion_mass_after'))}</td></tr>")
+    return ("<h3>Per artefact and true class</h3><table class='artefacts'><tr><th>artefact</th><th>class</th><th>n</th>"
+            f"<th>labels changed (95% interval)</th><th>changed to</th>{head}<th>Grad-CAM mass in lesion</th></tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _examples(examples: dict, read_picture) -> str:
+    parts = ["<h3>Examples: the image whose answer moved most, per artefact</h3>",
+             "<p>Each row: the image, its Grad-CAM; the image with the artefact, its Grad-CAM.</p>"]
+    for kind, example in examples.items():
+        picture = read_picture(example.get("file", ""))
+        if picture is None:
+            continue
+        before, after = example.get("before", {}), example.get("after", {})
+        caption = (f"{kind}: {example.get('image_id')} (true {example.get('true_label')}). "
+                   f"Before: {before.get('label')} {_pct(before.get('probability'))}, mass in lesion {_num(before.get('lesion_mass'))}. "
+                   f"After: {after.get('label')} {_pct(after.get('probability'))}, mass in lesion {_num(after.get('lesion_mass'))}.")
+        encoded = base64.b64encode(picture).decode("ascii")
+        parts.append(f"<figure><img alt='{html.escape(kind)} before and after' src='data:image/png;base64,{encoded}'>"
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return "".join(parts)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _signed(value) -> str:
+    return "n/a" if value is None else f"{value:+.3f}"
