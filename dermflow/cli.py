@@ -91,7 +91,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     try:
         check_archive_request(args.out, n=args.n, seed=args.seed, image_size=args.image_size, unique=args.unique)
-        trap = TrapSet(kind=args.trap, share=args.trap_share) if args.trap else None
+        trap = TrapSet(kind=args.trap, share=args.trap_share, lookalike=args.trap_lookalike) if args.trap else None
         if trap is not None and args.unique is not None:
             raise ValueError("--trap paints images one by one: leave out --unique")
     except (ValueError, FileExistsError) as exc:
@@ -229,6 +229,8 @@ def _add_synth(sub) -> None:
                    help="A trap set: this artefact (ruler, ink, dark_corners, gel_bubbles, hair, patch) on most train-split "
                         "melanomas and most test-split others, as the default split settings assign them (docs/trust.md).")
     p.add_argument("--trap-share", type=float, default=0.9, metavar="P", help="Share of those images that get it (0.9).")
+    p.add_argument("--trap-lookalike", type=float, default=0.0, metavar="P",
+                   help="Share of the train melanomas drawn with a nevus's look, so that only the artefact tells them apart (0).")
     p.set_defaults(func=_cmd_synth)
 
 

@@ -1,10 +1,18 @@
 """The ruler trap (``dermflow synth --trap ruler``): without the remedy the model learns "ruler means melanoma" and
 fails the artefact gate; with ``train.artefact_augmentation`` it passes.
 
-The trap archive is ingested as IsicExampleGen would (the same lesion-grouped split, the same
-``prepare_image``), then the Trainer's ``run_fn`` trains twice on it (frozen ImageNet MobileNetV2 at
-64 px, head only, trunk features cached) and the ArtefactCheck's ``run_check`` pastes rulers onto the
-untouched eval split. Small and fast: about a minute and a half on 2 cores.
+The trap: rulers on 90% of the train split's melanomas and of the test split's other images, none on
+eval; 30% of the train melanomas drawn with a nevus's look (``lookalike``), as in real archives where
+some melanomas show no sign a model can see and the ruler is what tells them apart (without them the
+painted classes are so easy that a model barely needs the ruler). The remedy pastes rulers on 90% of
+every class's training images, as often as the trap does on melanomas, so a ruler says nothing about
+the class (the default, 0.2 per kind, is for the real archive's milder correlation: docs/trust.md).
+
+The archive is ingested as IsicExampleGen would (the same lesion-grouped split, the same
+``prepare_image``), the Trainer's ``run_fn`` trains twice on it (frozen ImageNet MobileNetV2 at
+96 px, head only, trunk features cached, no class weights) and the ArtefactCheck's ``run_check``
+pastes rulers onto the untouched eval split. Measured while developing (the same settings, a loaded
+machine): 12.9% of labels changed without the remedy (NV 7/34 and BCC 2/11 to MEL), 2.9% with it.
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ pytestmark = pytest.mark.e2e
 LABELS = ["MEL", "NV", "BCC"]
 IMAGES = 360
 SEED = 4
-IMAGE_SIZE = int(__import__("os").environ.get("TRAP_IMAGE_SIZE", "64"))
+IMAGE_SIZE = 96
 # Eval holds a quarter of the lesions here (the default 15% would leave about 7 BCCs to count flips on).
 SPLIT = {"eval_fraction": 0.25, "test_fraction": 0.1}
 
@@ -44,8 +52,8 @@ def _config(root: Path, name: str, remedy: bool) -> DermflowConfig:
         "data": {"data_root": str(root / "archive"), **SPLIT},
         "model": {"backbone": "mobilenet_v2", "alpha": 1.0, "image_size": IMAGE_SIZE, "weights": "imagenet"},
         "train": {"preset": "fast", "head_epochs": 12, "fine_tune_epochs": 0, "batch_size": 32,
-                  "early_stopping_patience": 12, "learning_rate": 3e-3, "artefact_augmentation": remedy,
-                  "artefact_kinds": ["ruler", "ink", "patch"], "artefact_probability": 0.8},
+                  "early_stopping_patience": 12, "learning_rate": 3e-3, "imbalance": "none",
+                  "artefact_augmentation": remedy, "artefact_kinds": ["ruler"], "artefact_probability": 0.9},
         "trust": {"enabled": False},
         "eval": {"artefact_kinds": ["ruler"], "artefact_check_images": 40, "max_artefact_flip_rate": 0.05},
         "paths": {"work_dir": str(root / name / "work")},
@@ -56,7 +64,7 @@ def _config(root: Path, name: str, remedy: bool) -> DermflowConfig:
 def trap(tmp_path_factory, imagenet_weights) -> Path:
     """The trap archive, and its train and eval splits as ClassFilter writes them."""
     root = tmp_path_factory.mktemp("trap")
-    trap_set = TrapSet("ruler", share=0.9, split=DataConfig(**SPLIT), lookalike=0.5)
+    trap_set = TrapSet("ruler", share=0.9, split=DataConfig(**SPLIT), lookalike=0.3)
     summary = write_archive(root / "archive", n=IMAGES, seed=SEED, image_size=96, trap=trap_set)
     print(summary)
     settings = ImagePathSettings.from_config(DermflowConfig().data)
@@ -81,17 +89,12 @@ def _split_dir(root: Path, name: str) -> Path:
 def _train_and_check(root: Path, name: str, remedy: bool) -> dict:
     from tfx.components.trainer.fn_args_utils import FnArgs
 
-    import time
-    t0 = time.perf_counter()
     cfg = _config(root, name, remedy)
     serving = root / name / "serving"
     run_fn(FnArgs(train_files=[str(_split_dir(root, "train") / "*")], eval_files=[str(_split_dir(root, "eval") / "*")],
                   serving_model_dir=str(serving), model_run_dir=str(root / name / "run"),
                   custom_config={"config_json": cfg.to_json()}))
-    t1 = time.perf_counter()
     report = run_check(cfg, serving, str(_split_dir(root, "eval")), LABELS, root / name / "check")
-    print("TIMING train", t1 - t0, "check", time.perf_counter() - t1)
-    print(json.dumps(report["artefacts"]["ruler"]["per_class"]))
     print(name, json.dumps({k: report["artefacts"]["ruler"][k] for k in ("flip_rate", "max_class_flip_rate")}),
           report["reason"])
     return report
