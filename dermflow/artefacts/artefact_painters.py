@@ -234,7 +234,11 @@ def _lesion_circle(lesion_mask: np.ndarray | None, h: int, w: int) -> tuple[np.n
 
 @dataclass(frozen=True)
 class DarkCorners:
-    """The dermoscope's dark rim (vignetting): a dark circle's outside, off-centre, of varying size and softness."""
+    """The dermoscope's dark rim (vignetting): a dark circle's outside, off-centre, of varying size and softness.
+
+    The circle is widened when needed so that the whole lesion lies inside it, as it does in a photograph
+    that shows the lesion at all.
+    """
 
     kind: ArtefactKind = ArtefactKind.DARK_CORNERS
     spares_lesion: bool = True
@@ -249,6 +253,8 @@ class DarkCorners:
         rim = half_diagonal * rng.uniform(0.62, 0.9)
         softness = half_diagonal * rng.uniform(0.02, 0.12)
         distance = np.hypot(x - cx, y - cy)
+        if lesion_mask is not None and lesion_mask.any():
+            rim = max(rim, float(distance[lesion_mask].max()) + 2.0)
         dark = np.clip((distance - rim) / softness, 0.0, 1.0)
         dark = dark * dark * (3 - 2 * dark) * np.float32(rng.uniform(0.85, 1.0))
         floor = np.array([rng.uniform(0, 25)] * 3, np.float32)
@@ -303,9 +309,9 @@ class Hair:
             start = rng.uniform(-0.1, 1.1, 2) * (w, h)
             heading = rng.uniform(0, 2 * math.pi)
             end = start + side * rng.uniform(0.3, 1.0) * np.array([math.cos(heading), math.sin(heading)])
-            bulge = (start + end) / 2 + rng.normal(0, side * 0.12, 2)
+            bulge = (start + end) / 2 + rng.normal(0, side * 0.15, 2)
             curve = (1 - t) ** 2 * start + 2 * (1 - t) * t * bulge + t ** 2 * end
-            width = max(1, round(side * rng.uniform(0.003, 0.009)))
+            width = max(1, round(side * rng.uniform(0.002, 0.006)))
             draw.line([tuple(p) for p in curve], fill=int(rng.integers(180, 256)), width=width, joint="curve")
         colour = np.array([25, 18, 14], np.float32) * np.float32(rng.uniform(0.6, 1.6))
         result = _blend(image.astype(np.float32), colour, _coverage(layer, 0.4))

@@ -13,11 +13,13 @@ MASS_NOTE = ("Grad-CAM mass in lesion: the share of the heatmap inside the lesio
 
 
 def artefact_section(report: dict | None, read_picture) -> str:
+    """The section's HTML: a one-line verdict, the full reason folded, two tables, the example pictures."""
     if not report:
         return "<h2>Artefacts</h2><p><em>no artefact check for this version</em></p>"
+    artefacts = _ordered(report.get("artefacts") or {}, report.get("kinds") or [])
     parts = ["<h2>Artefacts: does the answer change when a ruler, ink or a patch is pasted beside the lesion?</h2>",
-             f"<p class='verdict {'pass' if report.get('passed') else 'fail'}'>{html.escape(report.get('reason', ''))}</p>"]
-    artefacts = report.get("artefacts") or {}
+             f"<p class='verdict {'pass' if report.get('passed') else 'fail'}'>{html.escape(headline(report, artefacts))}</p>",
+             f"<details><summary>The gate's full reason</summary><p>{html.escape(report.get('reason', ''))}</p></details>"]
     if not artefacts:
         return "".join(parts)
     images = ", ".join(f"{name} {count}" for name, count in (report.get("images") or {}).items())
@@ -30,6 +32,27 @@ def artefact_section(report: dict | None, read_picture) -> str:
     parts.append(f"<p class='note'>{html.escape(MASS_NOTE)}</p>")
     parts.append(_examples(report.get("examples") or {}, read_picture))
     return "".join(parts)
+
+
+def headline(report: dict, artefacts: dict) -> str:
+    """One line a clinician reads first: the verdict and the worst artefacts."""
+    if not artefacts:
+        return report.get("reason", "")
+    rates = sorted(((figures.get("flip_rate") or 0.0, kind) for kind, figures in artefacts.items()), reverse=True)
+    worst = ", ".join(f"{kind} {_pct(rate)}" for rate, kind in rates[:3])
+    limit = report.get("max_flip_rate")
+    if limit is None:
+        return f"Measured, not gated: pasted artefacts change up to {_pct(rates[0][0])} of the labels ({worst})."
+    failed = [kind for kind, figures in artefacts.items() if not figures.get("passed", True)]
+    if failed:
+        return (f"Not blessed: {len(failed)} of {len(artefacts)} artefacts change more than {_pct(limit)} of the labels "
+                f"({worst}).")
+    return f"Passed: every artefact changes at most {_pct(limit)} of the labels (largest: {worst})."
+
+
+def _ordered(artefacts: dict, kinds: list[str]) -> dict:
+    """The artefacts in the config's order (the JSON file sorts its keys)."""
+    return {kind: artefacts[kind] for kind in [*kinds, *sorted(set(artefacts) - set(kinds))] if kind in artefacts}
 
 
 def _summary_table(artefacts: dict, limit: float | None) -> str:
@@ -49,7 +72,9 @@ def _class_table(artefacts: dict, labels: list[str]) -> str:
     head = "".join(f"<th>Δ p({html.escape(label)})</th>" for label in labels)
     rows = []
     for kind, figures in artefacts.items():
-        for name, c in (figures.get("per_class") or {}).items():
+        per_class = figures.get("per_class") or {}
+        for name in [*[label for label in labels if label in per_class], *sorted(set(per_class) - set(labels))]:
+            c = per_class[name]
             low, high = c.get("flip_rate_interval") or (None, None)
             moved = ", ".join(f"{to} {k}" for to, k in (c.get("flipped_to") or {}).items()) or "—"
             change = c.get("mean_probability_change") or {}
@@ -64,8 +89,7 @@ def _class_table(artefacts: dict, labels: list[str]) -> str:
 
 
 def _examples(examples: dict, read_picture) -> str:
-    parts = ["<h3>Examples: the image whose answer moved most, per artefact</h3>",
-             "<p>Each row: the image, its Grad-CAM; the image with the artefact, its Grad-CAM.</p>"]
+    parts = ["<h3>Examples: the image whose answer moved most, per artefact</h3>"]
     for kind, example in examples.items():
         picture = read_picture(example.get("file", ""))
         if picture is None:
@@ -75,7 +99,10 @@ def _examples(examples: dict, read_picture) -> str:
                    f"Before: {before.get('label')} {_pct(before.get('probability'))}, mass in lesion {_num(before.get('lesion_mass'))}. "
                    f"After: {after.get('label')} {_pct(after.get('probability'))}, mass in lesion {_num(after.get('lesion_mass'))}.")
         encoded = base64.b64encode(picture).decode("ascii")
-        parts.append(f"<figure><img alt='{html.escape(kind)} before and after' src='data:image/png;base64,{encoded}'>"
+        heads = "".join(f"<span>{html.escape(text)}</span>" for text in
+                        ("image", "its Grad-CAM", f"with {kind.replace('_', ' ')}", "its Grad-CAM"))
+        parts.append(f"<figure><div class='tiles'>{heads}</div>"
+                     f"<img alt='{html.escape(kind)} before and after' src='data:image/png;base64,{encoded}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     return "".join(parts)
 

@@ -211,7 +211,9 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}img{max-width:100%}"
              ".verdict{font-weight:bold;padding:6px}.verdict.pass{background:#e6f4e6}.verdict.fail{background:#fbe3e3}"
-             "tr.failed td{background:#fbe3e3}figure{margin:1em 0}figcaption{font-size:90%;color:#333}")
+             "tr.failed td{background:#fbe3e3}figure{margin:1em 0}figcaption{font-size:90%;color:#333}"
+             ".tiles{display:flex;width:800px}.tiles span{width:200px;text-align:center;font-size:85%;color:#555}"
+             "table.artefacts td:nth-child(-n+2){text-align:left}")
     title = html.escape(f"{version.name} {version.version}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
 

@@ -83,20 +83,20 @@ def test_a_missing_model_is_an_error(tmp_path):
 
 
 ARTEFACT_REPORT = {
-    "labels": LABELS, "images": {"MEL": 20, "NV": 40, "BCC": 10}, "seed": 0, "max_flip_rate": 0.05, "gated": True,
+    "labels": LABELS, "kinds": ["ruler", "hair"], "images": {"MEL": 20, "NV": 40, "BCC": 10}, "seed": 0, "max_flip_rate": 0.05, "gated": True,
     "passed": False, "failed_kinds": ["ruler"], "reencoded_flip_rate": 0.0143, "lesion_mass_clean": 0.42,
     "reason": "artefact check failed (eval.max_artefact_flip_rate 5.0%): ruler changes 19.2% of labels (NV 7/40 -> MEL 7)",
-    "artefacts": {
-        "ruler": {"flip_rate": 0.192, "max_class_flip_rate": 0.3, "lesion_mass_before": 0.42, "lesion_mass_after": 0.18,
-                  "passed": False, "per_class": {
-                      "NV": {"n": 40, "flips": 7, "flip_rate": 0.175, "flip_rate_interval": [0.087, 0.32],
-                             "flipped_to": {"MEL": 7}, "mean_probability_change": {"MEL": 0.181, "NV": -0.17, "BCC": -0.011},
-                             "lesion_mass_before": 0.45, "lesion_mass_after": 0.2}}},
+    "artefacts": {  # sorted by key, as artefact_check.json is
         "hair": {"flip_rate": 0.01, "max_class_flip_rate": 0.01, "lesion_mass_before": 0.42, "lesion_mass_after": 0.4,
                  "passed": True, "per_class": {
                      "NV": {"n": 40, "flips": 0, "flip_rate": 0.0, "flip_rate_interval": [0.0, 0.088], "flipped_to": {},
                             "mean_probability_change": {"MEL": 0.002, "NV": -0.001, "BCC": 0.0},
                             "lesion_mass_before": 0.45, "lesion_mass_after": 0.44}}},
+        "ruler": {"flip_rate": 0.192, "max_class_flip_rate": 0.3, "lesion_mass_before": 0.42, "lesion_mass_after": 0.18,
+                  "passed": False, "per_class": {
+                      "NV": {"n": 40, "flips": 7, "flip_rate": 0.175, "flip_rate_interval": [0.087, 0.32],
+                             "flipped_to": {"MEL": 7}, "mean_probability_change": {"MEL": 0.181, "NV": -0.17, "BCC": -0.011},
+                             "lesion_mass_before": 0.45, "lesion_mass_after": 0.2}}},
     },
     "examples": {"ruler": {"file": "examples/ruler.png", "image_id": "ISIC_0000123", "true_label": "NV",
                            "before": {"label": "NV", "probability": 0.91, "lesion_mass": 0.5},
@@ -113,13 +113,17 @@ def test_report_shows_the_artefact_check_table_verdict_and_examples(tmp_path):
 
     text = write_run_report(version.path).read_text()
     assert "Artefacts: does the answer change" in text
-    assert "class='verdict fail'" in text and "ruler changes 19.2% of labels (NV 7/40 -&gt; MEL 7)" in text
+    assert ("<p class='verdict fail'>Not blessed: 1 of 2 artefacts change more than 5.0% of the labels "
+            "(ruler 19.2%, hair 1.0%).</p>") in text
+    assert "ruler changes 19.2% of labels (NV 7/40 -&gt; MEL 7)" in text  # the full reason, folded
+    assert text.index("<td>ruler</td>") < text.index("<td>hair</td>")  # the config's order, not the file's
     assert "<tr class='failed'><td>ruler</td><td>19.2%</td><td>30.0%</td><td>0.42 → 0.18</td><td>FAIL</td></tr>" in text
     assert "<td>hair</td><td>1.0%</td>" in text and "<td>pass</td>" in text
     assert "<td>7 (17.5%, 8.7%–32.0%)</td><td>MEL 7</td><td>+0.181</td><td>-0.170</td><td>-0.011</td>" in text
     assert "re-encoding alone changed 1.4%" in text
     assert text.count("data:image/png;base64,") == 5
     assert "ISIC_0000123 (true NV). Before: NV 91.0%" in text and "After: MEL 77.0%, mass in lesion 0.12" in text
+    assert "<span>with ruler</span>" in text
 
 
 def test_report_says_when_a_version_has_no_artefact_check(tmp_path):
