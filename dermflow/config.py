@@ -41,9 +41,9 @@ class DataConfig(_Section):
     """Where the ISIC-layout archive is and how it is ingested."""
 
     data_root: Path | None = Field(None, description="Folder holding ISIC_2019_Training_Input/ and the two CSVs.")
-    images_dir: str = "ISIC_2019_Training_Input"
-    ground_truth_csv: str = "ISIC_2019_Training_GroundTruth.csv"
-    metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
+    images_dir: str = Field("ISIC_2019_Training_Input", description="Image folder inside data_root.")
+    ground_truth_csv: str = Field("ISIC_2019_Training_GroundTruth.csv", description="One-hot diagnosis CSV inside data_root.")
+    metadata_csv: str = Field("ISIC_2019_Training_Metadata.csv", description="Age, site, sex and lesion id CSV inside data_root.")
     max_side: int = Field(512, gt=0, description="Longer side of the stored images; larger ones are shrunk and re-encoded.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="For re-encoded images; a fitting source JPEG keeps its own coding.")
     eval_fraction: float = Field(0.15, ge=0.0, lt=1.0, description="Lesion-grouped share that chooses the epoch and is gated on.")
@@ -51,7 +51,7 @@ class DataConfig(_Section):
         0.2, ge=0.0, lt=1.0,
         description="Lesion-grouped share held out from training and from the epoch choice: the trust values are fitted "
         "on it (docs/trust.md); 0: none, and they share the eval split.")
-    split_seed: int = 0
+    split_seed: int = Field(0, description="Seed of the hash that orders lesion groups into the splits.")
     max_missing_fraction: float = Field(
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
     )
@@ -75,10 +75,11 @@ class LabelsConfig(_Section):
     ``preset`` fills these in: ``mel_nv_bcc`` (default), ``binary`` (malignant vs benign), ``all8``.
     """
 
-    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = "mel_nv_bcc"
-    mode: Literal["classes", "groups"] = "classes"
-    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"])
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = Field(
+        "mel_nv_bcc", description="Fills mode/classes/groups: mel_nv_bcc, binary (malignant vs benign), all8; custom: as given.")
+    mode: Literal["classes", "groups"] = Field("classes", description="classes: each kept code its own label; groups: labels of several codes.")
+    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"], description="mode classes: the kept ISIC codes, in label order.")
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="mode groups: label -> ISIC codes, in label order.")
     positive_label: str = Field("MEL", description="The label ranked in galleries and gated on AUC (e.g. malignant).")
 
     @model_validator(mode="before")
@@ -126,11 +127,11 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    backbone: Literal[BACKBONE_NAMES] = DEFAULT_BACKBONE  # each one declared in dermflow/backbones/
+    backbone: Literal[BACKBONE_NAMES] = Field(DEFAULT_BACKBONE, description="Each one declared in dermflow/backbones/.")
     alpha: float = Field(1.0, gt=0.0, description="MobileNetV2 width multiplier.")
     image_size: int = Field(225, ge=32, description="Square input side in pixels (32k+1 matches torchvision best).")
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
     inpaint_artefacts: bool = Field(
         False,
@@ -181,15 +182,16 @@ class TrainConfig(_Section):
     ``model.image_size``) that the config does not name itself: ``full`` (default) or ``fast``;
     ``custom`` fills nothing beyond the field defaults (which are ``full``'s)."""
 
-    preset: Literal["fast", "full", "custom"] = DEFAULT_TRAIN_PRESET
+    preset: Literal["fast", "full", "custom"] = Field(
+        DEFAULT_TRAIN_PRESET, description="Fills the settings of TRAIN_PRESETS the config does not name: full, fast; custom: none.")
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
     head_epochs: int = Field(2, ge=0, description="Phase 1: the head alone, backbone frozen.")
     fine_tune_epochs: int = Field(12, ge=0, description="Phase 2: the backbone too (fine_tune_layers of it).")
     fine_tune_layers: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
         "all", description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
     )
-    learning_rate: float = Field(1e-3, gt=0)
-    fine_tune_learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(1e-3, gt=0, description="Phase 1 (head) learning rate.")
+    fine_tune_learning_rate: float = Field(1e-4, gt=0, description="Phase 2 (fine-tuning) peak learning rate.")
     fine_tune_schedule: Literal["constant", "cosine"] = Field(
         "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
@@ -203,14 +205,15 @@ class TrainConfig(_Section):
         1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."
     )
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
-    imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
-    augment: bool = True
+    imbalance: Literal["class_weight", "oversample", "none"] = Field(
+        "class_weight", description="Class imbalance: balanced class weights in the loss, oversampling, or none.")
+    augment: bool = Field(True, description="Random flips, rotation, zoom and colour (the augment_* factors) while training.")
     augment_rotation: float = Field(0.5, ge=0.0, le=1.0, description="RandomRotation factor, a fraction of a full turn (0.5: any angle).")
     augment_zoom: float = Field(0.1, ge=0.0, lt=1.0, description="RandomZoom factor.")
     augment_color: float = Field(0.1, ge=0.0, le=1.0, description="RandomBrightness and RandomContrast factor.")
-    early_stopping_patience: int = Field(5, ge=1)
-    mixed_precision: Literal["auto", "on", "off"] = "auto"
-    shuffle_buffer: int = Field(2048, gt=0)
+    early_stopping_patience: int = Field(5, ge=1, description="Epochs without a better eval balanced accuracy before a phase stops.")
+    mixed_precision: Literal["auto", "on", "off"] = Field("auto", description="float16 compute: auto turns it on when a GPU is present.")
+    shuffle_buffer: int = Field(2048, gt=0, description="Examples in the training shuffle buffer.")
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
     feature_cache: bool = Field(
         False,
@@ -231,7 +234,7 @@ class TrainConfig(_Section):
     artefact_kinds: list[ArtefactKindName] = Field(
         default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Kinds train.artefact_augmentation pastes."
     )
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
 
     @model_validator(mode="after")
     def _feature_cache_augmentation(self) -> "TrainConfig":
@@ -261,7 +264,7 @@ class EvalConfig(_Section):
         default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and gates on."
     )
     artefact_seed: int = Field(0, description="Seed of the artefacts the check draws (each image and kind its own).")
-    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75])
+    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")
 
 
 class TrustConfig(_Section):
@@ -302,7 +305,7 @@ class TrustConfig(_Section):
     max_ece: float | None = Field(
         None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."
     )
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the random A/B halves of the held-out data.")
 
 
 class ScoreConfig(_Section):
@@ -311,8 +314,8 @@ class ScoreConfig(_Section):
     )
     max_batch_size: int = Field(32, gt=0, description="RunInference batches hold at most this many images.")
     heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
-    write_overlays: bool = False
-    gallery_size: int = Field(24, ge=0)
+    write_overlays: bool = Field(False, description="Also write a Grad-CAM overlay PNG per image under <output>/overlays/.")
+    gallery_size: int = Field(24, ge=0, description="Images in the run's HTML gallery (highest positive_label probability first).")
     max_image_pixels: int = Field(
         DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Files declaring more pixels than this are rejected without being decoded."
     )
@@ -326,8 +329,40 @@ class ScoreConfig(_Section):
         "(when the count changed); the workers update their progress files as often."
     )
 
+    dicom_results: Literal["none", "sr"] = Field("none", description=(
+        "'sr': per DICOM input, a DICOM SR (TID 1500) and a Grad-CAM segmentation into score.clinical_results_dir "
+        "and, with score.dicomweb_url, the PACS (docs/scoring.md#clinical-results)."))
+    fhir_results: bool = Field(False, description="Per scored image: FHIR R4B DiagnosticReport + Observations, NDJSON per run.")
+    clinical_results_dir: Path | None = Field(None, description=(
+        "Where SRs, segmentations and FHIR go (owner-only, never inside --output); required when either is on."))
+    dicomweb_url: str | None = Field(None, description=(
+        "DICOMweb root of the PACS to store into (STOW-RS), e.g. http://pacs:8042/dicom-web. Credentials: "
+        "DERMFLOW_DICOMWEB_USERNAME/_PASSWORD or _TOKEN, or score.dicomweb_conn_id; never in this URL."))
+    dicomweb_conn_id: str | None = Field(None, description="Airflow connection with the DICOMweb login and password.")
+    dicomweb_store_attempts: int = Field(3, ge=1, description="STOW-RS tries per image before its store counts as failed.")
+    dicomweb_backoff_seconds: float = Field(0.5, ge=0.0, description="Wait before a store's 2nd try; doubled before each next.")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _dicomweb_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError("score.dicomweb_url must be an http:// or https:// DICOMweb root, e.g. http://pacs:8042/dicom-web")
+        if parsed.password is not None or parsed.username is not None:
+            raise ValueError("score.dicomweb_url must not hold credentials (the config is stored with the results and in "
+                             "logs): set DERMFLOW_DICOMWEB_USERNAME and DERMFLOW_DICOMWEB_PASSWORD, or score.dicomweb_conn_id")
+        return value.rstrip("/") if value else value
+
+    def clinical_results_on(self) -> bool:
+        return self.dicom_results != "none" or self.fhir_results
+
     @model_validator(mode="after")
-    def _batch_sizes(self) -> "ScoreConfig":
+    def _consistent(self) -> "ScoreConfig":
+        if self.clinical_results_on() and self.clinical_results_dir is None:
+            raise ValueError("score.clinical_results_dir is required when score.dicom_results is 'sr' or score.fhir_results "
+                             "is true (results with patient identification never go under --output)")
+        if self.dicomweb_url and self.dicom_results == "none":
+            raise ValueError("score.dicomweb_url is set but score.dicom_results is 'none': set score.dicom_results=sr")
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
         if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:
@@ -343,8 +378,9 @@ REFUSED_BEAM_RUNNERS: dict[str, str] = {
 
 
 class BeamConfig(_Section):
-    runner: str = "DirectRunner"
-    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
+    runner: str = Field("DirectRunner", description="Beam runner: DirectRunner (local), FlinkRunner, SparkRunner, DataflowRunner, ...")
+    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = Field(
+        "multi_processing", description="How the DirectRunner runs its workers.")
     direct_num_workers: int = Field(0, ge=0, description="0: one worker per CPU core.")
     extra_args: list[str] = Field(default_factory=list, description="Passed through to Beam, e.g. --flink_master=...")
 
@@ -379,9 +415,21 @@ class BeamConfig(_Section):
         ]
 
 
+def refuse_password_in_url(url: str | None, setting: str, form: str, password_file: str, env_var: str) -> str | None:
+    """Refuses a URL holding a password, saying where the password goes instead."""
+    # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
+    # config.json and provenance.json, and the logs: a password in a URL would be in all of them.
+    if url and urlparse(url).password is not None:
+        raise ValueError(
+            f"{setting} must not hold a password (the config is stored in ML Metadata, the registry and logs): "
+            f"write {form} and put the password in {password_file} or the {env_var} variable"
+        )
+    return url
+
+
 class PathsConfig(_Section):
-    work_dir: Path = Path("var/work")
-    registry: Path = Path("var/registry")
+    work_dir: Path = Field(Path("var/work"), description="TFX pipeline root, ML Metadata, checkpoints and logs.")
+    registry: Path = Field(Path("var/registry"), description="Where blessed models are pushed (<registry>/<model_name>/<version>/).")
     pipeline_root: Path | None = Field(None, description="TFX pipeline root; default <work_dir>/tfx.")
     metadata_path: Path | None = Field(None, description="ML Metadata SQLite file; default <work_dir>/metadata.sqlite.")
     metadata_connection: str | None = Field(
@@ -395,15 +443,8 @@ class PathsConfig(_Section):
     @field_validator("metadata_connection")
     @classmethod
     def _no_password_in_the_url(cls, value: str | None) -> str | None:
-        # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
-        # config.json and provenance.json, and the logs: a password in the URL would be in all of them.
-        if value and urlparse(value).password is not None:
-            raise ValueError(
-                "paths.metadata_connection must not hold a password (the config is stored in ML Metadata, "
-                "the registry and logs): write mysql://USER@HOST:PORT/DB and put the password in "
-                "paths.metadata_password_file (MLMD_PASSWORD=...) or the DERMFLOW_MLMD_PASSWORD variable"
-            )
-        return value
+        return refuse_password_in_url(value, "paths.metadata_connection", "mysql://USER@HOST:PORT/DB",
+                                      "paths.metadata_password_file (MLMD_PASSWORD=...)", "DERMFLOW_MLMD_PASSWORD")
 
     def resolved_pipeline_root(self) -> Path:
         return self.pipeline_root or self.work_dir / "tfx"
@@ -413,18 +454,18 @@ class PathsConfig(_Section):
 
 
 class AirflowConfig(_Section):
-    schedule: str | None = "@weekly"
-    retries: int = Field(2, ge=0)
-    retry_delay_seconds: int = Field(60, gt=0)
+    schedule: str | None = Field("@weekly", description="The retraining DAG's schedule (cron or preset); null: triggered only.")
+    retries: int = Field(2, ge=0, description="Retries of a failed Airflow task.")
+    retry_delay_seconds: int = Field(60, gt=0, description="Delay before the first retry.")
     retry_backoff: float = Field(2.0, ge=0.0, description="Multiplier of the delay between retries (0: constant).")
-    max_retry_delay_seconds: int = Field(3600, gt=0)
+    max_retry_delay_seconds: int = Field(3600, gt=0, description="Longest delay between retries.")
     gpu_nodes: list[str] = Field(default_factory=lambda: ["Trainer"], description="TFX nodes sent to gpu_queue/gpu_pool.")
-    gpu_queue: str = "gpu"
-    gpu_pool: str = "default_pool"
-    default_queue: str = "default"
+    gpu_queue: str = Field("gpu", description="Celery queue of the GPU nodes.")
+    gpu_pool: str = Field("default_pool", description="Airflow pool of the GPU nodes.")
+    default_queue: str = Field("default", description="Celery queue of every other task.")
     score_inputs: list[str] = Field(default_factory=list, description="Folders re-scored when a new model is pushed.")
-    score_output: Path = Path("var/scores")
-    score_shards: int = Field(1, ge=1)
+    score_output: Path = Field(Path("var/scores"), description="The scoring DAG's output folder.")
+    score_shards: int = Field(1, ge=1, description="Scoring tasks that share a run (list_shards -> score[N] -> reconcile).")
 
 
 class ClusterConfig(_Section):
@@ -464,9 +505,57 @@ class ServeConfig(_Section):
     thumbnail_size: int = Field(160, gt=0, description="Side of the results thumbnails.")
 
 
+# Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).
+VERDICT_BASES: tuple[str, ...] = ("histopathology", "consensus", "follow_up", "single_expert")
+REVIEW_DATABASE_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "postgresql+psycopg2")
+
+
+class ReviewConfig(_Section):
+    """The review store: accounts, sign-ins and clinicians' verdicts (``dermflow users``, ``verdicts``, docs/review.md)."""
+
+    database_url: str = Field(
+        "sqlite:///var/review/review.sqlite",
+        description="sqlite:///PATH (WAL: a local disk only) or postgresql+psycopg2://USER@HOST:PORT/DB, no password.",
+    )
+    password_file: Path | None = Field(
+        None, description="KEY=VALUE file whose REVIEW_DB_PASSWORD is the PostgreSQL password, read at connection time "
+        "(env DERMFLOW_REVIEW_DB_PASSWORD wins); never a password in database_url.",
+    )
+    session_hours: float = Field(12.0, gt=0, description="A sign-in expires this long after it was made.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins of one name within login_window_seconds before refusing.")
+    login_window_seconds: int = Field(900, gt=0, description="The window login_max_failures counts in.")
+    queue_melanoma_band: list[float] = Field(
+        default_factory=lambda: [0.3, 0.7], description="[low, high]: rows whose melanoma probability lies inside go to the queue."
+    )
+    audit_share: float = Field(0.05, ge=0.0, le=1.0, description="Random share of confident rows sent to the queue (random_audit).")
+    audit_seed: int = Field(0, description="Seed of that random choice (the same seed picks the same rows).")
+    training_bases: list[Literal[*VERDICT_BASES]] = Field(
+        default_factory=lambda: ["histopathology", "consensus"], min_length=1,
+        description="Verdict bases whose cases become training data (issue 27); the image's current verdict must have one.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme not in REVIEW_DATABASE_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in REVIEW_DATABASE_SCHEMES)}")
+        if scheme == "sqlite" and not value.removeprefix("sqlite://").lstrip("/"):
+            raise ValueError("sqlite:// needs a file (sqlite:///var/review/review.sqlite): verdicts must persist")
+        return refuse_password_in_url(value, "review.database_url", "postgresql+psycopg2://USER@HOST:PORT/DB",
+                                      "review.password_file (REVIEW_DB_PASSWORD=...)", "DERMFLOW_REVIEW_DB_PASSWORD")
+
+    @field_validator("queue_melanoma_band")
+    @classmethod
+    def _band(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0.0 <= value[0] < value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+        return value
+
+
 class DermflowConfig(_Section):
-    pipeline_name: str = "dermflow"
-    model_name: str = "dermflow_mobilenet_v2"
+    pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
+    model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
     data: DataConfig = Field(default_factory=DataConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -479,6 +568,7 @@ class DermflowConfig(_Section):
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -131,6 +131,12 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         train_split.num_examples, eval_split.num_examples, dict(zip(labels, train_split.class_counts)),
         strategy.num_replicas_in_sync, global_batch,
     )
+    for name, split in (("train", train_split), ("eval", eval_split)):
+        if split.num_examples == 0:
+            raise ValueError(
+                f"the {name} split holds no image of the target classes {labels}: the archive is too small for "
+                f"data.eval_fraction={cfg.data.eval_fraction} and data.test_fraction={cfg.data.test_fraction} (splits "
+                "are whole lesions); give more images, or set data.test_fraction=0 for a quick try")
     key = checkpoint_key(list(train_split.files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
     progress = TrainingProgress.open(cfg.paths.work_dir / CHECKPOINTS_FOLDER / key)
     if progress.run > 1:
