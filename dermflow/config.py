@@ -29,6 +29,7 @@ BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
 # Artefacts the painters draw (dermflow/artefacts/artefact_painters.py:ArtefactKind, whose values these are).
 ARTEFACT_KIND_NAMES: tuple[str, ...] = ("ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch")
 ArtefactKindName = Literal["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+BESIDE_THE_LESION: tuple[str, ...] = ("ruler", "ink", "dark_corners", "patch")  # painters that spare the lesion
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 
@@ -254,14 +255,21 @@ class EvalConfig(_Section):
     max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
     max_artefact_flip_rate: float | None = Field(
         0.05, ge=0.0, le=1.0,
-        description="ArtefactCheck gate: not blessed when pasting any of artefact_kinds onto the eval split's images "
-        "changes more than this share of predicted labels (mean of the per-class shares); null: measured, not gated.",
+        description="ArtefactCheck gate: not blessed when pasting any of artefact_gate_kinds onto the eval split's "
+        "images changes more than this share of predicted labels (mean of the per-class shares); null: measured, not gated.",
     )
     artefact_check_images: int = Field(
         200, ge=0, description="Eval images per class the artefact check pastes artefacts onto (the first ones); 0: no check."
     )
     artefact_kinds: list[ArtefactKindName] = Field(
-        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and gates on."
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and reports."
+    )
+    artefact_gate_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(BESIDE_THE_LESION),
+        description="Of artefact_kinds (others are not pasted, so not gated), those gated on: by default the ones drawn "
+        "beside the lesion (ruler, ink, "
+        "dark_corners, patch). Hair and gel bubbles lie over the lesion and may hide what a diagnosis rests on, so a "
+        "changed answer there is measured and reported, not a shortcut by itself (docs/trust.md, 'Artefacts').",
     )
     artefact_seed: int = Field(0, description="Seed of the artefacts the check draws (each image and kind its own).")
     age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")

@@ -55,7 +55,8 @@ def run_check(cfg: DermflowConfig, serving_dir: Path, eval_split_uri: str, label
     predictor = LesionPredictor.load(serving_dir, max_pixels=cfg.data.max_image_pixels)
     log.info("ArtefactCheck: %d eval images, artefacts %s", len(images), ", ".join(settings.kinds))
     measured = measure_artefacts(images, predict_outputs(predictor), lambda data: predictor.prepare(data).data, settings)
-    report = summarise(measured, labels, cfg.eval.max_artefact_flip_rate, seed=settings.seed)
+    report = summarise(measured, labels, cfg.eval.max_artefact_flip_rate, seed=settings.seed,
+                       gate_kinds=cfg.eval.artefact_gate_kinds)
     report["examples"] = write_examples(out, images, measured, labels, settings)
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True), encoding="utf-8")
     np.savez_compressed(out / MEASUREMENTS_FILE, image_ids=np.array(measured.image_ids), labels=measured.labels,
@@ -68,6 +69,7 @@ def not_checked(cfg: DermflowConfig, labels: list[str]) -> dict:
     """The report when there is nothing to check: passed, and saying why."""
     why = ("eval.artefact_check_images is 0" if cfg.eval.artefact_check_images == 0 else "the eval split has no images")
     return {"labels": labels, "images": {}, "kinds": list(cfg.eval.artefact_kinds), "gated": False, "passed": True,
+            "gate_kinds": list(cfg.eval.artefact_gate_kinds),
             "failed_kinds": [], "max_flip_rate": cfg.eval.max_artefact_flip_rate, "artefacts": {},
             "reason": f"artefact check: not run ({why})", "lesion_mass_clean": None, "reencoded_flip_rate": None,
             "mask_sources": {}, "examples": {}}

@@ -44,10 +44,11 @@ def headline(report: dict, artefacts: dict) -> str:
     if limit is None:
         return f"Measured, not gated: pasted artefacts change up to {_pct(rates[0][0])} of the labels ({worst})."
     failed = [kind for kind, figures in artefacts.items() if not figures.get("passed", True)]
+    gated = [kind for kind, figures in artefacts.items() if figures.get("gated", True)]
     if failed:
-        return (f"Not blessed: {len(failed)} of {len(artefacts)} artefacts change more than {_pct(limit)} of the labels "
-                f"({worst}).")
-    return f"Passed: every artefact changes at most {_pct(limit)} of the labels (largest: {worst})."
+        failing = ", ".join(f"{kind} {_pct(artefacts[kind].get('flip_rate'))}" for kind in failed)
+        return f"Not blessed: {len(failed)} of the {len(gated)} gated artefacts change more than {_pct(limit)} of the labels ({failing})."
+    return f"Passed: {', '.join(gated)} each change at most {_pct(limit)} of the labels (largest of all: {worst})."
 
 
 def _ordered(artefacts: dict, kinds: list[str]) -> dict:
@@ -58,7 +59,8 @@ def _ordered(artefacts: dict, kinds: list[str]) -> dict:
 def _summary_table(artefacts: dict, limit: float | None) -> str:
     rows = []
     for kind, figures in artefacts.items():
-        verdict = "—" if limit is None else ("pass" if figures.get("passed") else "FAIL")
+        verdict = ("—" if limit is None else "not gated" if not figures.get("gated", True)
+                   else "pass" if figures.get("passed") else "FAIL")
         rows.append(f"<tr class='{'' if figures.get('passed', True) else 'failed'}'><td>{html.escape(kind)}</td>"
                     f"<td>{_pct(figures.get('flip_rate'))}</td><td>{_pct(figures.get('max_class_flip_rate'))}</td>"
                     f"<td>{_num(figures.get('lesion_mass_before'))} → {_num(figures.get('lesion_mass_after'))}</td>"

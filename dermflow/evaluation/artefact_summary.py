@@ -8,8 +8,8 @@ the same image re-encoded without the artefact), ``flip_rate`` with a Wilson 95%
 ``flipped_to`` (label -> count), ``mean_probability_change`` (label -> mean of p(after) - p(control)),
 and the median share of Grad-CAM mass inside the lesion before (control) and after. Per artefact:
 ``flip_rate`` = the mean of the per-class flip rates (each class counts the same, as in the balanced
-accuracy), ``flip_rate_pooled``, ``max_class_flip_rate``. The gate fails an artefact whose
-``flip_rate`` exceeds ``max_flip_rate``; ``reason`` names each failing artefact and where its flips went.
+accuracy), ``flip_rate_pooled``, ``max_class_flip_rate``. The gate fails an artefact of ``gate_kinds``
+whose ``flip_rate`` exceeds ``max_flip_rate``; ``reason`` names each failing artefact and where its flips went.
 """
 from __future__ import annotations
 
@@ -65,8 +65,10 @@ def _class_figures(measured: Measurements, variant: int, rows: np.ndarray, label
     }
 
 
-def summarise(measured: Measurements, labels: list[str], max_flip_rate: float | None, seed: int = 0) -> dict:
-    """The figures of every artefact and class, and the gate's verdict."""
+def summarise(measured: Measurements, labels: list[str], max_flip_rate: float | None, seed: int = 0,
+              gate_kinds: tuple[str, ...] | list[str] | None = None) -> dict:
+    """The figures of every artefact and class, and the gate's verdict on ``gate_kinds`` (None: every kind measured)."""
+    gate_kinds = tuple(measured.kinds if gate_kinds is None else gate_kinds)
     present = [c for c in range(len(labels)) if (measured.labels == c).any()]
     artefacts = {}
     predicted = measured.predicted()
@@ -82,7 +84,8 @@ def summarise(measured: Measurements, labels: list[str], max_flip_rate: float | 
             "max_class_flip_rate": max(rates) if rates else 0.0,
             "lesion_mass_before": _median(measured.lesion_mass[:, 1]),
             "lesion_mass_after": _median(measured.lesion_mass[:, variant]),
-            "passed": max_flip_rate is None or balanced <= max_flip_rate,
+            "gated": max_flip_rate is not None and kind in gate_kinds,
+            "passed": max_flip_rate is None or kind not in gate_kinds or balanced <= max_flip_rate,
             "per_class": per_class,
         }
     failed = [kind for kind, figures in artefacts.items() if not figures["passed"]]
@@ -95,6 +98,7 @@ def summarise(measured: Measurements, labels: list[str], max_flip_rate: float | 
         "seed": seed,
         "max_flip_rate": max_flip_rate,
         "gated": max_flip_rate is not None,
+        "gate_kinds": [kind for kind in measured.kinds if kind in gate_kinds],
         "passed": not failed,
         "failed_kinds": failed,
         "reason": gate_reason(artefacts, failed, max_flip_rate, labels),
@@ -110,9 +114,12 @@ def gate_reason(artefacts: dict, failed: list[str], max_flip_rate: float | None,
         return "artefact check: measured, not gated (eval.max_artefact_flip_rate is null)"
     if not artefacts:
         return "artefact check: no images were checked"
+    gated = [kind for kind, figures in artefacts.items() if figures["gated"]]
+    if not gated:
+        return "artefact check: measured, no artefact gated (eval.artefact_gate_kinds is empty)"
     if not failed:
-        worst = max(artefacts, key=lambda kind: artefacts[kind]["flip_rate"])
-        return (f"artefact check passed: every artefact changes at most {max_flip_rate:.0%} of labels "
+        worst = max(gated, key=lambda kind: artefacts[kind]["flip_rate"])
+        return (f"artefact check passed: {', '.join(gated)} each change at most {max_flip_rate:.0%} of labels "
                 f"(worst: {worst} {artefacts[worst]['flip_rate']:.1%})")
     parts = []
     for kind in failed:
@@ -129,6 +136,7 @@ def metrics_summary(report: dict) -> dict:
     return {
         "passed": report["passed"],
         "gated": report["gated"],
+        "gate_kinds": report.get("gate_kinds", []),
         "max_flip_rate": report["max_flip_rate"],
         "failed_kinds": report["failed_kinds"],
         "reason": report["reason"],

@@ -171,6 +171,7 @@ def test_the_artefact_settings_and_their_defaults():
     assert cfg.train.artefact_augmentation is True and cfg.train.artefact_probability == 0.2
     assert cfg.eval.artefact_kinds == cfg.train.artefact_kinds == ["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
     assert cfg.model.inpaint_artefacts is False
+    assert cfg.eval.artefact_gate_kinds == ["ruler", "ink", "dark_corners", "patch"]  # beside the lesion
     assert load_config(overrides=["eval.max_artefact_flip_rate=null"]).eval.max_artefact_flip_rate is None
     fast = load_config(overrides=["train.preset=fast"])
     assert fast.train.feature_cache and fast.train.artefact_augmentation  # the cache holds artefacts too

@@ -95,7 +95,8 @@ def _train_and_check(root: Path, name: str, remedy: bool) -> dict:
                   serving_model_dir=str(serving), model_run_dir=str(root / name / "run"),
                   custom_config={"config_json": cfg.to_json()}))
     report = run_check(cfg, serving, str(_split_dir(root, "eval")), LABELS, root / name / "check")
-    print(name, json.dumps({k: report["artefacts"]["ruler"][k] for k in ("flip_rate", "max_class_flip_rate")}),
+    ruler = report["artefacts"]["ruler"]
+    print(name, ruler["flip_rate"], json.dumps({c: [f["flips"], f["n"], f["flipped_to"]] for c, f in ruler["per_class"].items()}),
           report["reason"])
     return report
 

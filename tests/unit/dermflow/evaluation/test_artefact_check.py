@@ -120,6 +120,15 @@ def test_a_model_that_reads_the_border_fails_the_gate_and_the_reason_names_the_a
     assert report["reason"].startswith("artefact check failed (eval.max_artefact_flip_rate 5.0%)")
 
 
+def test_only_the_gated_kinds_can_fail(shortcut):
+    report = summarise(shortcut, LABELS, max_flip_rate=0.05, gate_kinds=("ruler",))
+    assert report["gate_kinds"] == ["ruler"] and report["failed_kinds"] == ["ruler"]
+    assert report["artefacts"]["patch"]["gated"] is False and report["artefacts"]["patch"]["passed"]
+    assert report["artefacts"]["patch"]["flip_rate"] > 0.5  # still measured and reported
+    ungated = summarise(shortcut, LABELS, max_flip_rate=0.05, gate_kinds=())
+    assert ungated["passed"] and "no artefact gated" in ungated["reason"]
+
+
 def test_without_a_limit_the_figures_are_reported_and_nothing_fails(shortcut):
     report = summarise(shortcut, LABELS, max_flip_rate=None)
     assert report["passed"] and not report["gated"]

@@ -88,12 +88,12 @@ ARTEFACT_REPORT = {
     "reason": "artefact check failed (eval.max_artefact_flip_rate 5.0%): ruler changes 19.2% of labels (NV 7/40 -> MEL 7)",
     "artefacts": {  # sorted by key, as artefact_check.json is
         "hair": {"flip_rate": 0.01, "max_class_flip_rate": 0.01, "lesion_mass_before": 0.42, "lesion_mass_after": 0.4,
-                 "passed": True, "per_class": {
+                 "passed": True, "gated": False, "per_class": {
                      "NV": {"n": 40, "flips": 0, "flip_rate": 0.0, "flip_rate_interval": [0.0, 0.088], "flipped_to": {},
                             "mean_probability_change": {"MEL": 0.002, "NV": -0.001, "BCC": 0.0},
                             "lesion_mass_before": 0.45, "lesion_mass_after": 0.44}}},
         "ruler": {"flip_rate": 0.192, "max_class_flip_rate": 0.3, "lesion_mass_before": 0.42, "lesion_mass_after": 0.18,
-                  "passed": False, "per_class": {
+                  "passed": False, "gated": True, "per_class": {
                       "NV": {"n": 40, "flips": 7, "flip_rate": 0.175, "flip_rate_interval": [0.087, 0.32],
                              "flipped_to": {"MEL": 7}, "mean_probability_change": {"MEL": 0.181, "NV": -0.17, "BCC": -0.011},
                              "lesion_mass_before": 0.45, "lesion_mass_after": 0.2}}},
@@ -113,12 +113,12 @@ def test_report_shows_the_artefact_check_table_verdict_and_examples(tmp_path):
 
     text = write_run_report(version.path).read_text()
     assert "Artefacts: does the answer change" in text
-    assert ("<p class='verdict fail'>Not blessed: 1 of 2 artefacts change more than 5.0% of the labels "
-            "(ruler 19.2%, hair 1.0%).</p>") in text
+    assert ("<p class='verdict fail'>Not blessed: 1 of the 1 gated artefacts change more than 5.0% of the labels "
+            "(ruler 19.2%).</p>") in text
     assert "ruler changes 19.2% of labels (NV 7/40 -&gt; MEL 7)" in text  # the full reason, folded
     assert text.index("<td>ruler</td>") < text.index("<td>hair</td>")  # the config's order, not the file's
     assert "<tr class='failed'><td>ruler</td><td>19.2%</td><td>30.0%</td><td>0.42 → 0.18</td><td>FAIL</td></tr>" in text
-    assert "<td>hair</td><td>1.0%</td>" in text and "<td>pass</td>" in text
+    assert "<td>hair</td><td>1.0%</td>" in text and "<td>not gated</td>" in text
     assert "<td>7 (17.5%, 8.7%–32.0%)</td><td>MEL 7</td><td>+0.181</td><td>-0.170</td><td>-0.011</td>" in text
     assert "re-encoding alone changed 1.4%" in text
     assert text.count("data:image/png;base64,") == 5
