@@ -43,6 +43,7 @@ VARIANTS = {
 }
 DRAWS = 2000
 TOP_MEL = 100
+REENCODED = "re-encoding only"
 
 
 def ingest(cfg: DermflowConfig) -> Path:
@@ -164,6 +165,16 @@ def flip_figures(work: Path, variant: str, seeds: list[int]) -> dict:
                 for to, count in c["flipped_to"].items():
                     entry["to"][to] = entry["to"].get(to, 0) + count
             pooled[kind]["_balanced_per_seed"] = pooled[kind].get("_balanced_per_seed", []) + [figures["flip_rate"]]
+        # The noise floor: the control (re-encoded, nothing pasted) against the bytes the Evaluator scored.
+        measured = np.load(work / "runs" / f"{variant}-s{seed}" / "check" / "measurements.npz")
+        predicted = measured["probabilities"].argmax(axis=-1)
+        for index, name in enumerate(report["labels"]):
+            rows = measured["labels"] == index
+            entry = pooled.setdefault(REENCODED, {}).setdefault(name, {"flips": 0, "n": 0, "per_seed": [], "to": {}})
+            flips = int((predicted[rows, 1] != predicted[rows, 0]).sum())
+            entry["flips"] += flips
+            entry["n"] += int(rows.sum())
+            entry["per_seed"].append(round(flips / max(1, int(rows.sum())), 4))
     for kind, classes in pooled.items():
         for name, entry in classes.items():
             if name.startswith("_"):
@@ -241,6 +252,34 @@ def print_table(figures: dict, kinds: list[str]) -> None:
             print(f"  {kind:13s} " + " | ".join(cells))
 
 
+def markdown(figures: dict, kinds: list[str]) -> str:
+    """The docs' tables: flip rates per variant, artefact and class; accuracy and Grad-CAM per variant."""
+    labels, variants = figures["labels"], figures["variants"]
+    lines = ["| artefact | class | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
+    for kind in kinds:
+        for name in labels:
+            cells = []
+            for entry in variants.values():
+                c = entry["flips"].get(kind, {}).get(name)
+                cells.append(f"{100 * c['rate']:.1f}% [{100 * c['interval'][0]:.1f}, {100 * c['interval'][1]:.1f}]"
+                             f" ({c['flips']}/{c['n']})" if c else "")
+            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| variant | eval BMA per seed | test BMA per seed | eval BMA − none | test BMA − none | "
+              "Grad-CAM mass in lesion, eval median | − none (median per image) | top-100 MEL calls on test, peak off lesion |",
+              "|---|---|---|---|---|---|---|---|"]
+    for variant, entry in variants.items():
+        diff = {split: entry.get(f"{split}_bma_minus_none") for split in ("eval", "test")}
+        shown = {split: f"{d['difference']:+.4f} [{d['interval'][0]:+.4f}, {d['interval'][1]:+.4f}]" if d else "—"
+                 for split, d in diff.items()}
+        mass, mass_diff = entry["eval_lesion_mass"], entry.get("eval_lesion_mass_minus_none")
+        lines.append(
+            f"| {variant} | {entry['eval_balanced_accuracy']} | {entry['test_balanced_accuracy']} | {shown['eval']} | "
+            f"{shown['test']} | {mass['median']:.3f} [{mass['interval'][0]:.3f}, {mass['interval'][1]:.3f}] | "
+            + (f"{mass_diff['median']:+.3f} [{mass_diff['interval'][0]:+.3f}, {mass_diff['interval'][1]:+.3f}]" if mass_diff else "—")
+            + f" | {entry['test_top_mel_off_lesion']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
@@ -268,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{variant} seed {seed}: {result['reason']} ({time.perf_counter() - started:.0f} s)", flush=True)
     figures = aggregate(cfg, args.work_dir, args.variants, args.seeds)
     (args.work_dir / "artefact_figures.json").write_text(json.dumps(figures, indent=1, default=float))
-    print_table(figures, list(cfg.eval.artefact_kinds))
-    print(f"\nfigures: {args.work_dir / 'artefact_figures.json'}")
+    kinds = [*cfg.eval.artefact_kinds, REENCODED]
+    print_table(figures, kinds)
+    (args.work_dir / "artefact_figures.md").write_text(markdown(figures, kinds))
+    print(f"\nfigures: {args.work_dir / 'artefact_figures.json'} and .md")
     return 0
 
 
