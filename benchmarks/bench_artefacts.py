@@ -14,7 +14,8 @@ lesion mask, peak off the lesion). Variants:
 
 - ``none``: the baseline, measured in the same run (``train.artefact_augmentation=false``);
 - ``augment``: ``train.artefact_augmentation=true`` (random artefacts on every class);
-- ``inpaint``: ``model.inpaint_artefacts=true`` (thin dark structures closed in the model's input layer).
+- ``inpaint``: ``model.inpaint_artefacts=true`` (thin dark structures closed in the model's input layer);
+- ``both``: the two together.
 
 Figures (``<work>/artefact_figures.json`` and a table): per variant, artefact and class the flip rate
 pooled over seeds with a Wilson 95% interval (and per seed); clean balanced accuracy on eval and test
@@ -40,6 +41,7 @@ VARIANTS = {
     "none": ["train.artefact_augmentation=false", "model.inpaint_artefacts=false"],
     "augment": ["train.artefact_augmentation=true", "model.inpaint_artefacts=false"],
     "inpaint": ["train.artefact_augmentation=false", "model.inpaint_artefacts=true"],
+    "both": ["train.artefact_augmentation=true", "model.inpaint_artefacts=true"],
 }
 DRAWS = 2000
 TOP_MEL = 100
