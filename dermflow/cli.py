@@ -89,17 +89,20 @@ def _say(message: str) -> None:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from dermflow.preflight_checks import UsageError, check_writable
-    from dermflow.synthetic.archive_writer import check_archive_request, write_archive
+    from dermflow.synthetic.archive_writer import TrapSet, check_archive_request, write_archive
 
     try:
         check_archive_request(args.out, n=args.n, seed=args.seed, image_size=args.image_size, unique=args.unique)
+        trap = TrapSet(kind=args.trap, share=args.trap_share, lookalike=args.trap_lookalike) if args.trap else None
+        if trap is not None and args.unique is not None:
+            raise ValueError("--trap paints images one by one: leave out --unique")
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
     check_writable(args.out, "--out")
     _say(f"synth: writing {args.n} images ({'full-size' if args.full_size else f'{args.image_size} px'}) to {args.out}")
     with _job_phase():
         summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
-                                full_size=args.full_size, unique=args.unique)
+                                full_size=args.full_size, unique=args.unique, trap=trap)
     _say(f"synth: done: {summary}")
     return EXIT_OK
 
@@ -245,6 +248,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_synth(sub) -> None:
+    from dermflow.config import ARTEFACT_KIND_NAMES
+
     p = sub.add_parser("synth", help="Write a synthetic archive in the ISIC 2019 layout.")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="Number of images.")
@@ -254,6 +259,12 @@ def _add_synth(sub) -> None:
                    help="Sizes of the real archive (600x450, 1024x1024, 1024x768, some 2048x1536) instead of --image-size.")
     p.add_argument("--unique", type=int, metavar="K",
                    help="Render only the first K images; the others are hard links of them under new ids (said in the summary).")
+    p.add_argument("--trap", choices=ARTEFACT_KIND_NAMES, metavar="ARTEFACT",
+                   help="A trap set: this artefact (ruler, ink, dark_corners, gel_bubbles, hair, patch) on most train-split "
+                        "melanomas and most test-split others, as the default split settings assign them (docs/trust.md).")
+    p.add_argument("--trap-share", type=float, default=0.9, metavar="P", help="Share of those images that get it (0.9).")
+    p.add_argument("--trap-lookalike", type=float, default=0.0, metavar="P",
+                   help="Share of the train melanomas drawn with a nevus's look, so that only the artefact tells them apart (0).")
     p.set_defaults(func=_cmd_synth)
 
 

@@ -51,6 +51,9 @@ def prediction_row(key: ImageKey, inference: LesionPrediction, context: RunConte
         "gradcam": heatmap.ravel().tolist(),
         "gradcam_shape": list(heatmap.shape),
         "gradcam_png": heatmap_png(heatmap, context.heatmap_png_size),
+        "gradcam_in_lesion": inference.gradcam_in_lesion,
+        "attention_off_lesion": inference.attention_off_lesion,
+        "lesion_area": inference.lesion_area,
         "scored_at": datetime.now(timezone.utc),
         "run_id": context.run_id,
     }

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from dermflow.config import DataConfig
+from support.artefact_reports import ARTEFACT_SUMMARY
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize, prepare_image
 
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
@@ -81,7 +82,7 @@ def scoring_model(tmp_path_factory) -> ScoringModel:
     baseline = _record_drift_baseline(export_dir, root / "held_out")
     registered = publish_version(
         root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
-        metrics={}, provenance={"test": "tests/e2e/conftest.py"}, config_json=cfg.to_json(),
+        metrics={"artefacts": ARTEFACT_SUMMARY}, provenance={"test": "tests/e2e/conftest.py"}, config_json=cfg.to_json(),
     )
     return ScoringModel(
         registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,

@@ -28,7 +28,7 @@ CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
 model: {{image_size: {size}, alpha: 0.35, weights: none}}
 train: {{batch_size: 16, head_epochs: 1, fine_tune_epochs: 1, fine_tune_layers: 5}}
-eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0}}
+eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0, max_artefact_flip_rate: null, artefact_check_images: 8}}
 beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{heatmap_png_size: 32, gallery_size: 4}}
 airflow: {{score_output: {root}/scores}}
