@@ -23,7 +23,7 @@ import pyarrow as pa
 from dermflow.imaging.rejection import SCORING, reasons_of
 
 SCHEMA_VERSION = "3"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
-# 3: gradcam_in_lesion, attention_off_lesion, lesion_area (docs/trust.md, "Artefacts")
+# 3: gradcam_in_lesion, attention_off_lesion, lesion_area (docs/trust.md, "Artefacts"); mean_brightness, mean colour (the drift check)
 PREDICTION_PARTITIONS: tuple[str, ...] = ("model_version", "scored_date")
 ERROR_PARTITIONS: tuple[str, ...] = ("run_id",)
 
