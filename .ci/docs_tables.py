@@ -5,7 +5,7 @@
 
 A block is the text between ``<!-- generated: NAME (make docs-tables) -->`` and ``<!-- end: NAME -->``
 in a docs/*.md file; NAME is a key of :data:`TABLES`. Sources: the scoring Parquet schemas
-(``dermflow.schemas.scores_schema``, ``dermflow.schemas.clinical_exports_schema``), ``RejectReason`` and its ``REASON_DETAILS``
+(``dermflow.schemas.scores_schema``, ``dermflow.schemas.clinical_exports_schema``, ``dermflow.schemas.monitoring_schema``), ``RejectReason`` and its ``REASON_DETAILS``
 (``dermflow.imaging.rejection``), and the typed config (``dermflow.config``).
 """
 from __future__ import annotations
@@ -81,6 +81,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "predictions-columns": lambda: _columns("PREDICTIONS_SCHEMA"),
     "errors-columns": lambda: _columns("ERRORS_SCHEMA"),
     "clinical-exports-columns": lambda: _columns("CLINICAL_EXPORTS_SCHEMA", "clinical_exports_schema"),
+    "monitoring-runs-columns": lambda: _columns("MONITORING_RUNS_SCHEMA", "monitoring_schema"),
+    "monitoring-features-columns": lambda: _columns("MONITORING_FEATURES_SCHEMA", "monitoring_schema"),
     "reject-reasons": _reject_reasons,
     "config-keys": _config_keys,
 }

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dermflow.backbones import BACKBONE_NAMES, DEFAULT_BACKBONE, backbone_spec
+from dermflow.drift_settings import DriftConfig
 
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -26,6 +27,10 @@ ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", 
 ISIC_DIAGNOSES: tuple[str, ...] = ISIC_CLASSES[:8]
 MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
+# Artefacts the painters draw (dermflow/artefacts/artefact_painters.py:ArtefactKind, whose values these are).
+ARTEFACT_KIND_NAMES: tuple[str, ...] = ("ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch")
+ArtefactKindName = Literal["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+BESIDE_THE_LESION: tuple[str, ...] = ("ruler", "ink", "dark_corners", "patch")  # painters that spare the lesion
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 
@@ -130,6 +135,12 @@ class ModelConfig(_Section):
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
+    inpaint_artefacts: bool = Field(
+        False,
+        description="A layer at the model's input replaces thin dark structures (hair, ruler ticks, ink lines) by the "
+        "image's morphological closing (DullRazor-like), so training, TFMA and scoring all see them removed. The remedy "
+        "compared with train.artefact_augmentation and not kept (docs/trust.md, 'Artefacts').",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -211,6 +222,20 @@ class TrainConfig(_Section):
         description="Compute the frozen lower backbone's activations once per image and flip, in memory, and train the "
         "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
     )
+    artefact_augmentation: bool = Field(
+        True,
+        description="Paste random artefacts (artefact_kinds) onto training images of every class, so that no artefact "
+        "carries label information (docs/trust.md, 'Artefacts'); with feature_cache, each cached flip of an image gets "
+        "its own random artefacts. Needs augment.",
+    )
+    artefact_probability: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="Each of artefact_kinds is pasted on this share of training images, independently (of the other "
+        "kinds and of the class): with 6 kinds at 0.2, 26% of images stay clean.",
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Kinds train.artefact_augmentation pastes."
+    )
     seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
     warm_start: Literal["last_blessed", "none"] = Field(
         "last_blessed",
@@ -234,6 +259,25 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     min_balanced_accuracy: float = Field(0.5, ge=0.0, le=1.0, description="Absolute gate on ISIC balanced accuracy.")
     max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
+    max_artefact_flip_rate: float | None = Field(
+        0.05, ge=0.0, le=1.0,
+        description="ArtefactCheck gate: not blessed when pasting any of artefact_gate_kinds onto the eval split's "
+        "images changes more than this share of predicted labels (mean of the per-class shares); null: measured, not gated.",
+    )
+    artefact_check_images: int = Field(
+        200, ge=0, description="Eval images per class the artefact check pastes artefacts onto (the first ones); 0: no check."
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and reports."
+    )
+    artefact_gate_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(BESIDE_THE_LESION),
+        description="Of artefact_kinds (others are not pasted, so not gated), those gated on: by default the ones drawn "
+        "beside the lesion (ruler, ink, "
+        "dark_corners, patch). Hair and gel bubbles lie over the lesion and may hide what a diagnosis rests on, so a "
+        "changed answer there is measured and reported, not a shortcut by itself (docs/trust.md, 'Artefacts').",
+    )
+    artefact_seed: int = Field(0, description="Seed of the artefacts the check draws (each image and kind its own).")
     age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")
 
 
@@ -565,6 +609,7 @@ class DermflowConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     trust: TrustConfig = Field(default_factory=TrustConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)

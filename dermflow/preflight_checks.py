@@ -73,6 +73,31 @@ def check_scoring_inputs(cfg: DermflowConfig, inputs: list[str], model: str, out
     return registered
 
 
+def check_drift_inputs(cfg: DermflowConfig, model: str, output: Path, run_id: str) -> RegisteredModel:
+    """``dermflow drift``: the model resolves, and ``run_id`` was published under ``output`` by its version."""
+    try:
+        registered = resolve_model(model, default_name=cfg.model_name)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    if "://" in str(output):
+        return registered  # object stores: the job finds out
+    if not Path(output).is_dir():
+        raise UsageError(f"--output {output} is not a folder")
+    versions = scored_by_versions(Path(output), run_id)
+    if not versions and not (Path(output) / "errors" / f"run_id={run_id}").is_dir():
+        raise UsageError(f"no scoring run {run_id!r} under {output} (no predictions or errors of it)")
+    if versions and registered.version not in versions:
+        raise UsageError(f"run {run_id} was scored by model version {', '.join(versions)}, not {registered.version}: "
+                         f"give --model .../{versions[0]}")
+    return registered
+
+
+def scored_by_versions(output: Path, run_id: str) -> list[str]:
+    """The model versions with prediction files of ``run_id`` under a local scoring output."""
+    files = Path(output).glob(f"predictions/model_version=*/**/part-{run_id}-*.parquet")
+    return sorted({part[len("model_version="):] for path in files for part in path.parts if part.startswith("model_version=")})
+
+
 def check_clinical_results(cfg: DermflowConfig, output: Path) -> None:
     """``score.clinical_results_dir`` outside ``--output`` and writable; ``score.dicomweb_url`` answering, credentials accepted."""
     from dermflow.clinical.clinical_files import ClinicalDirError, check_clinical_dir

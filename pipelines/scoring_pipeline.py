@@ -114,6 +114,7 @@ def run_scoring(
         summary = _publish(layout, files, job.clinical, registered.name)
     summary.update(run_id=run_id, model_name=registered.name, model_version=registered.version, output=str(output))
     summary.update(_write_reports(cfg, registered, layout, files))
+    summary["drift"] = _check_drift(cfg, registered, layout)
     summary["seconds"] = round(time.monotonic() - clock, 1)
     remove_staging(layout)
     summary["summary_json"] = _write_summary(layout, summary)
@@ -351,6 +352,19 @@ def _rejected_by_reason(files: list[str]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _check_drift(cfg, registered, layout) -> dict:
+    """The run's drift check (docs/scoring.md, "Monitoring"); a shard's run is checked after reconcile."""
+    from dermflow.pipelines.scoring import run_monitoring
+
+    if layout.shard:
+        return run_monitoring.deferred_drift(layout.shard)
+    try:
+        return run_monitoring.check_and_record_run(cfg, layout.output, layout.run_id, registered)
+    except Exception as exc:  # the predictions are published: say so, and how to re-check
+        _LOG.exception("run %s: drift check failed", layout.run_id)
+        return run_monitoring.failed_drift(exc)
+
+
 def _write_summary(layout, summary: dict) -> str:
     """The run's summary as JSON at ``<output>/runs/<run_id>[-<shard>].json``; returns its path."""
     import json
@@ -375,6 +389,7 @@ def scoring_summary_text(summary: dict) -> str:
         f"  scored      : {summary['scored']}",
         f"  skipped     : {summary['skipped_already_scored']} (already scored by this version)",
         f"  rejected    : {summary['rejected']}" + (f" ({reasons})" if reasons else ""),
+        *_drift_lines(summary.get("drift")),
         f"  predictions : {summary['predictions_dir']}  (Parquet, hive-partitioned)",
         f"  errors      : {summary['errors_dir']}",
         f"  gallery     : {summary.get('gallery', '')}",
@@ -382,6 +397,12 @@ def scoring_summary_text(summary: dict) -> str:
         f"  summary     : {summary.get('summary_json', '')}  (--json prints it)",
         *_clinical_summary_lines(summary),
     ])
+
+
+def _drift_lines(drift: dict | None) -> list[str]:
+    from dermflow.pipelines.scoring.run_monitoring import drift_lines
+
+    return drift_lines(drift or {})
 
 
 def _clinical_summary_lines(summary: dict) -> list[str]:

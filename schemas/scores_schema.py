@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from dermflow.imaging.rejection import SCORING, reasons_of
 
-SCHEMA_VERSION = "2"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
+SCHEMA_VERSION = "3"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
+# 3: gradcam_in_lesion, attention_off_lesion, lesion_area (docs/trust.md, "Artefacts"); mean_brightness, mean colour (the drift check)
 PREDICTION_PARTITIONS: tuple[str, ...] = ("model_version", "scored_date")
 ERROR_PARTITIONS: tuple[str, ...] = ("run_id",)
 
@@ -57,6 +58,11 @@ PREDICTIONS_SCHEMA = table_schema([
     described_field("format", pa.string(), "Format sniffed from the content: jpeg, png or dicom."),
     described_field("width", pa.int32(), "Width in pixels of the stored image, before EXIF orientation."),
     described_field("height", pa.int32(), "Height in pixels of the stored image, before EXIF orientation."),
+    # Image features the drift check compares with the model's baseline (docs/scoring.md, "Monitoring").
+    described_field("mean_brightness", pa.float32(), "Mean luma (BT.601 Y, 0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    described_field("mean_red", pa.float32(), "Mean red (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    described_field("mean_green", pa.float32(), "Mean green (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
+    described_field("mean_blue", pa.float32(), "Mean blue (0-255) of the image as prepared for the model; null in rows scored before drift checks.", nullable=True),
     described_field("dicom_uid_sha256", pa.string(), "DICOM only: hex sha256 of the SOP Instance UID (no other DICOM attribute is kept).", nullable=True),
     described_field("model_name", pa.string(), "Registry name of the model."),
     described_field("predicted_label", pa.string(), "Label with the highest probability."),
@@ -70,6 +76,9 @@ PREDICTIONS_SCHEMA = table_schema([
     described_field("gradcam", pa.list_(pa.float32()), "Raw Grad-CAM map of the predicted class in [0, 1], row-major, at the model's feature-map resolution."),
     described_field("gradcam_shape", pa.list_(pa.int32()), "[height, width] of gradcam."),
     described_field("gradcam_png", pa.binary(), "Grad-CAM upsampled to score.heatmap_png_size, as an 8-bit greyscale PNG (255 = most important)."),
+    described_field("gradcam_in_lesion", pa.float32(), "Share of the Grad-CAM's mass inside the lesion mask, 0..1 (mask: Otsu on the smoothed, colour-normalised image, dermflow/imaging/lesion_mask.py). Null when no lesion mask was found.", nullable=True),
+    described_field("attention_off_lesion", pa.bool_(), "True when the Grad-CAM's peak lies off the lesion mask (more than 5% of the side away): the model's attention is mostly outside the lesion; review the image. Null when no lesion mask was found.", nullable=True),
+    described_field("lesion_area", pa.float32(), "Share of the image the lesion mask covers, 0..1. Null when no lesion mask was found.", nullable=True),
     described_field("scored_at", pa.timestamp("us", tz="UTC"), "When the row was produced."),
     described_field("run_id", pa.string(), "Scoring run that produced the row."),
 ], "predictions", PREDICTION_PARTITIONS)

@@ -76,7 +76,8 @@ def age_bucket(age: int, bounds: tuple[int, ...]) -> str:
     return f"{bounds[-1]}+"
 
 
-def example_features(record: IsicRecord, image: bytes, width: int, height: int, sha256: str, bounds: tuple[int, ...]) -> dict:
+def example_features(record: IsicRecord, image: bytes, width: int, height: int, sha256: str, bounds: tuple[int, ...],
+                     source_format: str) -> dict:
     return {
         "image": image,
         "image_id": record.image_id,
@@ -89,6 +90,7 @@ def example_features(record: IsicRecord, image: bytes, width: int, height: int, 
         "width": width,
         "height": height,
         "sha256": sha256,
+        "format": source_format,
     }
 
 
@@ -183,4 +185,5 @@ class EncodeIsicExampleFn(beam.DoFn):
         if earlier is not None and self._span_order.get(earlier, -1) < self._span_order.get(item.span, -1):
             raise ImageRejected(RejectReason.DUPLICATE_IMAGE, f"the same image (sha256 {digest[:12]}...) is in span {earlier}")
         image = prepare_image(data, self._settings.image_path)
-        return example_features(item.record, image.data, image.width, image.height, digest, self._settings.age_buckets)
+        return example_features(item.record, image.data, image.width, image.height, digest, self._settings.age_buckets,
+                                image.format)

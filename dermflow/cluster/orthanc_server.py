@@ -9,8 +9,8 @@ Orthanc runs with a generated configuration on a free loopback HTTP port, its DI
 off, storage under ``state_dir``, never the packaged service (4242 / 8042): installing with
 ``RUNLEVEL=1`` keeps the package from starting it, and it is stopped if it was started anyway.
 ``OverwriteInstances`` is on, so storing an SR again with the same SOP Instance UID replaces it.
-``shutdown_after_instances`` makes Orthanc shut itself down once it has stored that many instances
-(a Lua ``OnStoredInstance`` hook): the PACS going away in the middle of a run, deterministically.
+``shutdown_after_instances`` makes Orthanc exit when the next instance after that many arrives (a Lua
+``ReceivedInstanceFilter``, run inside the store request): the PACS going away mid-run, deterministically.
 The process is started in a session of its own and stopped by that session, nothing else.
 """
 from __future__ import annotations
@@ -66,11 +66,14 @@ def ensure_orthanc(install_missing: bool = True) -> None:
 
 
 def _shutdown_lua(after_instances: int) -> str:
+    # ReceivedInstanceFilter runs inside the store request, before Orthanc answers it: the instance after the
+    # last one accepted ends the process there, so no later store slips in while a shutdown completes.
     return (
-        "stored = 0\n"
-        "function OnStoredInstance(instanceId, tags, metadata, origin)\n"
-        "  stored = stored + 1\n"
-        f"  if stored >= {int(after_instances)} then RestApiPost('/tools/shutdown', '') end\n"
+        "received = 0\n"
+        "function ReceivedInstanceFilter(dicom, origin, info)\n"
+        "  received = received + 1\n"
+        f"  if received > {int(after_instances)} then os.exit(1) end\n"
+        "  return true\n"
         "end\n"
     )
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from dermflow.imaging import ImageRejected, Rejection, RejectReason, sha256_hex
+from dermflow.imaging.colour_statistics import ColourStatistics, colour_statistics
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
 from dermflow.pipelines.scoring.input_listing import InputFile, read_input_bytes
 
@@ -35,6 +36,7 @@ class ImageKey:
     width: int
     height: int
     dicom_uid_sha256: str | None
+    colour: ColourStatistics | None = None  # of the prepared image: the drift check's brightness and colour
 
 
 class PrepareImageDoFn(beam.DoFn):
@@ -75,6 +77,7 @@ class PrepareImageDoFn(beam.DoFn):
             return
         try:
             prepared = prepare_image(data, self._image_path)
+            colour = colour_statistics(prepared.data)
         except ImageRejected as exc:
             self._rejected.inc()
             yield beam.pvalue.TaggedOutput(REJECTED, exc.rejection(file=item.relative_path))
@@ -89,6 +92,7 @@ class PrepareImageDoFn(beam.DoFn):
         key = ImageKey(
             path=item.path, relative_path=item.relative_path, sha256=digest, format=prepared.format,
             width=prepared.width, height=prepared.height, dicom_uid_sha256=prepared.dicom_uid_hash,
+            colour=colour,
         )
         yield key, prepared.data
 

@@ -38,6 +38,7 @@ from dermflow.pipelines.training.trainer_augmentation import training_model
 from dermflow.pipelines.training.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.training.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.training.trainer_console import epoch_line
+from dermflow.pipelines.training.trainer_drift_baseline import record_baseline_after_export
 from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 from dermflow.pipelines.training.trainer_warm_start import warm_start
 
@@ -198,6 +199,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
     _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
+    _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
 
@@ -270,6 +272,12 @@ def _fit_phase(phase: Phase, fitting: FitContext) -> None:
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
     write_json_atomically(run_dir / HISTORY_FILE, history, indent=1)
+
+
+def _record_drift_baseline(cfg: DermflowConfig, fn_args, batch_size: int, trust) -> None:
+    """The chief records the exported model's drift baseline beside it (``trainer_drift_baseline``)."""
+    if is_chief():
+        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), batch_size, trust, cfg.trust.seed)
 
 
 def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,

@@ -6,8 +6,10 @@
 
 Node ids are stable (Airflow task ids are made from them): LatestExamplesResolver, IsicExampleGen,
 ClassFilter, StatisticsGen, ImportSchemaGen, ExampleValidator, Trainer, LatestBlessedModelResolver,
-Evaluator, RegistryPusher. The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam
-options come from ``cfg.beam``.
+Evaluator, ArtefactCheck, RegistryPusher. The RegistryPusher pushes a model that the Evaluator blessed and
+that passed the ArtefactCheck (rulers, ink, patches... pasted onto the eval split: docs/trust.md,
+"Artefacts"). The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam options come from
+``cfg.beam``.
 
 Continuous training (docs/training.md#continuous-training): ``LatestExamplesResolver`` hands
 IsicExampleGen its previous output, so spans ingested before are reused; the last blessed model is
@@ -23,6 +25,7 @@ from urllib.parse import unquote, urlparse
 from tfx import v1 as tfx
 from tfx.proto import trainer_pb2
 
+from dermflow.components.artefact_check.component import ArtefactCheck
 from dermflow.components.class_filter.component import ClassFilter
 from dermflow.components.isic_example_gen.component import IsicExampleGen
 from dermflow.components.isic_example_gen.previous_ingest import LatestIngestStrategy
@@ -40,7 +43,7 @@ EVAL_SPLIT = "eval"
 TEST_SPLIT = "test"
 NODE_IDS = (
     "LatestExamplesResolver", "IsicExampleGen", "ClassFilter", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-    "Trainer", "LatestBlessedModelResolver", "Evaluator", "RegistryPusher",
+    "Trainer", "LatestBlessedModelResolver", "Evaluator", "ArtefactCheck", "RegistryPusher",
 )
 
 
@@ -102,11 +105,16 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         eval_config=build_eval_config(cfg, cfg.labels.label_names()),
         example_splits=[eval_split_of(cfg)],
     ).with_id("Evaluator").with_beam_pipeline_args(_in_process_on_direct_runner(cfg))
+    artefact_check = ArtefactCheck(
+        model=trainer.outputs["model"], examples=examples,
+        label_vocabulary=class_filter.outputs["label_vocabulary"], config_json=config_json,
+    ).with_id("ArtefactCheck")
     pusher = RegistryPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         evaluation=evaluator.outputs["evaluation"],
         label_vocabulary=class_filter.outputs["label_vocabulary"],
+        artefact_report=artefact_check.outputs["artefact_report"],
         model_run=trainer.outputs["model_run"],
         examples=examples,
         config_json=config_json,
@@ -117,7 +125,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         metadata_connection_config=metadata_connection_config(cfg),
         components=[
             previous_examples, example_gen, class_filter, statistics_gen, schema_gen, example_validator,
-            trainer, baseline, evaluator, pusher,
+            trainer, baseline, evaluator, artefact_check, pusher,
         ],
         enable_cache=False,
         beam_pipeline_args=cfg.beam.pipeline_args(),

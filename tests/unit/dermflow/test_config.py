@@ -163,3 +163,19 @@ def test_clinical_result_mistakes_are_one_line(overrides, message):
     with pytest.raises(ConfigError) as raised:
         load_config(overrides=overrides)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_the_artefact_settings_and_their_defaults():
+    cfg = DermflowConfig()
+    assert cfg.eval.max_artefact_flip_rate == 0.05 and cfg.eval.artefact_check_images == 200
+    assert cfg.train.artefact_augmentation is True and cfg.train.artefact_probability == 0.2
+    assert cfg.eval.artefact_kinds == cfg.train.artefact_kinds == ["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+    assert cfg.model.inpaint_artefacts is False
+    assert cfg.eval.artefact_gate_kinds == ["ruler", "ink", "dark_corners", "patch"]  # beside the lesion
+    assert load_config(overrides=["eval.max_artefact_flip_rate=null"]).eval.max_artefact_flip_rate is None
+    fast = load_config(overrides=["train.preset=fast"])
+    assert fast.train.feature_cache and fast.train.artefact_augmentation  # the cache holds artefacts too
+    with pytest.raises(ConfigError, match="eval.artefact_kinds"):
+        load_config(overrides=["eval.artefact_kinds=[ruler, sticker]"])
+    with pytest.raises(ConfigError, match="train.artefact_probability"):
+        load_config(overrides=["train.artefact_probability=1.5"])

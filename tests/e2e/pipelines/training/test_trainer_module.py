@@ -90,11 +90,33 @@ def trained_with_test_split(tmp_path_factory):
         custom_config={"config_json": cfg.to_json()},
     )
     run_fn(fn_args)
-    return json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text())
+    return json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text()), tmp / "serving"
+
+
+def test_the_drift_baseline_is_the_test_split_through_scorings_predictor(trained_with_test_split):
+    from dermflow.monitoring.drift_baseline import read_drift_baseline
+
+    baseline = read_drift_baseline(trained_with_test_split[1])
+    # Part B of the 16 test images: part A fitted the temperature and the class means.
+    assert (baseline.split, baseline.images) == ("test", 8) and baseline.note.startswith("part B, 8 of 16:")
+    rows = baseline.table.to_pylist()
+    assert {row["predicted_label"] for row in rows} <= {"MEL", "NV", "BCC"}
+    assert all(0 < row["mean_brightness"] < 255 and 0 < row["predicted_probability"] <= 1 for row in rows)
+    assert all(row["prediction_set_size"] >= 0 and row["out_of_scope"] in (True, False) for row in rows)
+    assert {row["width"] for row in rows} == {None}  # these examples carry no source size (ingest's do)
+
+
+def test_without_a_test_split_the_drift_baseline_is_the_eval_split_and_says_so(trained):
+    from dermflow.monitoring.drift_baseline import read_drift_baseline
+
+    tmp, _ = trained
+    baseline = read_drift_baseline(tmp / "serving")
+    assert (baseline.split, baseline.images) == ("eval", 6)  # part B: the trust values were fitted on eval too
+    assert "without a test split" in baseline.note and baseline.note.startswith("part B, 6 of 12:")
 
 
 def test_the_other_diagnoses_of_the_test_split_enter_the_detector(trained_with_test_split):
-    calibration = trained_with_test_split
+    calibration, _ = trained_with_test_split
     assert calibration["shared_split"] is False and calibration["fit"]["split"] == "test"
     sizes = calibration["fit"]["sizes"]
     assert (sizes["held_out"], sizes["others_part_a"], sizes["others_part_b"]) == (16, 5, 5)
