@@ -38,9 +38,9 @@ class DataConfig(_Section):
     """Where the ISIC-layout archive is and how it is ingested."""
 
     data_root: Path | None = Field(None, description="Folder holding ISIC_2019_Training_Input/ and the two CSVs.")
-    images_dir: str = "ISIC_2019_Training_Input"
-    ground_truth_csv: str = "ISIC_2019_Training_GroundTruth.csv"
-    metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
+    images_dir: str = Field("ISIC_2019_Training_Input", description="Image folder inside data_root.")
+    ground_truth_csv: str = Field("ISIC_2019_Training_GroundTruth.csv", description="One-hot diagnosis CSV inside data_root.")
+    metadata_csv: str = Field("ISIC_2019_Training_Metadata.csv", description="Age, site, sex and lesion id CSV inside data_root.")
     max_side: int = Field(512, gt=0, description="Longer side of the stored images; larger ones are shrunk and re-encoded.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="For re-encoded images; a fitting source JPEG keeps its own coding.")
     eval_fraction: float = Field(0.15, ge=0.0, lt=1.0, description="Lesion-grouped share that chooses the epoch and is gated on.")
@@ -48,7 +48,7 @@ class DataConfig(_Section):
         0.2, ge=0.0, lt=1.0,
         description="Lesion-grouped share held out from training and from the epoch choice: the trust values are fitted "
         "on it (docs/trust.md); 0: none, and they share the eval split.")
-    split_seed: int = 0
+    split_seed: int = Field(0, description="Seed of the hash that orders lesion groups into the splits.")
     max_missing_fraction: float = Field(
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
     )
@@ -72,10 +72,11 @@ class LabelsConfig(_Section):
     ``preset`` fills these in: ``mel_nv_bcc`` (default), ``binary`` (malignant vs benign), ``all8``.
     """
 
-    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = "mel_nv_bcc"
-    mode: Literal["classes", "groups"] = "classes"
-    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"])
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = Field(
+        "mel_nv_bcc", description="Fills mode/classes/groups: mel_nv_bcc, binary (malignant vs benign), all8; custom: as given.")
+    mode: Literal["classes", "groups"] = Field("classes", description="classes: each kept code its own label; groups: labels of several codes.")
+    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"], description="mode classes: the kept ISIC codes, in label order.")
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="mode groups: label -> ISIC codes, in label order.")
     positive_label: str = Field("MEL", description="The label ranked in galleries and gated on AUC (e.g. malignant).")
 
     @model_validator(mode="before")
@@ -123,11 +124,11 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    backbone: Literal[BACKBONE_NAMES] = DEFAULT_BACKBONE  # each one declared in dermflow/backbones/
+    backbone: Literal[BACKBONE_NAMES] = Field(DEFAULT_BACKBONE, description="Each one declared in dermflow/backbones/.")
     alpha: float = Field(1.0, gt=0.0, description="MobileNetV2 width multiplier.")
     image_size: int = Field(225, ge=32, description="Square input side in pixels (32k+1 matches torchvision best).")
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
 
     @field_validator("weights")
@@ -172,15 +173,16 @@ class TrainConfig(_Section):
     ``model.image_size``) that the config does not name itself: ``full`` (default) or ``fast``;
     ``custom`` fills nothing beyond the field defaults (which are ``full``'s)."""
 
-    preset: Literal["fast", "full", "custom"] = DEFAULT_TRAIN_PRESET
+    preset: Literal["fast", "full", "custom"] = Field(
+        DEFAULT_TRAIN_PRESET, description="Fills the settings of TRAIN_PRESETS the config does not name: full, fast; custom: none.")
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
     head_epochs: int = Field(2, ge=0, description="Phase 1: the head alone, backbone frozen.")
     fine_tune_epochs: int = Field(12, ge=0, description="Phase 2: the backbone too (fine_tune_layers of it).")
     fine_tune_layers: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
         "all", description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
     )
-    learning_rate: float = Field(1e-3, gt=0)
-    fine_tune_learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(1e-3, gt=0, description="Phase 1 (head) learning rate.")
+    fine_tune_learning_rate: float = Field(1e-4, gt=0, description="Phase 2 (fine-tuning) peak learning rate.")
     fine_tune_schedule: Literal["constant", "cosine"] = Field(
         "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
@@ -194,21 +196,22 @@ class TrainConfig(_Section):
         1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."
     )
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
-    imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
-    augment: bool = True
+    imbalance: Literal["class_weight", "oversample", "none"] = Field(
+        "class_weight", description="Class imbalance: balanced class weights in the loss, oversampling, or none.")
+    augment: bool = Field(True, description="Random flips, rotation, zoom and colour (the augment_* factors) while training.")
     augment_rotation: float = Field(0.5, ge=0.0, le=1.0, description="RandomRotation factor, a fraction of a full turn (0.5: any angle).")
     augment_zoom: float = Field(0.1, ge=0.0, lt=1.0, description="RandomZoom factor.")
     augment_color: float = Field(0.1, ge=0.0, le=1.0, description="RandomBrightness and RandomContrast factor.")
-    early_stopping_patience: int = Field(5, ge=1)
-    mixed_precision: Literal["auto", "on", "off"] = "auto"
-    shuffle_buffer: int = Field(2048, gt=0)
+    early_stopping_patience: int = Field(5, ge=1, description="Epochs without a better eval balanced accuracy before a phase stops.")
+    mixed_precision: Literal["auto", "on", "off"] = Field("auto", description="float16 compute: auto turns it on when a GPU is present.")
+    shuffle_buffer: int = Field(2048, gt=0, description="Examples in the training shuffle buffer.")
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
     feature_cache: bool = Field(
         False,
         description="Compute the frozen lower backbone's activations once per image and flip, in memory, and train the "
         "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
     )
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
 
     @model_validator(mode="after")
     def _feature_cache_augmentation(self) -> "TrainConfig":
@@ -226,7 +229,7 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     min_balanced_accuracy: float = Field(0.5, ge=0.0, le=1.0, description="Absolute gate on ISIC balanced accuracy.")
     max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
-    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75])
+    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")
 
 
 class TrustConfig(_Section):
@@ -264,7 +267,7 @@ class TrustConfig(_Section):
     max_ece: float | None = Field(
         None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."
     )
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the random A/B halves of the held-out data.")
 
     @field_validator("abstention_exclude")
     @classmethod
@@ -281,8 +284,8 @@ class ScoreConfig(_Section):
     )
     max_batch_size: int = Field(32, gt=0, description="RunInference batches hold at most this many images.")
     heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
-    write_overlays: bool = False
-    gallery_size: int = Field(24, ge=0)
+    write_overlays: bool = Field(False, description="Also write a Grad-CAM overlay PNG per image under <output>/overlays/.")
+    gallery_size: int = Field(24, ge=0, description="Images in the run's HTML gallery (highest positive_label probability first).")
     max_image_pixels: int = Field(
         DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Files declaring more pixels than this are rejected without being decoded."
     )
@@ -313,8 +316,9 @@ REFUSED_BEAM_RUNNERS: dict[str, str] = {
 
 
 class BeamConfig(_Section):
-    runner: str = "DirectRunner"
-    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
+    runner: str = Field("DirectRunner", description="Beam runner: DirectRunner (local), FlinkRunner, SparkRunner, DataflowRunner, ...")
+    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = Field(
+        "multi_processing", description="How the DirectRunner runs its workers.")
     direct_num_workers: int = Field(0, ge=0, description="0: one worker per CPU core.")
     extra_args: list[str] = Field(default_factory=list, description="Passed through to Beam, e.g. --flink_master=...")
 
@@ -350,8 +354,8 @@ class BeamConfig(_Section):
 
 
 class PathsConfig(_Section):
-    work_dir: Path = Path("var/work")
-    registry: Path = Path("var/registry")
+    work_dir: Path = Field(Path("var/work"), description="TFX pipeline root, ML Metadata, checkpoints and logs.")
+    registry: Path = Field(Path("var/registry"), description="Where blessed models are pushed (<registry>/<model_name>/<version>/).")
     pipeline_root: Path | None = Field(None, description="TFX pipeline root; default <work_dir>/tfx.")
     metadata_path: Path | None = Field(None, description="ML Metadata SQLite file; default <work_dir>/metadata.sqlite.")
     metadata_connection: str | None = Field(
@@ -383,18 +387,18 @@ class PathsConfig(_Section):
 
 
 class AirflowConfig(_Section):
-    schedule: str | None = "@weekly"
-    retries: int = Field(2, ge=0)
-    retry_delay_seconds: int = Field(60, gt=0)
+    schedule: str | None = Field("@weekly", description="The retraining DAG's schedule (cron or preset); null: triggered only.")
+    retries: int = Field(2, ge=0, description="Retries of a failed Airflow task.")
+    retry_delay_seconds: int = Field(60, gt=0, description="Delay before the first retry.")
     retry_backoff: float = Field(2.0, ge=0.0, description="Multiplier of the delay between retries (0: constant).")
-    max_retry_delay_seconds: int = Field(3600, gt=0)
+    max_retry_delay_seconds: int = Field(3600, gt=0, description="Longest delay between retries.")
     gpu_nodes: list[str] = Field(default_factory=lambda: ["Trainer"], description="TFX nodes sent to gpu_queue/gpu_pool.")
-    gpu_queue: str = "gpu"
-    gpu_pool: str = "default_pool"
-    default_queue: str = "default"
+    gpu_queue: str = Field("gpu", description="Celery queue of the GPU nodes.")
+    gpu_pool: str = Field("default_pool", description="Airflow pool of the GPU nodes.")
+    default_queue: str = Field("default", description="Celery queue of every other task.")
     score_inputs: list[str] = Field(default_factory=list, description="Folders re-scored when a new model is pushed.")
-    score_output: Path = Path("var/scores")
-    score_shards: int = Field(1, ge=1)
+    score_output: Path = Field(Path("var/scores"), description="The scoring DAG's output folder.")
+    score_shards: int = Field(1, ge=1, description="Scoring tasks that share a run (list_shards -> score[N] -> reconcile).")
 
 
 class ClusterConfig(_Section):
@@ -435,8 +439,8 @@ class ServeConfig(_Section):
 
 
 class DermflowConfig(_Section):
-    pipeline_name: str = "dermflow"
-    model_name: str = "dermflow_mobilenet_v2"
+    pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
+    model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
     data: DataConfig = Field(default_factory=DataConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)

@@ -20,6 +20,8 @@ import json
 
 import pyarrow as pa
 
+from dermflow.imaging.rejection import SCORING, reasons_of
+
 # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size; 3: out_of_scope_reason,
 # other_diagnosis_probability (docs/trust.md)
 SCHEMA_VERSION = "3"
@@ -75,7 +77,7 @@ PREDICTIONS_SCHEMA = _with_table_metadata([
 
 ERRORS_SCHEMA = _with_table_metadata([
     _field("path", pa.string(), "File path relative to the --input root it was found under."),
-    _field("reason", pa.string(), "Machine reason: empty_file, not_an_image, truncated, corrupt, too_many_pixels, unreadable, unsupported_dicom, no_pixel_data."),
+    _field("reason", pa.string(), "Machine reason (RejectReason): " + ", ".join(reasons_of(SCORING)) + "."),
     _field("message", pa.string(), "Human explanation; never contains DICOM attribute values."),
     _field("model_version", pa.string(), "Model version the run was scoring with."),
     _field("rejected_at", pa.timestamp("us", tz="UTC"), "When the file was rejected."),
@@ -83,7 +85,7 @@ ERRORS_SCHEMA = _with_table_metadata([
 
 
 def descriptions(schema: pa.Schema) -> dict[str, str]:
-    """Column -> description, partition columns included (the table in docs/scoring.md comes from this)."""
+    """Column -> description, partition columns included (docs/scoring.md's tables are generated from this)."""
     return json.loads(schema.metadata[b"dermflow.descriptions"])
 
 
