@@ -202,10 +202,11 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
 
 def _flag_warning(calibration: dict) -> list[str]:
     """A warning paragraph when the out-of-scope flag cannot keep its retention (too few held-out images)."""
-    flag = (calibration.get("out_of_scope") or {}).get("flag") or {}
+    scope = calibration.get("out_of_scope") or {}
+    flag = scope.get("flag") or {}
     if not (calibration.get("fit") or {}).get("fitted") or flag.get("status", "retention") == "retention":
         return []
-    return [f"<p class='warning'><b>The out-of-scope flag cannot keep {_fmt(flag.get('in_scope_retention'))} of "
+    return [f"<p class='warning'><b>The out-of-scope flag cannot keep {_fmt(scope.get('in_scope_retention'))} of "
             f"in-scope images</b>: {html.escape(str(flag.get('promise', '')))}.</p>"]
 
 

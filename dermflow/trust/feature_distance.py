@@ -47,12 +47,15 @@ def l2_normalize(features: np.ndarray) -> np.ndarray:
 
 
 def squared_mahalanobis(features: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
-    """[N, M]: (x - m)^T P (x - m) for every row x and mean m, in float64 (P symmetric)."""
+    """[N, M]: (x - m)^T P (x - m) for every row x and mean m, in float64 (P symmetric), from the differences as the
+    exported model computes it (expanding the product cancels badly when the features barely differ)."""
     x = np.asarray(features, np.float64)
-    m = np.asarray(means, np.float64)
     p = np.asarray(precision, np.float64)
-    xp = x @ p
-    return (xp * x).sum(axis=1)[:, None] - 2.0 * xp @ m.T + ((m @ p) * m).sum(axis=1)[None, :]
+    out = np.empty((len(x), len(means)))
+    for column, mean in enumerate(np.asarray(means, np.float64)):
+        diff = x - mean
+        out[:, column] = ((diff @ p) * diff).sum(axis=1)
+    return out
 
 
 def fit_feature_distance(features: np.ndarray, labels: np.ndarray, num_classes: int) -> FeatureDistance:

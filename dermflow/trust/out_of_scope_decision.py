@@ -41,8 +41,10 @@ METHOD = "either(novelty: feature distance, memory: abstention outputs), ranked 
 
 
 def count_below(sorted_reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """How many reference scores are strictly below each score (the exported model counts the same)."""
-    return np.searchsorted(np.asarray(sorted_reference, np.float64), np.asarray(scores, np.float64), side="left")
+    """How many reference scores are strictly below each score, in float32 as the exported model compares them (so a
+    part-B image is not counted below its own float32 reference value)."""
+    scores = np.asarray(scores, np.float64).astype(np.float32).astype(np.float64)
+    return np.searchsorted(np.asarray(sorted_reference, np.float64), scores, side="left")
 
 
 def images_needed(retention: float) -> int:
