@@ -201,7 +201,8 @@ def run_trainer_alone(cfg: DermflowConfig, examples_root: Path, root: Path) -> N
                         custom_config={CONFIG_KEY: cfg.to_json()}))
 
 
-def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path, examples_root: Path | None = None) -> dict:
+def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path, examples_root: Path | None = None,
+                         splits: tuple[str, ...] = ("eval", "test")) -> dict:
     """{split: (targets, others)} of the eval and test splits from the exported model; saved to ``out_file``."""
     from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
     from dermflow.models import load_keras_model
@@ -211,7 +212,7 @@ def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path, exampl
     filtered = newest("ClassFilter/filtered_examples/*", examples_root or root)
     model = load_keras_model(serving / "assets.extra" / "model.keras")
     outputs, arrays = {}, {}
-    for split in ("eval", "test"):
+    for split in splits:
         patterns = [str(filtered / f"Split-{split}" / "*")]
         pair = (read_head_outputs(model, patterns, cfg.train.batch_size),
                 read_head_outputs(model, out_of_scope_patterns(patterns), cfg.train.batch_size))
@@ -229,7 +230,8 @@ def load_head_outputs(path: Path) -> dict:
 
     data = np.load(path)
     outputs = {split: tuple(SimpleNamespace(**{name: data[f"{split}/{kind}/{name}"] for name in OUTPUT_FIELDS})
-                            for kind in ("targets", "others")) for split in ("eval", "test")}
+                            for kind in ("targets", "others")) for split in ("eval", "test")
+               if f"{split}/targets/logits" in data}
     outputs["num_targets"] = int(data["num_targets"]) if "num_targets" in data else None
     return outputs
 
@@ -260,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples-from", type=Path, metavar="PIPELINE_ROOT",
                         help="Run the Trainer alone on this earlier run's ClassFilter output (no ingest).")
     parser.add_argument("--outputs-only", action="store_true",
-                        help=f"Write {HEAD_OUTPUTS_FILE} without the trust figures (abstention_benchmark.py reads it).")
+                        help=f"Write {HEAD_OUTPUTS_FILE} of the test split only, without the trust figures "
+                             "(abstention_benchmark.py reads it).")
     parser.add_argument("--skip-path-check", action="store_true",
                         help="Do not score the eval split again through serving_default and the scoring path.")
     args = parser.parse_args(argv)
@@ -311,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     calibration_file = serving / "assets.extra" / "calibration.json"
     trainer_calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else None
     start = time.perf_counter()
-    outputs = extract_head_outputs(cfg, root, work / HEAD_OUTPUTS_FILE, args.examples_from)
+    outputs = extract_head_outputs(cfg, root, work / HEAD_OUTPUTS_FILE, args.examples_from,
+                                   ("test",) if args.outputs_only else ("eval", "test"))
     if args.outputs_only:
         print(f"head outputs: {work / HEAD_OUTPUTS_FILE} ({time.perf_counter() - start:.0f} s)")
         return 0
