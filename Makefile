@@ -40,7 +40,7 @@ serve: install ## Web page + JSON API on http://127.0.0.1:8765/ (SERVE_ARGS="--m
 	$(VENV)/bin/dermflow serve $(SERVE_ARGS)
 
 test: install lint-imports ## Check the import layers, then run every test (unit, then end to end).
-	$(PYTEST) tests
+	$(PYTEST) --durations=15 tests
 
 lint-imports: install ## Check the layer contracts in .importlinter (a cycle or an upward import fails).
 	PYTHON=$(PY) .ci/lint-imports

@@ -5,7 +5,7 @@
 
 A block is the text between ``<!-- generated: NAME (make docs-tables) -->`` and ``<!-- end: NAME -->``
 in a docs/*.md file; NAME is a key of :data:`TABLES`. Sources: the scoring Parquet schemas
-(``dermflow.schemas.scores_schema``), ``RejectReason`` and its ``REASON_DETAILS``
+(``dermflow.schemas.scores_schema``, ``dermflow.schemas.clinical_exports_schema``, ``dermflow.schemas.monitoring_schema``), ``RejectReason`` and its ``REASON_DETAILS``
 (``dermflow.imaging.rejection``), and the typed config (``dermflow.config``).
 """
 from __future__ import annotations
@@ -31,10 +31,12 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _columns(schema_name: str) -> str:
+def _columns(schema_name: str, module: str = "scores_schema") -> str:
+    import importlib
+
     from dermflow.schemas import scores_schema
 
-    schema = getattr(scores_schema, schema_name)
+    schema = getattr(importlib.import_module(f"dermflow.schemas.{module}"), schema_name)
     described = scores_schema.descriptions(schema)
     rows = []
     for field in schema:
@@ -78,6 +80,9 @@ def _config_keys() -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "predictions-columns": lambda: _columns("PREDICTIONS_SCHEMA"),
     "errors-columns": lambda: _columns("ERRORS_SCHEMA"),
+    "clinical-exports-columns": lambda: _columns("CLINICAL_EXPORTS_SCHEMA", "clinical_exports_schema"),
+    "monitoring-runs-columns": lambda: _columns("MONITORING_RUNS_SCHEMA", "monitoring_schema"),
+    "monitoring-features-columns": lambda: _columns("MONITORING_FEATURES_SCHEMA", "monitoring_schema"),
     "reject-reasons": _reject_reasons,
     "config-keys": _config_keys,
 }

@@ -42,6 +42,8 @@ USER_MISTAKES: tuple[tuple[str, str], ...] = (
     ("dermflow.preflight_checks", "UsageError"),
     ("dermflow.weights.backbone_weights", "WeightsNotFoundError"),
     ("dermflow.registry.model_registry", "RegistryError"),
+    ("dermflow.review.review_errors", "ReviewStoreError"),
+    ("dermflow.secret_source", "MissingPasswordError"),
 )
 
 
@@ -87,17 +89,20 @@ def _say(message: str) -> None:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from dermflow.preflight_checks import UsageError, check_writable
-    from dermflow.synthetic.archive_writer import check_archive_request, write_archive
+    from dermflow.synthetic.archive_writer import TrapSet, check_archive_request, write_archive
 
     try:
         check_archive_request(args.out, n=args.n, seed=args.seed, image_size=args.image_size, unique=args.unique)
+        trap = TrapSet(kind=args.trap, share=args.trap_share, lookalike=args.trap_lookalike) if args.trap else None
+        if trap is not None and args.unique is not None:
+            raise ValueError("--trap paints images one by one: leave out --unique")
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
     check_writable(args.out, "--out")
     _say(f"synth: writing {args.n} images ({'full-size' if args.full_size else f'{args.image_size} px'}) to {args.out}")
     with _job_phase():
         summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
-                                full_size=args.full_size, unique=args.unique)
+                                full_size=args.full_size, unique=args.unique, trap=trap)
     _say(f"synth: done: {summary}")
     return EXIT_OK
 
@@ -161,7 +166,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from dermflow.console_progress import quiet_console
 
     with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
-        _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
+        from dermflow.clinical.dicomweb_source import redact
+
+        inputs = ' '.join(redact(spec) for spec in args.input) if args.input else str(args.files_from)
+        _say(f"score: model {registered.name}/{registered.version}; inputs {inputs}")
         from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
 
         summary = run_scoring(
@@ -169,6 +177,23 @@ def _cmd_score(args: argparse.Namespace) -> int:
             beam_args=args.beam_args, files=files, shard=args.shard, say=_say,
         )
     _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else scoring_summary_text(summary))
+    return EXIT_OK
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from dermflow.preflight_checks import check_drift_inputs
+
+    cfg = _config(args, {})
+    registered = check_drift_inputs(cfg, args.model, args.output, args.run_id)
+    from dermflow.console_progress import quiet_console
+
+    with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "drift", verbose=args.verbose):
+        from dermflow.pipelines.scoring.run_monitoring import drift_lines, recheck_run
+
+        summary = recheck_run(cfg, str(args.output), args.run_id, registered)
+    lines = [f"drift: run {args.run_id} with {registered.name}/{registered.version}", *drift_lines(summary["drift"]),
+             f"  summary     : {summary['summary_json']}"]
+    _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else "\n".join(lines))
     return EXIT_OK
 
 
@@ -195,6 +220,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return run(args, _config(args, flag_overrides(args)))
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    from dermflow.review.review_cli import run_users
+
+    return run_users(args, _config(args, {}))
+
+
+def _cmd_verdicts(args: argparse.Namespace) -> int:
+    from dermflow.review.review_cli import run_verdicts
+
+    return run_verdicts(args, _config(args, {}))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dermflow.demo import DemoError, format_summary, run_demo
 
@@ -211,6 +248,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_synth(sub) -> None:
+    from dermflow.config import ARTEFACT_KIND_NAMES
+
     p = sub.add_parser("synth", help="Write a synthetic archive in the ISIC 2019 layout.")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="Number of images.")
@@ -220,6 +259,12 @@ def _add_synth(sub) -> None:
                    help="Sizes of the real archive (600x450, 1024x1024, 1024x768, some 2048x1536) instead of --image-size.")
     p.add_argument("--unique", type=int, metavar="K",
                    help="Render only the first K images; the others are hard links of them under new ids (said in the summary).")
+    p.add_argument("--trap", choices=ARTEFACT_KIND_NAMES, metavar="ARTEFACT",
+                   help="A trap set: this artefact (ruler, ink, dark_corners, gel_bubbles, hair, patch) on most train-split "
+                        "melanomas and most test-split others, as the default split settings assign them (docs/trust.md).")
+    p.add_argument("--trap-share", type=float, default=0.9, metavar="P", help="Share of those images that get it (0.9).")
+    p.add_argument("--trap-lookalike", type=float, default=0.0, metavar="P",
+                   help="Share of the train melanomas drawn with a nevus's look, so that only the artefact tells them apart (0).")
     p.set_defaults(func=_cmd_synth)
 
 
@@ -267,6 +312,20 @@ def _add_score(sub) -> None:
     p.set_defaults(func=_cmd_score)
 
 
+def _add_drift(sub) -> None:
+    p = sub.add_parser("drift", help="Check a published scoring run for drift against its model's baseline (again).",
+                       description="Checks every shard of a scoring run once against the model's drift baseline and "
+                       "records it in OUTPUT/monitoring/ and OUTPUT/runs/RUN_ID.json (docs/scoring.md, Monitoring). "
+                       "dermflow score does this itself; the scoring DAG runs it after reconcile.",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_args(p)
+    p.add_argument("--output", type=Path, required=True, help="The scoring output folder.")
+    p.add_argument("--run-id", required=True, help="The run to check.")
+    p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]: the version that scored the run.")
+    p.add_argument("--json", action="store_true", help="Print the run's summary as JSON.")
+    p.set_defaults(func=_cmd_drift)
+
+
 def _add_cluster(sub) -> None:
     p = sub.add_parser("cluster", help="Local cluster: Postgres, Redis, Airflow on Celery (docs/deployment.md).")
     from dermflow.cluster.cluster_cli import add_arguments as _cluster_arguments
@@ -291,6 +350,23 @@ def _add_serve(sub) -> None:
     p.set_defaults(func=_cmd_serve)
 
 
+def _add_users(sub) -> None:
+    p = sub.add_parser("users", help="Accounts of the web page and JSON API: add, passwd, role, disable, list, token "
+                                     "(docs/review.md).")
+    from dermflow.review.review_cli import add_users_arguments
+
+    add_users_arguments(p, _add_config_args)
+    p.set_defaults(func=_cmd_users)
+
+
+def _add_verdicts(sub) -> None:
+    p = sub.add_parser("verdicts", help="Clinicians' verdicts: export as Parquet, list, reviewed performance (docs/review.md).")
+    from dermflow.review.review_cli import add_verdicts_arguments
+
+    add_verdicts_arguments(p, _add_config_args)
+    p.set_defaults(func=_cmd_verdicts)
+
+
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
     p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
@@ -299,7 +375,8 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_cluster, _add_report, _add_demo)
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_drift, _add_serve, _add_users, _add_verdicts,
+               _add_cluster, _add_report, _add_demo)
 
 
 VERBOSE_HELP = "Log at INFO level; third-party logs on the console; tracebacks on errors."

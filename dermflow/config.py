@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dermflow.backbones import BACKBONE_NAMES, DEFAULT_BACKBONE, backbone_spec
+from dermflow.drift_settings import DriftConfig
 
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -26,6 +27,10 @@ ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", 
 ISIC_DIAGNOSES: tuple[str, ...] = ISIC_CLASSES[:8]
 MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
+# Artefacts the painters draw (dermflow/artefacts/artefact_painters.py:ArtefactKind, whose values these are).
+ARTEFACT_KIND_NAMES: tuple[str, ...] = ("ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch")
+ArtefactKindName = Literal["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+BESIDE_THE_LESION: tuple[str, ...] = ("ruler", "ink", "dark_corners", "patch")  # painters that spare the lesion
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
 
@@ -130,6 +135,12 @@ class ModelConfig(_Section):
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
+    inpaint_artefacts: bool = Field(
+        False,
+        description="A layer at the model's input replaces thin dark structures (hair, ruler ticks, ink lines) by the "
+        "image's morphological closing (DullRazor-like), so training, TFMA and scoring all see them removed. The remedy "
+        "compared with train.artefact_augmentation and not kept (docs/trust.md, 'Artefacts').",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -211,6 +222,20 @@ class TrainConfig(_Section):
         description="Compute the frozen lower backbone's activations once per image and flip, in memory, and train the "
         "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
     )
+    artefact_augmentation: bool = Field(
+        True,
+        description="Paste random artefacts (artefact_kinds) onto training images of every class, so that no artefact "
+        "carries label information (docs/trust.md, 'Artefacts'); with feature_cache, each cached flip of an image gets "
+        "its own random artefacts. Needs augment.",
+    )
+    artefact_probability: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="Each of artefact_kinds is pasted on this share of training images, independently (of the other "
+        "kinds and of the class): with 6 kinds at 0.2, 26% of images stay clean.",
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Kinds train.artefact_augmentation pastes."
+    )
     seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
 
     @model_validator(mode="after")
@@ -229,6 +254,25 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     min_balanced_accuracy: float = Field(0.5, ge=0.0, le=1.0, description="Absolute gate on ISIC balanced accuracy.")
     max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
+    max_artefact_flip_rate: float | None = Field(
+        0.05, ge=0.0, le=1.0,
+        description="ArtefactCheck gate: not blessed when pasting any of artefact_gate_kinds onto the eval split's "
+        "images changes more than this share of predicted labels (mean of the per-class shares); null: measured, not gated.",
+    )
+    artefact_check_images: int = Field(
+        200, ge=0, description="Eval images per class the artefact check pastes artefacts onto (the first ones); 0: no check."
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and reports."
+    )
+    artefact_gate_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(BESIDE_THE_LESION),
+        description="Of artefact_kinds (others are not pasted, so not gated), those gated on: by default the ones drawn "
+        "beside the lesion (ruler, ink, "
+        "dark_corners, patch). Hair and gel bubbles lie over the lesion and may hide what a diagnosis rests on, so a "
+        "changed answer there is measured and reported, not a shortcut by itself (docs/trust.md, 'Artefacts').",
+    )
+    artefact_seed: int = Field(0, description="Seed of the artefacts the check draws (each image and kind its own).")
     age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")
 
 
@@ -299,8 +343,40 @@ class ScoreConfig(_Section):
         "(when the count changed); the workers update their progress files as often."
     )
 
+    dicom_results: Literal["none", "sr"] = Field("none", description=(
+        "'sr': per DICOM input, a DICOM SR (TID 1500) and a Grad-CAM segmentation into score.clinical_results_dir "
+        "and, with score.dicomweb_url, the PACS (docs/scoring.md#clinical-results)."))
+    fhir_results: bool = Field(False, description="Per scored image: FHIR R4B DiagnosticReport + Observations, NDJSON per run.")
+    clinical_results_dir: Path | None = Field(None, description=(
+        "Where SRs, segmentations and FHIR go (owner-only, never inside --output); required when either is on."))
+    dicomweb_url: str | None = Field(None, description=(
+        "DICOMweb root of the PACS to store into (STOW-RS), e.g. http://pacs:8042/dicom-web. Credentials: "
+        "DERMFLOW_DICOMWEB_USERNAME/_PASSWORD or _TOKEN, or score.dicomweb_conn_id; never in this URL."))
+    dicomweb_conn_id: str | None = Field(None, description="Airflow connection with the DICOMweb login and password.")
+    dicomweb_store_attempts: int = Field(3, ge=1, description="STOW-RS tries per image before its store counts as failed.")
+    dicomweb_backoff_seconds: float = Field(0.5, ge=0.0, description="Wait before a store's 2nd try; doubled before each next.")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _dicomweb_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError("score.dicomweb_url must be an http:// or https:// DICOMweb root, e.g. http://pacs:8042/dicom-web")
+        if parsed.password is not None or parsed.username is not None:
+            raise ValueError("score.dicomweb_url must not hold credentials (the config is stored with the results and in "
+                             "logs): set DERMFLOW_DICOMWEB_USERNAME and DERMFLOW_DICOMWEB_PASSWORD, or score.dicomweb_conn_id")
+        return value.rstrip("/") if value else value
+
+    def clinical_results_on(self) -> bool:
+        return self.dicom_results != "none" or self.fhir_results
+
     @model_validator(mode="after")
-    def _batch_sizes(self) -> "ScoreConfig":
+    def _consistent(self) -> "ScoreConfig":
+        if self.clinical_results_on() and self.clinical_results_dir is None:
+            raise ValueError("score.clinical_results_dir is required when score.dicom_results is 'sr' or score.fhir_results "
+                             "is true (results with patient identification never go under --output)")
+        if self.dicomweb_url and self.dicom_results == "none":
+            raise ValueError("score.dicomweb_url is set but score.dicom_results is 'none': set score.dicom_results=sr")
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
         if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:
@@ -353,6 +429,18 @@ class BeamConfig(_Section):
         ]
 
 
+def refuse_password_in_url(url: str | None, setting: str, form: str, password_file: str, env_var: str) -> str | None:
+    """Refuses a URL holding a password, saying where the password goes instead."""
+    # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
+    # config.json and provenance.json, and the logs: a password in a URL would be in all of them.
+    if url and urlparse(url).password is not None:
+        raise ValueError(
+            f"{setting} must not hold a password (the config is stored in ML Metadata, the registry and logs): "
+            f"write {form} and put the password in {password_file} or the {env_var} variable"
+        )
+    return url
+
+
 class PathsConfig(_Section):
     work_dir: Path = Field(Path("var/work"), description="TFX pipeline root, ML Metadata, checkpoints and logs.")
     registry: Path = Field(Path("var/registry"), description="Where blessed models are pushed (<registry>/<model_name>/<version>/).")
@@ -369,15 +457,8 @@ class PathsConfig(_Section):
     @field_validator("metadata_connection")
     @classmethod
     def _no_password_in_the_url(cls, value: str | None) -> str | None:
-        # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
-        # config.json and provenance.json, and the logs: a password in the URL would be in all of them.
-        if value and urlparse(value).password is not None:
-            raise ValueError(
-                "paths.metadata_connection must not hold a password (the config is stored in ML Metadata, "
-                "the registry and logs): write mysql://USER@HOST:PORT/DB and put the password in "
-                "paths.metadata_password_file (MLMD_PASSWORD=...) or the DERMFLOW_MLMD_PASSWORD variable"
-            )
-        return value
+        return refuse_password_in_url(value, "paths.metadata_connection", "mysql://USER@HOST:PORT/DB",
+                                      "paths.metadata_password_file (MLMD_PASSWORD=...)", "DERMFLOW_MLMD_PASSWORD")
 
     def resolved_pipeline_root(self) -> Path:
         return self.pipeline_root or self.work_dir / "tfx"
@@ -438,6 +519,54 @@ class ServeConfig(_Section):
     thumbnail_size: int = Field(160, gt=0, description="Side of the results thumbnails.")
 
 
+# Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).
+VERDICT_BASES: tuple[str, ...] = ("histopathology", "consensus", "follow_up", "single_expert")
+REVIEW_DATABASE_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "postgresql+psycopg2")
+
+
+class ReviewConfig(_Section):
+    """The review store: accounts, sign-ins and clinicians' verdicts (``dermflow users``, ``verdicts``, docs/review.md)."""
+
+    database_url: str = Field(
+        "sqlite:///var/review/review.sqlite",
+        description="sqlite:///PATH (WAL: a local disk only) or postgresql+psycopg2://USER@HOST:PORT/DB, no password.",
+    )
+    password_file: Path | None = Field(
+        None, description="KEY=VALUE file whose REVIEW_DB_PASSWORD is the PostgreSQL password, read at connection time "
+        "(env DERMFLOW_REVIEW_DB_PASSWORD wins); never a password in database_url.",
+    )
+    session_hours: float = Field(12.0, gt=0, description="A sign-in expires this long after it was made.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins of one name within login_window_seconds before refusing.")
+    login_window_seconds: int = Field(900, gt=0, description="The window login_max_failures counts in.")
+    queue_melanoma_band: list[float] = Field(
+        default_factory=lambda: [0.3, 0.7], description="[low, high]: rows whose melanoma probability lies inside go to the queue."
+    )
+    audit_share: float = Field(0.05, ge=0.0, le=1.0, description="Random share of confident rows sent to the queue (random_audit).")
+    audit_seed: int = Field(0, description="Seed of that random choice (the same seed picks the same rows).")
+    training_bases: list[Literal[*VERDICT_BASES]] = Field(
+        default_factory=lambda: ["histopathology", "consensus"], min_length=1,
+        description="Verdict bases whose cases become training data (issue 27); the image's current verdict must have one.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme not in REVIEW_DATABASE_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in REVIEW_DATABASE_SCHEMES)}")
+        if scheme == "sqlite" and not value.removeprefix("sqlite://").lstrip("/"):
+            raise ValueError("sqlite:// needs a file (sqlite:///var/review/review.sqlite): verdicts must persist")
+        return refuse_password_in_url(value, "review.database_url", "postgresql+psycopg2://USER@HOST:PORT/DB",
+                                      "review.password_file (REVIEW_DB_PASSWORD=...)", "DERMFLOW_REVIEW_DB_PASSWORD")
+
+    @field_validator("queue_melanoma_band")
+    @classmethod
+    def _band(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0.0 <= value[0] < value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+        return value
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
     model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
@@ -447,12 +576,14 @@ class DermflowConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     trust: TrustConfig = Field(default_factory=TrustConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -27,6 +27,7 @@ class RejectReason(StrEnum):
     UNREADABLE = "unreadable"
     NO_PIXEL_DATA = "no_pixel_data"
     UNSUPPORTED_DICOM = "unsupported_dicom"
+    INCOMPLETE_DICOM = "incomplete_dicom"
     INTERNAL_ERROR = "internal_error"
     # an ISIC archive's CSV rows and files
     DUPLICATE_ID = "duplicate_id"
@@ -56,8 +57,12 @@ REASON_DETAILS: dict[RejectReason, ReasonDetails] = {
     RejectReason.UNREADABLE: ReasonDetails("the file cannot be read (permissions, I/O, a dangling or looping link)",
                                            _FILE_STAGES),
     RejectReason.NO_PIXEL_DATA: ReasonDetails("a DICOM file without an image (no Pixel Data element)", _FILE_STAGES),
-    RejectReason.UNSUPPORTED_DICOM: ReasonDetails("a DICOM image whose transfer syntax or pixel layout has no decoder here",
-                                                  _FILE_STAGES),
+    RejectReason.UNSUPPORTED_DICOM: ReasonDetails(
+        "a DICOM file whose transfer syntax or pixel layout has no decoder here, or whose SOP class is no image "
+        "(an SR, a segmentation, a PDF)", _FILE_STAGES),
+    RejectReason.INCOMPLETE_DICOM: ReasonDetails(
+        "a DICOM image without a Study Instance, SOP Instance or SOP Class UID: its result could not go back to its study",
+        _FILE_STAGES),
     RejectReason.INTERNAL_ERROR: ReasonDetails("an unexpected error while preparing this one file (the run goes on)",
                                                (SCORING,)),
     RejectReason.DUPLICATE_ID: ReasonDetails("a repeated ground-truth CSV row (the first is kept; names no file)", (INGEST,)),

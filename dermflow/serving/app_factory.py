@@ -226,6 +226,8 @@ def create_app(
             "input_size": current.image_size(),
             "image_path": dataclasses.asdict(current.predictor.image_path),
             "metrics": current.registered.read_json("metrics.json"),
+            # The ArtefactCheck's verdict and flip rates (docs/trust.md, "Artefacts"); also inside metrics.
+            "artefact_check": (current.registered.read_json("metrics.json") or {}).get("artefacts"),
             "provenance": provenance,
             "training_data": provenance.get("data"),
             "trust": model_trust(current.registered.read_json("calibration.json")),

@@ -15,7 +15,7 @@ from dermflow.trust.out_of_scope_decision import OutOfScopeDecision, fit_out_of_
 from dermflow.trust.out_of_scope_metrics import auroc, out_of_scope_figures
 from dermflow.trust.out_of_scope_reason import WORDING, OutOfScopeReason, out_of_scope_reason
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
-from dermflow.trust.trust_fitter import OtherDiagnoses, TrustParameters, evaluate_trust, fit_trust
+from dermflow.trust.trust_fitter import OtherDiagnoses, TrustParameters, evaluate_trust, fit_halves, fit_trust
 
 __all__ = [
     "FeatureDistance",
@@ -33,6 +33,7 @@ __all__ = [
     "expected_calibration_error",
     "fit_feature_distance",
     "fit_out_of_scope_decision",
+    "fit_halves",
     "fit_temperature",
     "fit_trust",
     "memory_score",

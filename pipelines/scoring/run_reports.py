@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from dermflow.config import ISIC_CLASSES
 from dermflow.imaging import ImageRejected, decode_image, resize_max_side
 from dermflow.inference.heatmap_overlay import overlay_png
+from dermflow.pipelines.scoring.input_listing import read_input_bytes
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
 _COLUMNS = ["path", "predicted_label", "probabilities", "in_scope_score", "scored_at"]
@@ -117,11 +118,12 @@ def top_rows(rows: pa.Table, label: str, count: int) -> list[dict]:
     return records[:count]
 
 
-def gallery_html(records: list[dict], label: str, title: str, source_paths: dict[str, str], max_pixels: int) -> str:
-    """A self-contained page: each card inlines the heatmap-over-image PNG as base64."""
+def gallery_html(records: list[dict], label: str, title: str, source_paths: dict[str, str], max_pixels: int,
+                 dicomweb_conn_id: str | None = None) -> str:
+    """A self-contained page: each card inlines the heatmap-over-image PNG as base64 (pixels only, no metadata)."""
     cards = []
     for rank, record in enumerate(records, start=1):
-        image = _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels)
+        image = _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels, dicomweb_conn_id)
         picture = f'<img src="{image}" alt="Grad-CAM overlay">' if image else '<div class="missing">image not readable</div>'
         cards.append(
             f'<figure>{picture}<figcaption><b>#{rank}</b> {html.escape(record["path"])}<br>'
@@ -139,13 +141,12 @@ def gallery_html(records: list[dict], label: str, title: str, source_paths: dict
     )
 
 
-def _overlay_data_uri(record: dict, source: str | None, max_pixels: int) -> str | None:
+def _overlay_data_uri(record: dict, source: str | None, max_pixels: int, dicomweb_conn_id: str | None = None) -> str | None:
     if source is None:
         return None
     try:
-        with FileSystems.open(source, compression_type="uncompressed") as handle:
-            pixels = decode_image(handle.read(), max_pixels=max_pixels).pixels
-    except (OSError, ImageRejected):
+        pixels = decode_image(read_input_bytes(source, dicomweb_conn_id), max_pixels=max_pixels).pixels
+    except (OSError, ValueError, ImageRejected):
         return None
     heatmap = np.asarray(record["gradcam"], np.float32).reshape(record["gradcam_shape"])
     png = overlay_png(resize_max_side(pixels, GALLERY_IMAGE_SIDE), heatmap)

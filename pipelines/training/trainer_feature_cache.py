@@ -12,9 +12,10 @@ would otherwise need two). ``top`` is a Keras model over the classifier's own la
 training it trains the classifier; the exported model is the same full network either way.
 
 Augmentation must be limited to what can be precomputed: the four flips (identity, left-right,
-up-down, both), the same random choice ``RandomFlip("horizontal_and_vertical")`` makes. Each
-image's trunk output is computed once per flip and kept in memory (float32); every epoch draws
-one flip per image at random. Eval features are computed once, unflipped. Nothing is written to
+up-down, both), the same random choice ``RandomFlip("horizontal_and_vertical")`` makes, and
+random artefacts (``train.artefact_augmentation``: each flip of an image gets its own, drawn from
+the seed, the image's index and the flip). Each image's trunk output is computed once per flip and
+kept in memory (float32); every epoch draws one flip per image at random. Eval features are computed once, unflipped. Nothing is written to
 disk: a resumed Trainer recomputes the cache, then continues from its backup as before.
 """
 from __future__ import annotations
@@ -22,12 +23,14 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from dermflow.config import TrainConfig
+from dermflow.pipelines.training.trainer_augmentation import artefact_painter
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,12 @@ def flip(pixels: tf.Tensor, which: str) -> tf.Tensor:
     return pixels
 
 
+def _painted(pixels: tf.Tensor, artefacts: Callable[..., np.ndarray], keys: list[tuple[int, int, int]]) -> tf.Tensor:
+    images = np.clip(np.rint(pixels.numpy()), 0, 255).astype(np.uint8)
+    seeds = [int(np.random.default_rng(key).integers(2**31)) for key in keys]
+    return tf.constant(np.stack([artefacts(image, seed=s) for image, s in zip(images, seeds)]).astype(np.float32))
+
+
 def cache_bytes(num_examples: int, feature_shape: tuple[int, ...], variants: int) -> int:
     return int(num_examples * variants * np.prod(feature_shape) * 4)
 
@@ -155,16 +164,25 @@ class FeatureCache:
         return int(self.features.shape[0])
 
     @classmethod
-    def compute(cls, trunk: keras.Model, pixels_and_labels: tf.data.Dataset, flips: bool) -> "FeatureCache":
-        """One pass over batches of (pixels, label): the trunk's output per flip (or unflipped only)."""
+    def compute(cls, trunk: keras.Model, pixels_and_labels: tf.data.Dataset, flips: bool,
+                artefacts: Callable[..., np.ndarray] | None = None, seed: int = 0) -> "FeatureCache":
+        """One pass over batches of (pixels, label): the trunk's output per flip (or unflipped only).
+
+        ``artefacts`` (a :class:`dermflow.artefacts.RandomArtefacts`): each flip of each image gets its
+        own random artefacts, seeded by (``seed``, image index, flip), so a recomputed cache is the same.
+        """
         variants = FLIPS if flips else FLIPS[:1]
         run = tf.function(lambda x: trunk(x, training=False), reduce_retracing=True)
         per_variant: list[list[np.ndarray]] = [[] for _ in variants]
         labels = []
         for pixels, label in pixels_and_labels:
+            first = sum(len(chunk) for chunk in labels)
             labels.append(label.numpy())
             for index, which in enumerate(variants):
-                per_variant[index].append(np.asarray(run(flip(pixels, which)), dtype=np.float32))
+                flipped = flip(pixels, which)
+                if artefacts is not None:
+                    flipped = _painted(flipped, artefacts, [(seed, first + i, index) for i in range(len(label))])
+                per_variant[index].append(np.asarray(run(flipped), dtype=np.float32))
         features = np.stack([np.concatenate(chunks) for chunks in per_variant])
         return cls(features=features, labels=np.concatenate(labels).astype(np.int32))
 
@@ -217,9 +235,10 @@ def cached_training_inputs(built, set_deepest_phase_trainable, train_pixels: tf.
         log.warning("Trainer: the trunk-feature cache below %s needs %.1f GiB, more than half the free memory: "
                     "training without it", split.cut_layer, needed / 2**30)
         return None
-    log.info("Trainer: trunk-feature cache below %s, features %s, %d flip(s) per image", split.cut_layer,
-             split.feature_shape, len(FLIPS) if flips else 1)
-    train_cache = FeatureCache.compute(split.trunk, train_pixels, flips=flips)
+    artefacts = artefact_painter(train_cfg)
+    log.info("Trainer: trunk-feature cache below %s, features %s, %d flip(s) per image%s", split.cut_layer,
+             split.feature_shape, len(FLIPS) if flips else 1, ", each with random artefacts" if artefacts else "")
+    train_cache = FeatureCache.compute(split.trunk, train_pixels, flips=flips, artefacts=artefacts, seed=train_cfg.seed)
     eval_cache = FeatureCache.compute(split.trunk, eval_pixels, flips=False)
     log.info("Trainer: cached %d x %d train and %d eval feature maps (%.0f MiB)", train_cache.variants,
              len(train_cache.labels), len(eval_cache.labels), (train_cache.features.nbytes + eval_cache.features.nbytes) / 2**20)

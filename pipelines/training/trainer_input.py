@@ -8,7 +8,7 @@ in proportion (a fixed seed, so every pass has the same order). Images are decod
 (:func:`dermflow.imaging.model_input.decode_and_resize`), in parallel, cached in memory after
 decoding when they fit, then shuffled, batched and prefetched. Class imbalance is handled either
 by class weights (``balanced_class_weights``) or by oversampling (equal-weight sampling over one
-dataset per class).
+dataset per class). Training images get random artefacts after the cache (``train.artefact_augmentation``).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import tensorflow as tf
 from dermflow.config import TrainConfig
 from dermflow.imaging.model_input import decode_and_resize
 from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
+from dermflow.pipelines.training.trainer_augmentation import with_artefacts
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
@@ -177,6 +178,7 @@ def train_dataset(
         if cache:
             dataset = dataset.cache()
         dataset = dataset.shuffle(train_cfg.shuffle_buffer, seed=train_cfg.seed, reshuffle_each_iteration=True).repeat()
+    dataset = with_artefacts(dataset, train_cfg)  # after the cache: new artefacts every epoch
     return _finish(dataset.batch(global_batch_size, drop_remainder=False))
 
 

@@ -41,6 +41,7 @@ from dermflow.pipelines.training.trainer_augmentation import training_model
 from dermflow.pipelines.training.trainer_feature_cache import cached_training_inputs
 from dermflow.pipelines.training.trainer_callbacks import EpochHistory, EpochScalarSummaries, EvalSetMetrics, SwapInAveragedWeights
 from dermflow.pipelines.training.trainer_console import epoch_line
+from dermflow.pipelines.training.trainer_drift_baseline import record_baseline_after_export
 from dermflow.pipelines.training.trainer_progress import CHECKPOINTS_FOLDER, TrainingProgress, checkpoint_key
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,12 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         train_split.num_examples, eval_split.num_examples, dict(zip([*labels, *codes], train_split.class_counts)),
         strategy.num_replicas_in_sync, global_batch,
     )
+    for name, split in (("train", train_split), ("eval", eval_split)):
+        if sum(split.class_counts[:len(labels)]) == 0:
+            raise ValueError(
+                f"the {name} split holds no image of the target classes {labels}: the archive is too small for "
+                f"data.eval_fraction={cfg.data.eval_fraction} and data.test_fraction={cfg.data.test_fraction} (splits "
+                "are whole lesions); give more images, or set data.test_fraction=0 for a quick try")
     key = checkpoint_key(list(train_split.all_files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
     progress = TrainingProgress.open(cfg.paths.work_dir / CHECKPOINTS_FOLDER / key)
     if progress.run > 1:
@@ -193,9 +200,10 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         progress.finish_phase(phase.number, built.model)
 
     write_history(run_dir, progress.history)
-    parameters, calibration = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
-    calibration["abstention"] = abstention_summary(cfg, train_split)
-    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), (parameters, calibration))
+    trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
+    trust[1]["abstention"] = abstention_summary(cfg, train_split)
+    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
+    _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
 
@@ -283,6 +291,12 @@ def _fit_phase(phase: Phase, fitting: FitContext) -> None:
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
     write_json_atomically(run_dir / HISTORY_FILE, history, indent=1)
+
+
+def _record_drift_baseline(cfg: DermflowConfig, fn_args, batch_size: int, trust) -> None:
+    """The chief records the exported model's drift baseline beside it (``trainer_drift_baseline``)."""
+    if is_chief():
+        record_baseline_after_export(fn_args.serving_model_dir, list(fn_args.eval_files), batch_size, trust, cfg.trust.seed)
 
 
 def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,

@@ -6,8 +6,9 @@
 
 Node ids are stable (Airflow task ids are made from them): IsicExampleGen, ClassFilter,
 StatisticsGen, ImportSchemaGen, ExampleValidator, Trainer, LatestBlessedModelResolver, Evaluator,
-RegistryPusher. The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam options
-come from ``cfg.beam``.
+ArtefactCheck, RegistryPusher. The RegistryPusher pushes a model that the Evaluator blessed and that
+passed the ArtefactCheck (rulers, ink, patches... pasted onto the eval split: docs/trust.md, "Artefacts").
+The pipeline root and ML Metadata live where ``cfg.paths`` says; Beam options come from ``cfg.beam``.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from urllib.parse import unquote, urlparse
 from tfx import v1 as tfx
 from tfx.proto import trainer_pb2
 
+from dermflow.components.artefact_check.component import ArtefactCheck
 from dermflow.components.class_filter.component import ClassFilter
 from dermflow.components.isic_example_gen.component import IsicExampleGen
 from dermflow.components.registry_pusher.component import RegistryPusher
@@ -32,7 +34,7 @@ TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 NODE_IDS = (
     "IsicExampleGen", "ClassFilter", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-    "Trainer", "LatestBlessedModelResolver", "Evaluator", "RegistryPusher",
+    "Trainer", "LatestBlessedModelResolver", "Evaluator", "ArtefactCheck", "RegistryPusher",
 )
 
 
@@ -81,11 +83,16 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         eval_config=build_eval_config(cfg, cfg.labels.label_names()),
         example_splits=[EVAL_SPLIT],
     ).with_id("Evaluator").with_beam_pipeline_args(_in_process_on_direct_runner(cfg))
+    artefact_check = ArtefactCheck(
+        model=trainer.outputs["model"], examples=examples,
+        label_vocabulary=class_filter.outputs["label_vocabulary"], config_json=config_json,
+    ).with_id("ArtefactCheck")
     pusher = RegistryPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         evaluation=evaluator.outputs["evaluation"],
         label_vocabulary=class_filter.outputs["label_vocabulary"],
+        artefact_report=artefact_check.outputs["artefact_report"],
         model_run=trainer.outputs["model_run"],
         examples=examples,
         config_json=config_json,
@@ -96,7 +103,7 @@ def create_pipeline(cfg: DermflowConfig) -> tfx.dsl.Pipeline:
         metadata_connection_config=metadata_connection_config(cfg),
         components=[
             example_gen, class_filter, statistics_gen, schema_gen, example_validator,
-            trainer, baseline, evaluator, pusher,
+            trainer, baseline, evaluator, artefact_check, pusher,
         ],
         enable_cache=False,
         beam_pipeline_args=cfg.beam.pipeline_args(),

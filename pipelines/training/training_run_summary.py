@@ -1,11 +1,13 @@
 """What a training run did, read back from ML Metadata: per-node states, blessing, push, metrics, reason."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from dermflow.config import PathsConfig
+from dermflow.evaluation.artefact_summary import REPORT_FILE, metrics_summary
 from dermflow.evaluation.eval_config_builder import GATED_METRIC
 from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
 from dermflow.isic.label_vocabulary import read_label_names
@@ -32,24 +34,44 @@ def node_summaries(pipeline_ir: Any, paths: PathsConfig) -> dict[str, dict]:
 
 
 def summarize_training(nodes: dict[str, dict], run_id: str) -> dict:
-    """The ``run_training`` result: pushed, blessed, version, model_dir, metrics, reason (+ run_id, states)."""
+    """The ``run_training`` result: pushed, blessed, version, model_dir, metrics, artefacts, reason (+ run_id, states).
+
+    ``blessed``: by the Evaluator and by the ArtefactCheck; ``reason`` says both verdicts.
+    """
     evaluation_uri = _output_uri(nodes, "Evaluator", "evaluation")
     vocabulary_uri = _output_uri(nodes, "ClassFilter", "label_vocabulary")
     labels = read_label_names(Path(vocabulary_uri)) if vocabulary_uri else []
-    blessed = _custom_property(nodes, "Evaluator", "blessing", "blessed") == 1
+    evaluator_blessed = _custom_property(nodes, "Evaluator", "blessing", "blessed") == 1
     pushed = _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed") == 1
     metrics = read_eval_metrics(evaluation_uri, labels)["overall"] if evaluation_uri else {}
+    artefact_uri = _output_uri(nodes, "ArtefactCheck", "artefact_report")
+    artefacts = read_artefact_summary(artefact_uri)
+    reason = blessing_reason(evaluator_blessed, evaluation_uri, metrics)
+    if artefacts is not None:
+        if evaluator_blessed and not artefacts["passed"]:
+            reason = f"not blessed: {artefacts['reason']} ({reason.removeprefix('blessed: ')})"
+        else:
+            reason = f"{reason}; {artefacts['reason']}"
     return {
         "pushed": pushed,
-        "blessed": blessed,
+        "blessed": evaluator_blessed and (artefacts is None or artefacts["passed"]),
         "version": _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed_version") if pushed else None,
         "model_dir": _custom_property(nodes, "RegistryPusher", "pushed_model", "pushed_destination") if pushed else None,
         "metrics": metrics,
-        "reason": blessing_reason(blessed, evaluation_uri, metrics),
+        "artefacts": artefacts,
+        "reason": reason,
         "report": None,
         "run_id": run_id,
         "states": {node_id: summary["state"] for node_id, summary in nodes.items()},
     }
+
+
+def read_artefact_summary(uri: str | None) -> dict | None:
+    """The ArtefactCheck's figures in ``metrics.json``'s form, or None when it did not run."""
+    path = Path(uri) / REPORT_FILE if uri else None
+    if path is None or not path.is_file():
+        return None
+    return metrics_summary(json.loads(path.read_text(encoding="utf-8")))
 
 
 def blessing_reason(blessed: bool, evaluation_uri: str | None, metrics: dict) -> str:
@@ -80,6 +102,11 @@ def format_result(result: dict) -> str:
             lines.append(f"  {key}: {result['metrics'][key]}")
     for label, values in result["metrics"].get("per_class", {}).items():
         lines.append(f"  {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items() if isinstance(v, float)))
+    artefacts = (result.get("artefacts") or {}).get("per_artefact") or {}
+    if artefacts:
+        lines.append("  labels changed by pasted artefacts: " + ", ".join(
+            f"{kind} {figures['flip_rate']:.1%}" + (" FAILED" if kind in result["artefacts"]["failed_kinds"] else "")
+            for kind, figures in artefacts.items()))
     if result["model_dir"]:
         lines.append(f"  model: {result['model_dir']}")
     if result["report"]:

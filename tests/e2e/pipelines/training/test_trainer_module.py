@@ -147,6 +147,29 @@ def trained_with_test_split(tmp_path_factory):
     return tmp, cfg, splits
 
 
+def test_the_drift_baseline_is_the_test_split_through_scorings_predictor(trained_with_test_split):
+    from dermflow.monitoring.drift_baseline import read_drift_baseline
+
+    tmp, _, _ = trained_with_test_split
+    baseline = read_drift_baseline(tmp / "serving")
+    # Part B of the 16 test images: part A fitted the temperature and the class means.
+    assert (baseline.split, baseline.images) == ("test", 8) and baseline.note.startswith("part B, 8 of 16:")
+    rows = baseline.table.to_pylist()
+    assert {row["predicted_label"] for row in rows} <= {"MEL", "NV", "BCC"}
+    assert all(0 < row["mean_brightness"] < 255 and 0 < row["predicted_probability"] <= 1 for row in rows)
+    assert all(row["prediction_set_size"] >= 0 and row["out_of_scope"] in (True, False) for row in rows)
+    assert {row["width"] for row in rows} == {None}  # these examples carry no source size (ingest's do)
+
+
+def test_without_a_test_split_the_drift_baseline_is_the_eval_split_and_says_so(trained):
+    from dermflow.monitoring.drift_baseline import read_drift_baseline
+
+    tmp, _ = trained
+    baseline = read_drift_baseline(tmp / "serving")
+    assert (baseline.split, baseline.images) == ("eval", 6)  # part B: the trust values were fitted on eval too
+    assert "without a test split" in baseline.note and baseline.note.startswith("part B, 6 of 12:")
+
+
 def test_the_model_gets_one_abstention_output_per_other_diagnosis_beside_the_train_split(trained_with_test_split):
     tmp, _, _ = trained_with_test_split
     calibration = json.loads((tmp / "serving" / "assets.extra" / "calibration.json").read_text())

@@ -34,7 +34,7 @@ def _config(root: Path, **sections) -> DermflowConfig:
         "model": {"backbone": "mobilenet_v2", "alpha": 1.0, "image_size": IMAGE_SIZE, "weights": "imagenet"},
         "train": {"head_epochs": 3, "fine_tune_epochs": 1, "fine_tune_layers": 10, "batch_size": 32,
                   "early_stopping_patience": 3},
-        "eval": {"min_balanced_accuracy": 0.0},
+        "eval": {"min_balanced_accuracy": 0.0, "max_artefact_flip_rate": None, "artefact_check_images": 10},
         "beam": {"direct_running_mode": "multi_processing", "direct_num_workers": 2},  # the default runner mode
         "paths": {"work_dir": str(root / "work"), "registry": str(root / "registry")},
     }
@@ -80,6 +80,12 @@ def test_every_component_succeeds_and_the_model_is_pushed(easy_run, root):
     assert version.read_json("metrics.json")["overall"]["isic_balanced_accuracy"] == pytest.approx(
         easy_run["metrics"]["isic_balanced_accuracy"])
     assert Path(easy_run["report"]).is_file()
+    artefacts = version.read_json("metrics.json")["artefacts"]
+    assert artefacts["passed"] and not artefacts["gated"] and set(artefacts["per_artefact"]) == {
+        "ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"}
+    assert easy_run["artefacts"] == artefacts and "artefact check: measured, not gated" in easy_run["reason"]
+    assert (version.saved_model_dir / "assets.extra" / "artefact_check" / "examples" / "ruler.png").is_file()
+    assert "Artefacts: does the answer change" in Path(easy_run["report"]).read_text()
 
 
 def test_the_pushed_signatures_give_probabilities_that_agree_with_the_keras_model(easy_run, sample_images):

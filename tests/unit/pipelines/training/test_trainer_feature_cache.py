@@ -132,3 +132,28 @@ def test_a_cache_that_would_not_fit_in_memory_is_not_built(monkeypatch):
         built, lambda: set_backbone_trainable(built.model, 3), data, data, 2, TrainConfig(), num_examples=8)
     assert result is None
     assert asked == [8 * len(FLIPS) * 8 * 8 * 64 * 4]  # block3_pool: 8x8x64 float32 per image and flip
+
+
+def _lesion_photos(count: int, size: int = 32) -> np.ndarray:
+    from dermflow.synthetic.photo_renderer import render_image
+
+    return np.stack([render_image("NV", image_size=size, seed=0, index=i)[0] for i in range(count)]).astype("float32")
+
+
+def test_cached_flips_get_their_own_artefacts_and_a_recomputed_cache_is_the_same():
+    from dermflow.artefacts import RandomArtefacts
+
+    built = _small_cnn(3)
+    split = split_at_frozen_trunk(built.model)
+    pixels, labels = _lesion_photos(6), np.arange(6, dtype=np.int32) % NUM_CLASSES
+    data = tf.data.Dataset.from_tensor_slices((pixels, labels)).batch(4)
+    every = RandomArtefacts(kinds=("ruler", "patch"), probability=1.0)
+    painted = FeatureCache.compute(split.trunk, data, flips=True, artefacts=every, seed=5)
+    again = FeatureCache.compute(split.trunk, data, flips=True, artefacts=every, seed=5)
+    clean = FeatureCache.compute(split.trunk, data, flips=True)
+    np.testing.assert_array_equal(painted.features, again.features)  # a resumed Trainer recomputes this very cache
+    for variant in range(len(FLIPS)):
+        for example in range(6):
+            assert not np.allclose(painted.features[variant, example], clean.features[variant, example])
+    other_seed = FeatureCache.compute(split.trunk, data, flips=True, artefacts=every, seed=6)
+    assert not np.allclose(other_seed.features, painted.features)

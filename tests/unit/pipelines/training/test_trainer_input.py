@@ -75,12 +75,22 @@ def test_eval_dataset_yields_every_example_once_in_order_with_its_label(imbalanc
 def test_train_dataset_batches_have_the_global_batch_shape(imbalanced_split, imbalance):
     pattern, _ = imbalanced_split
     summary = trainer_input.summarize_split([pattern], num_classes=3)
-    cfg = TrainConfig(imbalance=imbalance, shuffle_buffer=64)
+    cfg = TrainConfig(imbalance=imbalance, shuffle_buffer=64, artefact_augmentation=False)  # plain greys to compare
     pixels, labels = next(iter(trainer_input.train_dataset(summary, IMAGE_SIZE, 16, cfg)))
     assert pixels.shape == (16, IMAGE_SIZE, IMAGE_SIZE, 3) and pixels.dtype == tf.float32
     assert labels.shape == (16,) and labels.dtype == tf.int32
     grey = tf.reduce_mean(pixels, axis=[1, 2, 3]).numpy()
     np.testing.assert_allclose(grey, [GREY[int(label)] for label in labels], atol=3.0)
+
+
+def test_train_dataset_images_carry_artefacts_by_default(imbalanced_split):
+    pattern, _ = imbalanced_split
+    summary = trainer_input.summarize_split([pattern], num_classes=3)
+    cfg = TrainConfig(shuffle_buffer=64, artefact_probability=1.0, artefact_kinds=["ink", "patch"])
+    pixels, labels = next(iter(trainer_input.train_dataset(summary, IMAGE_SIZE, 16, cfg)))
+    flat = pixels.numpy().reshape(16, -1, 3)
+    plain = np.array([GREY[int(label)] for label in labels])[:, None, None]
+    assert all((np.abs(image - grey).max(axis=1) > 20).mean() > 0.01 for image, grey in zip(flat, plain))
 
 
 def _label_fractions(dataset: tf.data.Dataset, batches: int) -> np.ndarray:
