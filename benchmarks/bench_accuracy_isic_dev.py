@@ -2,6 +2,8 @@
 
     python benchmarks/bench_accuracy_isic_dev.py [--data-root DIR] [--set train.preset=fast ...] [--report-split test]
     python benchmarks/bench_accuracy_isic_dev.py --reuse-outputs WORK/head_outputs.npz --work-dir WORK   # figures only
+    python benchmarks/bench_accuracy_isic_dev.py --examples-from WORK0/tfx --skip-path-check --set train.seed=1 \
+        --set trust.abstention_exclude=[DF] --work-dir WORK1     # the Trainer alone, on an earlier run's examples
 
 With ``--report-split test`` (``data.test_fraction`` > 0, e.g. ``--set data.test_fraction=0.2``) the
 figures are those of the lesion-grouped test split, which chose nothing: early stopping and the
@@ -9,8 +11,11 @@ settings are chosen on eval. ``trainer_cpu_seconds`` is the Trainer alone (its p
 every thread; feature cache included), measured by a wrapper around ``run_fn``.
 
 MEL / NV / BCC (the default labels), default model and training settings, IsicExampleGen's
-lesion-grouped split (``data.eval_fraction`` 0.2: train on 80% of the lesions, evaluate on the
-rest), then IsicExampleGen -> ClassFilter -> Trainer by LocalDagRunner. The exported ``.keras``
+lesion-grouped split (the defaults: ``data.eval_fraction`` 0.15, ``data.test_fraction`` 0.2), then
+IsicExampleGen -> ClassFilter -> Trainer by LocalDagRunner. ``--examples-from`` runs the Trainer's
+``run_fn`` alone on the ClassFilter output of an earlier run's pipeline root (the same images and
+splits, for runs that differ in the training only: seeds, ``trust.abstention``; the abstention
+sweep, ``abstention_benchmark.py``). The exported ``.keras``
 model is then scored on the eval split through the Trainer's own input pipeline (every image
 resized the same way to ``model.image_size``; the source resolution, which correlates with the
 class in this sample, is never a feature).
@@ -104,7 +109,8 @@ def newest(pattern: str, root: Path) -> Path:
     return max(root.glob(pattern), key=lambda path: path.stat().st_mtime)
 
 
-def evaluate(cfg: DermflowConfig, root: Path, split: str = "eval") -> dict:
+def evaluate(cfg: DermflowConfig, root: Path, split: str = "eval", check_paths: bool = True,
+             examples_root: Path | None = None) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from dermflow.models import load_keras_model
@@ -113,18 +119,19 @@ def evaluate(cfg: DermflowConfig, root: Path, split: str = "eval") -> dict:
 
     labels = cfg.labels.label_names()
     serving = newest("Trainer/model/*/Format-Serving", root)
-    eval_split = newest(f"ClassFilter/filtered_examples/*/Split-{split}", root)
+    eval_split = newest(f"ClassFilter/filtered_examples/*/Split-{split}", examples_root or root)
     model = load_keras_model(serving / "assets.extra" / "model.keras")
     summary = trainer_input.summarize_split([str(eval_split / "*")], len(labels))
     data = trainer_input.eval_dataset(summary, cfg.model.image_size, cfg.train.batch_size)
     truth = np.concatenate([y for _, y in data.as_numpy_iterator()])
-    probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
+    probabilities = model.predict(data.map(lambda x, _: x), verbose=0)[:, : len(labels)]  # targets, renormalised
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
     predicted = probabilities.argmax(axis=1)
     positive = labels.index(cfg.labels.positive_label)
     run_dir = newest("Trainer/model_run/*", root)
     history = json.loads((run_dir / "history.json").read_text())
     trainer_cpu = json.loads((run_dir / TRAINER_CPU_FILE).read_text()) if (run_dir / TRAINER_CPU_FILE).is_file() else {}
-    paths = compare_paths(cfg, serving, eval_split)
+    paths = compare_paths(cfg, serving, eval_split) if check_paths else {}
     return {
         **paths,
         "split": split,
@@ -176,20 +183,36 @@ def compare_paths(cfg: DermflowConfig, serving: Path, eval_split: Path) -> dict:
 
 OUTPUT_FIELDS = ("logits", "features", "labels", "label_names", "lesion_ids", "image_ids")
 HEAD_OUTPUTS_FILE = "head_outputs.npz"
+RUN_FILE = "run.json"
 TRUST_FIGURES_FILE = "trust_figures.json"
 
 
-def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path) -> dict:
+def run_trainer_alone(cfg: DermflowConfig, examples_root: Path, root: Path) -> None:
+    """The Trainer's ``run_fn`` (timed) on ``examples_root``'s ClassFilter output, laid out as TFX would under ``root``."""
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from dermflow.pipelines.training.trainer_module import CONFIG_KEY
+
+    filtered = newest("ClassFilter/filtered_examples/*", examples_root)
+    serving, run_dir = root / "Trainer" / "model" / "1" / "Format-Serving", root / "Trainer" / "model_run" / "1"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timed_run_fn(FnArgs(train_files=[str(filtered / "Split-train" / "*")], eval_files=[str(filtered / "Split-eval" / "*")],
+                        serving_model_dir=str(serving), model_run_dir=str(run_dir),
+                        custom_config={CONFIG_KEY: cfg.to_json()}))
+
+
+def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path, examples_root: Path | None = None,
+                         splits: tuple[str, ...] = ("eval", "test")) -> dict:
     """{split: (targets, others)} of the eval and test splits from the exported model; saved to ``out_file``."""
     from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
     from dermflow.models import load_keras_model
     from dermflow.pipelines.training.trainer_calibration import read_head_outputs
 
     serving = newest("Trainer/model/*/Format-Serving", root)
-    filtered = newest("ClassFilter/filtered_examples/*", root)
+    filtered = newest("ClassFilter/filtered_examples/*", examples_root or root)
     model = load_keras_model(serving / "assets.extra" / "model.keras")
     outputs, arrays = {}, {}
-    for split in ("eval", "test"):
+    for split in splits:
         patterns = [str(filtered / f"Split-{split}" / "*")]
         pair = (read_head_outputs(model, patterns, cfg.train.batch_size),
                 read_head_outputs(model, out_of_scope_patterns(patterns), cfg.train.batch_size))
@@ -197,6 +220,7 @@ def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path) -> dic
         for kind, images in zip(("targets", "others"), pair):
             for name in OUTPUT_FIELDS:
                 arrays[f"{split}/{kind}/{name}"] = getattr(images, name)
+    arrays["num_targets"] = np.array(len(cfg.labels.label_names()))
     np.savez_compressed(out_file, **arrays)
     return outputs
 
@@ -205,8 +229,11 @@ def load_head_outputs(path: Path) -> dict:
     from types import SimpleNamespace
 
     data = np.load(path)
-    return {split: tuple(SimpleNamespace(**{name: data[f"{split}/{kind}/{name}"] for name in OUTPUT_FIELDS})
-                         for kind in ("targets", "others")) for split in ("eval", "test")}
+    outputs = {split: tuple(SimpleNamespace(**{name: data[f"{split}/{kind}/{name}"] for name in OUTPUT_FIELDS})
+                            for kind in ("targets", "others")) for split in ("eval", "test")
+               if f"{split}/targets/logits" in data}
+    outputs["num_targets"] = int(data["num_targets"]) if "num_targets" in data else None
+    return outputs
 
 
 def report_trust(cfg: DermflowConfig, outputs: dict, work: Path, draws: int, trainer_calibration: dict | None) -> dict:
@@ -232,6 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap-draws", type=int, default=None, help="Default: dermflow.trust.bootstrap's.")
     parser.add_argument("--reuse-outputs", type=Path, metavar="NPZ",
                         help=f"Only the trust figures, from a {HEAD_OUTPUTS_FILE} of an earlier run (no training).")
+    parser.add_argument("--examples-from", type=Path, metavar="PIPELINE_ROOT",
+                        help="Run the Trainer alone on this earlier run's ClassFilter output (no ingest).")
+    parser.add_argument("--outputs-only", action="store_true",
+                        help=f"Write {HEAD_OUTPUTS_FILE} of the test split only, without the trust figures "
+                             "(abstention_benchmark.py reads it).")
+    parser.add_argument("--skip-path-check", action="store_true",
+                        help="Do not score the eval split again through serving_default and the scoring path.")
     args = parser.parse_args(argv)
     if not args.reuse_outputs and not (args.data_root / "ISIC_2019_Training_GroundTruth.csv").is_file():
         print(f"skipped: no ISIC sample at {args.data_root} (../shared/data/isic2019-dev; --data-root DIR)",
@@ -248,14 +282,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     start = time.perf_counter()
-    root = run_pipeline(cfg)
+    if args.examples_from:
+        root = cfg.paths.resolved_pipeline_root()
+        run_trainer_alone(cfg, args.examples_from, root)
+    else:
+        root = run_pipeline(cfg)
     wall = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = sum(u.ru_utime + u.ru_stime for u in usage)
     if args.report_split == "test" and cfg.data.test_fraction <= 0:
         print("--report-split test needs --set data.test_fraction=...", file=sys.stderr)
         return 2
-    result = evaluate(cfg, root, args.report_split)
+    result = evaluate(cfg, root, args.report_split, not args.skip_path_check, args.examples_from)
     result.update(pipeline_wall_seconds=wall, pipeline_cpu_seconds=cpu)
     print(json.dumps(result, indent=2))
     print(f"ISIC balanced accuracy {result['balanced_accuracy']:.3f} (goal >= 0.88; frozen backbone + logistic "
@@ -263,10 +301,12 @@ def main(argv: list[str] | None = None) -> int:
           f"(goal >= 0.95) on {args.report_split}, training steps {result['train_step_seconds'] / 60:.1f} min, "
           f"Trainer {(result['trainer_cpu_seconds'] or float('nan')) / 60:.1f} CPU-min, "
           f"pipeline {wall / 60:.1f} min wall / {cpu / 60:.1f} min CPU")
-    print(f"eval split through serving_default (TFMA's path) BMA {result['evaluated_path_balanced_accuracy']:.4f}, "
-          f"original files through the scoring path BMA {result['scoring_path_balanced_accuracy']:.4f}; "
-          f"{result['scoring_vs_evaluated_label_differences']} labels differ, "
-          f"max |dp| {result['scoring_vs_evaluated_max_abs_probability_difference']:.2e}")
+    (work / RUN_FILE).write_text(json.dumps({**result, "overrides": args.overrides}, indent=2, default=float) + "\n")
+    if not args.skip_path_check:
+        print(f"eval split through serving_default (TFMA's path) BMA {result['evaluated_path_balanced_accuracy']:.4f}, "
+              f"original files through the scoring path BMA {result['scoring_path_balanced_accuracy']:.4f}; "
+              f"{result['scoring_vs_evaluated_label_differences']} labels differ, "
+              f"max |dp| {result['scoring_vs_evaluated_max_abs_probability_difference']:.2e}")
     if cfg.data.test_fraction <= 0:
         print("trust figures skipped: they need a test split (--set data.test_fraction=0.2)", file=sys.stderr)
         return 0
@@ -274,7 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     calibration_file = serving / "assets.extra" / "calibration.json"
     trainer_calibration = json.loads(calibration_file.read_text()) if calibration_file.is_file() else None
     start = time.perf_counter()
-    outputs = extract_head_outputs(cfg, root, work / HEAD_OUTPUTS_FILE)
+    outputs = extract_head_outputs(cfg, root, work / HEAD_OUTPUTS_FILE, args.examples_from,
+                                   ("test",) if args.outputs_only else ("eval", "test"))
+    if args.outputs_only:
+        print(f"head outputs: {work / HEAD_OUTPUTS_FILE} ({time.perf_counter() - start:.0f} s)")
+        return 0
+    outputs["num_targets"] = len(cfg.labels.label_names())
     report_trust(cfg, outputs, work, draws, trainer_calibration)
     print(f"trust figures: {time.perf_counter() - start:.0f} s (extraction + fits + bootstrap)")
     return 0

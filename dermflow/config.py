@@ -294,26 +294,23 @@ class TrustConfig(_Section):
     conformal_coverage: float = Field(
         0.90, gt=0.0, lt=1.0, description="Probability that the prediction set holds the true label (marginal)."
     )
-    other_class_weight: float = Field(
-        2.0, ge=0.0,
-        description="beta of the out-of-scope score d_in + beta (d_in - d_other): weight of 'closer to a known other "
-                    "diagnosis (ClassFilter's out-of-scope examples) than to any target'; 0: novelty only. 2: best of 0-8 on the "
-                    "real sample's eval split (docs/trust.md).",
+    abstention: Literal["hod", "none"] = Field(
+        "hod",
+        description="hod: the Trainer also trains one abstention output per other ISIC diagnosis of the train split "
+                    "(ClassFilter's out-of-scope examples; Roy et al. 2022's hierarchical outlier detection loss), and the "
+                    "out-of-scope decision adds their summed probability (memory) to the feature distance (novelty); "
+                    "none: the targets only, the feature distance alone. Default hod: on the real sample it flags far more "
+                    "of the known other diagnoses at the same retention, and no less novelty (docs/trust.md).",
     )
-    other_classifier: Literal["off", "either_pvalue", "weighted_sum"] = Field(
-        "off",
-        description="How a logistic regression, targets vs the other diagnoses (fitted on part A beside the means), enters "
-                    "the out-of-scope score: either_pvalue: out of scope when the feature-distance score or the classifier "
-                    "is unusual for part B's in-scope images; weighted_sum: standardised distance + "
-                    "other_classifier_weight * standardised logit; off: the feature-distance score alone (also without "
-                    "enough other-diagnosis images). Default off: on the real sample it ranks known other diagnoses "
-                    "better but flags no more of them and is weaker on unseen ones (docs/trust.md).",
+    abstention_coarse_weight: float = Field(
+        1.0, ge=0.0,
+        description="Weight of HOD's coarse term, -log(summed probability of the example's group: targets or other "
+                    "diagnoses), beside the fine-grained cross-entropy over every output; 0: the fine term alone.",
     )
-    other_classifier_c: float = Field(
-        1.0, gt=0.0, description="Inverse L2 penalty (scikit-learn's C) of that logistic regression, on standardised features."
-    )
-    other_classifier_weight: float = Field(
-        1.0, ge=0.0, description="gamma of other_classifier=weighted_sum: the standardised logit's weight beside the distance's."
+    abstention_exclude: list[str] = Field(
+        default_factory=list,
+        description="Other diagnoses (ISIC codes) given no abstention output: their images are not trained on (the "
+                    "benchmark's leave-one-diagnosis-out novelty runs).",
     )
     ece_bins: int = Field(15, ge=2, description="Equal-width confidence bins of the expected calibration error.")
     max_ece: float | None = Field(
@@ -321,6 +318,14 @@ class TrustConfig(_Section):
         "split, half of which fitted the temperature: lenient; docs/training.md#gates-blessing)."
     )
     seed: int = Field(0, description="Seed of the random A/B halves of the held-out data.")
+
+    @field_validator("abstention_exclude")
+    @classmethod
+    def _isic_diagnoses(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(ISIC_DIAGNOSES))
+        if unknown:
+            raise ValueError(f"unknown ISIC diagnoses {unknown}; one of {list(ISIC_DIAGNOSES)}")
+        return value
 
 
 class ScoreConfig(_Section):
@@ -658,7 +663,7 @@ class ConfigError(ValueError):
 
 class ConfigYamlLoader(yaml.SafeLoader):
     """YAML as dermflow's config reads it: only ``true``/``false`` are booleans (YAML 1.2), so ``off``, ``on``,
-    ``yes`` and ``no`` reach string-valued keys as written (``trust.other_classifier: off``); a boolean key
+    ``yes`` and ``no`` reach string-valued keys as written (``train.mixed_precision: off``); a boolean key
     still takes them, as pydantic reads those words."""
 
 

@@ -22,8 +22,10 @@ import pyarrow as pa
 
 from dermflow.imaging.rejection import SCORING, reasons_of
 
-SCHEMA_VERSION = "3"  # 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size (docs/trust.md)
-# 3: gradcam_in_lesion, attention_off_lesion, lesion_area (docs/trust.md, "Artefacts"); mean_brightness, mean colour (the drift check)
+# 2: in_scope_score, out_of_scope, prediction_set, prediction_set_size; 3: out_of_scope_reason,
+# other_diagnosis_probability (docs/trust.md), gradcam_in_lesion, attention_off_lesion, lesion_area (docs/trust.md,
+# "Artefacts"), mean_brightness and mean colour (the drift check)
+SCHEMA_VERSION = "3"
 PREDICTION_PARTITIONS: tuple[str, ...] = ("model_version", "scored_date")
 ERROR_PARTITIONS: tuple[str, ...] = ("run_id",)
 
@@ -69,8 +71,10 @@ PREDICTIONS_SCHEMA = table_schema([
     described_field("predicted_index", pa.int32(), "Index of predicted_label in the model's label order."),
     described_field("predicted_probability", pa.float32(), "Probability of predicted_label."),
     described_field("probabilities", pa.map_(pa.string(), pa.float32()), "Calibrated softmax probability per label (temperature fitted on held-out data; keys in the model's label order; they sum to 1)."),
-    described_field("in_scope_score", pa.float32(), "In (0, 1]: share of held-out in-scope images whose penultimate features were at least as far from the model's classes; low = unlike every class the model knows. Null for a model without calibration.", nullable=True),
+    described_field("in_scope_score", pa.float32(), "In (0, 1]: share of held-out in-scope images at least as unusual by the out-of-scope decision (the larger of two ranks: how like another diagnosis the abstention outputs find it, how far its features lie from the model's classes); low = out of scope. Null for a model without calibration.", nullable=True),
     described_field("out_of_scope", pa.bool_(), "True when the image looks like none of the model's classes (another diagnosis, not dermoscopy); threshold keeps trust.in_scope_retention of held-out in-scope images. Null for a model without calibration.", nullable=True),
+    described_field("out_of_scope_reason", pa.string(), "Which signal raised out_of_scope: 'other_diagnosis' (looks like another diagnosis, one this model does not report), 'novel' (looks unlike anything the model knows) or 'other_diagnosis_and_novel'. Null when in scope, and for models without calibration or from before schema 3.", nullable=True),
+    described_field("other_diagnosis_probability", pa.float32(), "Summed probability of the model's abstention outputs (one per other ISIC diagnosis it was trained on, trust.abstention: hod): how much it looks like a diagnosis the model does not report. Not recalibrated. Null for a model trained without them.", nullable=True),
     described_field("prediction_set", pa.list_(pa.string()), "Conformal prediction set: labels that together hold the true label with probability trust.conformal_coverage (marginal, for in-scope images exchangeable with the held-out ones). Empty or full set: do not rely on the label. Null for a model without calibration.", nullable=True),
     described_field("prediction_set_size", pa.int32(), "Number of labels in prediction_set; 1 = the model commits to one label.", nullable=True),
     described_field("gradcam", pa.list_(pa.float32()), "Raw Grad-CAM map of the predicted class in [0, 1], row-major, at the model's feature-map resolution."),

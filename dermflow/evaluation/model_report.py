@@ -206,7 +206,8 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
                      _table(["metric", "value"], [[k, _fmt(v)] for k, v in reviewed.items() if k != "per_class"])]
     calibration = version.read_json(CALIBRATION_FILE)
     if calibration:
-        sections += ["<h2>Trust: calibration, out of scope, prediction sets</h2>", _trust_table(calibration)]
+        sections += ["<h2>Trust: calibration, out of scope, prediction sets</h2>", *_flag_warning(calibration),
+                     _trust_table(calibration)]
     sections.append(artefact_section(load_artefact_report(version), lambda name: _read_artefact_file(version, name)))
     for title, picture in pictures.items():
         sections.append(f"<h2>{html.escape(title)}</h2>")
@@ -226,33 +227,43 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
 
 
+def _flag_warning(calibration: dict) -> list[str]:
+    """A warning paragraph when the out-of-scope flag cannot keep its retention (too few held-out images)."""
+    scope = calibration.get("out_of_scope") or {}
+    flag = scope.get("flag") or {}
+    if not (calibration.get("fit") or {}).get("fitted") or flag.get("status", "retention") == "retention":
+        return []
+    return [f"<p class='warning'><b>The out-of-scope flag cannot keep {_fmt(scope.get('in_scope_retention'))} of "
+            f"in-scope images</b>: {html.escape(str(flag.get('promise', '')))}.</p>"]
+
+
 def _trust_table(calibration: dict) -> str:
     fit = calibration.get("fit", {})
     evaluation = calibration.get("evaluation", {})
     scope = calibration.get("out_of_scope", {})
     conformal = calibration.get("conformal", {})
     others = evaluation.get("out_of_scope", {})  # the eval split's other diagnoses against its targets
-    classifier = scope.get("other_classifier") or {}
-    combination = scope.get("combination") or {}
+    abstention = calibration.get("abstention") or {}
+    flag = scope.get("flag") or {}
+    flagged_by = others.get("other_flagged_by") or {}
     rows = [
         ["temperature", _fmt(calibration.get("temperature"))],
         ["fitted on", f"{fit.get('split', 'n/a')} split, sizes {fit.get('sizes', 'n/a')}"],
         ["top-label ECE before / after (fit part B)", f"{_fmt(fit.get('ece_before'))} / {_fmt(fit.get('ece_after'))}"],
         ["top-label ECE before / after (evaluation)", f"{_fmt(evaluation.get('ece_before'))} / {_fmt(evaluation.get('ece_after'))}"],
         ["class-wise ECE after (evaluation)", _fmt(evaluation.get("classwise_ece_after"))],
-        ["out-of-scope method", str(scope.get("method", "n/a"))],
-        ["in-scope retention / threshold", f"{_fmt(scope.get('in_scope_retention'))} / {_fmt(scope.get('distance_threshold'))}"],
+        ["abstention outputs (trained on)", f"{abstention.get('method', 'n/a')}: {', '.join(abstention.get('codes') or []) or 'none'}"
+                                            + (f" ({abstention['note']})" if abstention.get("note") else "")],
+        ["out-of-scope signals", ", ".join(scope.get("signals") or []) or "n/a"],
+        ["in-scope retention / decision threshold", f"{_fmt(scope.get('in_scope_retention'))} / {_fmt(scope.get('decision_threshold'))}"],
+        ["out-of-scope flag", f"{flag.get('status', 'n/a')}: {flag.get('promise', '')}"],
         ["in-scope images flagged (evaluation)", _fmt(evaluation.get("in_scope_flag_rate"))],
-        ["other diagnoses used / weight beta", f"{', '.join(scope.get('other_classes') or []) or 'none'} / "
-                                               f"{_fmt(scope.get('other_class_weight'))}"],
-        ["other-diagnosis classifier C / combination",
-         f"{_fmt(classifier.get('regularisation_c'))} / {combination.get('method')}" if classifier else "none"],
-        ["out-of-scope AUROC, detector / max softmax (evaluation)",
+        ["out-of-scope AUROC, decision / max softmax (evaluation)",
          f"{_fmt(others.get('auroc'))} / {_fmt(others.get('auroc_max_softmax'))}"],
-        *([["out-of-scope AUROC, feature distance / classifier alone (evaluation)",
-            f"{_fmt(others.get('auroc_feature_distance'))} / {_fmt(others.get('auroc_other_classifier'))}"]]
-          if "auroc_other_classifier" in others else []),
-        ["other diagnoses flagged (evaluation)", _fmt(others.get("other_flag_rate"))],
+        ["out-of-scope AUROC, novelty / memory alone (evaluation)",
+         f"{_fmt(others.get('auroc_novelty'))} / {_fmt(others.get('auroc_memory'))}"],
+        ["other diagnoses flagged (evaluation): all / by memory / by novelty",
+         f"{_fmt(others.get('other_flag_rate'))} / {_fmt(flagged_by.get('memory'))} / {_fmt(flagged_by.get('novelty'))}"],
         ["conformal coverage target / quantile", f"{_fmt(conformal.get('coverage'))} / {_fmt(conformal.get('quantile'))}"],
         ["coverage / mean set size / committed (evaluation)",
          f"{_fmt(evaluation.get('coverage'))} / {_fmt(evaluation.get('mean_set_size'))} / {_fmt(evaluation.get('committed_share'))}"],

@@ -6,7 +6,8 @@ gets one answer wherever it is scored:
     predictor = LesionPredictor.load(registered.saved_model_dir, max_pixels=cfg.score.max_image_pixels)
     prepared = predictor.prepare(file_bytes)          # NormalizedJpeg, as ingest made it (raises ImageRejected)
     [prediction] = predictor.predict([prepared.data])  # LesionPrediction: probabilities, label, Grad-CAM,
-                                                       #   in_scope_score, out_of_scope, prediction_set,
+                                                       #   in_scope_score, out_of_scope (+ its reason),
+                                                       #   other_diagnosis_probability, prediction_set,
                                                        #   gradcam_in_lesion, attention_off_lesion, lesion_area
 
 ``prepare`` applies the exact normalisation that ingest applied to the training and evaluation
@@ -26,8 +27,11 @@ from dermflow.imaging.jpeg_normalizer import NormalizedJpeg
 from dermflow.imaging.lesion_mask import lesion_attention, lesion_mask_of_jpeg
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
 from dermflow.models.export_layout import read_export_image_path, read_exported_labels
+from dermflow.trust.out_of_scope_reason import out_of_scope_reason
 
 SIGNATURE = "gradcam_images"
+_TRUST_OUTPUTS = ("in_scope_score", "out_of_scope", "out_of_scope_other_diagnosis", "out_of_scope_novel",
+                  "prediction_set", "other_diagnosis_probability")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,11 @@ class LesionPrediction:
     # docs/trust.md; None for a model exported without them (before calibration existed):
     in_scope_score: float | None = None  # in (0, 1]: share of held-out in-scope images at least this unusual
     out_of_scope: bool | None = None  # the image looks like none of the model's classes
+    # Which signal raised the flag (an OutOfScopeReason's value: "other_diagnosis", "novel", ...); None in scope:
+    out_of_scope_reason: str | None = None
     prediction_set: tuple[str, ...] | None = None  # labels that together cover the truth at the configured rate
+    # The abstention outputs' summed probability; None for a model trained without them (trust.abstention: none):
+    other_diagnosis_probability: float | None = None
     # Where the Grad-CAM lies against the lesion (dermflow.imaging.lesion_mask, the artefact check's mask);
     # None when no lesion mask was found:
     gradcam_in_lesion: float | None = None  # share of the Grad-CAM's mass inside the lesion mask, 0..1
@@ -87,19 +95,31 @@ class LesionPredictor:
         heatmaps = outputs["gradcam"].numpy().astype(np.float32)
         if probabilities.shape[1] != len(self.labels):
             raise ValueError(f"the model returned {probabilities.shape[1]} probabilities for {len(self.labels)} labels")
-        in_scope = outputs["in_scope_score"].numpy() if "in_scope_score" in outputs else None
-        flagged = outputs["out_of_scope"].numpy() if "out_of_scope" in outputs else None
-        sets = outputs["prediction_set"].numpy() if "prediction_set" in outputs else None
+        trust = {key: outputs[key].numpy() for key in _TRUST_OUTPUTS if key in outputs}
         return [
             LesionPrediction(
                 probabilities[i], int(predicted[i]), self.labels[int(predicted[i])], heatmaps[i],
-                in_scope_score=None if in_scope is None else float(in_scope[i]),
-                out_of_scope=None if flagged is None else bool(flagged[i]),
-                prediction_set=None if sets is None else tuple(l for l, keep in zip(self.labels, sets[i]) if keep),
+                **self._trust_fields(trust, i),
                 **(attention_fields(images[i], heatmaps[i]) if lesion_attention else {}),
             )
             for i in range(len(images))
         ]
+
+    def _trust_fields(self, trust: dict[str, np.ndarray], i: int) -> dict:
+        """LesionPrediction's trust fields of image ``i`` (None where the model has no such output)."""
+        flagged = trust.get("out_of_scope")
+        reason = None
+        if flagged is not None and "out_of_scope_novel" in trust:
+            reason = out_of_scope_reason(bool(trust["out_of_scope_other_diagnosis"][i]), bool(trust["out_of_scope_novel"][i]))
+        sets = trust.get("prediction_set")
+        other = trust.get("other_diagnosis_probability")
+        return {
+            "in_scope_score": float(trust["in_scope_score"][i]) if "in_scope_score" in trust else None,
+            "out_of_scope": None if flagged is None else bool(flagged[i]),
+            "out_of_scope_reason": None if reason is None else reason.value,
+            "prediction_set": None if sets is None else tuple(l for l, keep in zip(self.labels, sets[i]) if keep),
+            "other_diagnosis_probability": None if other is None else float(other[i]),
+        }
 
 
 def attention_fields(prepared_jpeg: bytes, gradcam: np.ndarray) -> dict:

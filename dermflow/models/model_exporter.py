@@ -7,11 +7,14 @@
       gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam, + trust
       assets.extra/model.keras  labels.txt  weights_provenance.json  calibration.json
 
-"+ trust" (every signature, docs/trust.md): ``probabilities`` are calibrated (softmax of logits /
-temperature; they sum to 1), ``in_scope_score`` float32 [None] in (0, 1], ``out_of_scope`` bool [None],
-``prediction_set`` bool [None, C] and ``prediction_set_size`` int32 [None]. The fitted values
-(:class:`dermflow.trust.TrustParameters`: the feature-distance detector, the other-diagnosis
-classifier and the constants that combine the two) are variables of the exported module.
+"+ trust" (every signature, docs/trust.md): ``probabilities`` are the target classes' only, renormalised
+over the targets and calibrated (softmax of the target logits / temperature; they sum to 1),
+``in_scope_score`` float32 [None] in (0, 1], ``out_of_scope`` bool [None] and which signal raised it
+(``out_of_scope_other_diagnosis``: memory, ``out_of_scope_novel``: novelty; bool [None] each),
+``prediction_set`` bool [None, C] and ``prediction_set_size`` int32 [None]; a model with abstention
+outputs (``trust.abstention: hod``) also returns ``other_diagnosis_probability`` float32 [None], their
+summed probability. The fitted values (:class:`dermflow.trust.TrustParameters`: the feature-distance
+detector and the out-of-scope decision's references) are variables of the exported module.
 
 Images are decoded and resized in-graph by :func:`dermflow.imaging.model_input.decode_and_resize`,
 the same function the trainer's tf.data uses. ``serving_default`` is what TFMA's Evaluator calls;
@@ -70,8 +73,9 @@ class ClassifierServing(tf.Module):
         self.model = built.model
         self.output_dense = built.model.get_layer(OUTPUT_LAYER)
         self.head_model = head_model(built)
-        self.gradcam = GradCam(built.model, built.gradcam_layer)
-        self.trust = TrustHead(trust or TrustParameters.identity(built.num_classes, dense_input_dim(built)))
+        self.gradcam = GradCam(built.model, built.gradcam_layer, built.num_classes)
+        self.trust = TrustHead(trust or TrustParameters.identity(built.num_classes, dense_input_dim(built)),
+                               built.num_outputs)
         self.image_size = built.image_size
         size = self.image_size
         self.serving_default = tf.function(self._from_examples, input_signature=[tf.TensorSpec([None], tf.string)])
@@ -116,7 +120,9 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
     the web server prepare every file exactly as ingest did (:mod:`dermflow.imaging.model_input`).
     """
     if len(labels) != built.num_classes:
-        raise ValueError(f"export_model: {len(labels)} labels for a model with {built.num_classes} outputs")
+        raise ValueError(f"export_model: {len(labels)} labels for a model with {built.num_classes} target outputs")
+    if trust is not None and trust.num_targets != built.num_classes:
+        raise ValueError(f"export_model: trust fitted for {trust.num_targets} targets, the model has {built.num_classes}")
     export_dir = Path(export_dir)
     serving = ClassifierServing(built, trust)
     signatures = {name: getattr(serving, name).get_concrete_function() for name in SIGNATURES}
@@ -133,6 +139,7 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
         "weights_path": str(built.weights.path) if built.weights.path else None,
         "weights": built.weights.provenance,
         "image_path": image_path.provenance(),
+        "abstention_codes": list(built.abstention_codes),
     }
     (extras / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     summary = (trust or TrustParameters.identity(built.num_classes, dense_input_dim(built))).summary()

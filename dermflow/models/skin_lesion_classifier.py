@@ -4,6 +4,10 @@
       -> preprocessing (matches the weights) -> backbone layers
       -> head_pool (global average) -> head_dropout -> probabilities (Dense softmax, float32)
 
+The output layer holds the C target classes, then one abstention output per other ISIC diagnosis
+it was trained on (``abstention_codes``, ``trust.abstention: hod``; none unless given): the exported
+signatures report the targets only (docs/trust.md).
+
 Every backbone layer sits in the same graph as the head, so ``model.get_layer(gradcam_layer)``
 is reachable for Grad-CAM and a saved ``.keras`` file reloads as the same flat model.
 """
@@ -36,18 +40,27 @@ class BuiltClassifier:
     gradcam_layer: str
     weights: BackboneWeights
     backbone: str = "mobilenet_v2"
+    abstention_codes: tuple[str, ...] = ()  # the ISIC codes of the outputs after the targets
 
     @property
     def image_size(self) -> int:
         return int(self.model.input_shape[1])
 
     @property
-    def num_classes(self) -> int:
+    def num_outputs(self) -> int:
+        """Every output of the Dense layer: the targets and the abstention outputs."""
         return int(self.model.output_shape[-1])
 
+    @property
+    def num_classes(self) -> int:
+        """The target classes (the labels the model reports)."""
+        return self.num_outputs - len(self.abstention_codes)
 
-def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str | Path | None = None) -> BuiltClassifier:
-    """Builds the classifier for ``model_cfg.backbone`` with its weights; the backbone starts frozen."""
+
+def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str | Path | None = None,
+                     abstention_codes: tuple[str, ...] = ()) -> BuiltClassifier:
+    """Builds the classifier for ``model_cfg.backbone`` with its weights, ``num_classes`` targets and one more output
+    per abstention code; the backbone starts frozen."""
     if num_classes < 2:
         raise ValueError(f"build_classifier: num_classes must be at least 2, not {num_classes}")
     spec = backbone_spec(model_cfg.backbone)
@@ -59,12 +72,14 @@ def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str |
     features = spec.build(x, alpha=model_cfg.alpha, weights_path=str(weights.path) if weights.path else None)
     x = keras.layers.GlobalAveragePooling2D(name=HEAD_POOL_LAYER)(features)
     x = keras.layers.Dropout(model_cfg.dropout, name=HEAD_DROPOUT_LAYER)(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
+    outputs = num_classes + len(abstention_codes)
+    probabilities = keras.layers.Dense(outputs, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)
     model = keras.Model(pixels, probabilities, name=f"dermflow_{model_cfg.backbone}")
     gradcam_layer = model_cfg.gradcam_layer or spec.gradcam_layer
     model.get_layer(gradcam_layer)  # fails early, naming the layer, when the config names one that is not there
     set_backbone_trainable(model, None)
-    return BuiltClassifier(model=model, gradcam_layer=gradcam_layer, weights=weights, backbone=model_cfg.backbone)
+    return BuiltClassifier(model=model, gradcam_layer=gradcam_layer, weights=weights, backbone=model_cfg.backbone,
+                           abstention_codes=tuple(abstention_codes))
 
 
 def backbone_layer_names(model: keras.Model) -> list[str]:

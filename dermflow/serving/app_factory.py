@@ -39,6 +39,7 @@ from dermflow.serving.results_store import ResultsQuery, ResultsStore
 from dermflow.serving.served_model import ServedModel, ServedModelHolder
 from dermflow.serving.source_files import SourceRoots, UnsafePath
 from dermflow.serving.upload_limits import read_upload
+from dermflow.trust.out_of_scope_reason import WORDING, OutOfScopeReason
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,24 @@ def _prediction_body(model: ServedModel, prediction: LesionPrediction, prepared)
     for extra in dataclasses.fields(prediction):
         if extra.name not in _CORE_FIELDS:
             body[extra.name] = _plain(getattr(prediction, extra.name))
+    if prediction.out_of_scope_reason:  # the words the page shows for the flag (docs/trust.md)
+        body["out_of_scope_message"] = WORDING[OutOfScopeReason(prediction.out_of_scope_reason)]
     return body
+
+
+def model_trust(calibration: dict) -> dict | None:
+    """``/api/v1/model``'s "trust": what the served model's out-of-scope flag can do (calibration.json), or None."""
+    if not calibration:
+        return None
+    scope = calibration.get("out_of_scope") or {}
+    return {
+        "fitted": bool((calibration.get("fit") or {}).get("fitted")),
+        "temperature": calibration.get("temperature"),
+        "out_of_scope": {"signals": scope.get("signals"), "in_scope_retention": scope.get("in_scope_retention"),
+                         "flag": scope.get("flag")},
+        "abstention": calibration.get("abstention"),
+        "out_of_scope_reasons": {reason.value: WORDING[reason] for reason in OutOfScopeReason},
+    }
 
 
 def create_app(
@@ -212,6 +230,7 @@ def create_app(
             "artefact_check": (current.registered.read_json("metrics.json") or {}).get("artefacts"),
             "provenance": provenance,
             "training_data": provenance.get("data"),
+            "trust": model_trust(current.registered.read_json("calibration.json")),
             "follow_latest": holder.follow_latest,
             "notice": NOTICE,
         }

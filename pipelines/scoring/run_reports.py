@@ -79,9 +79,11 @@ def code_columns(labels: list[str], groups: dict[str, list[str]]) -> dict[str, s
 def isic_csv_text(rows: pa.Table, labels: list[str], groups: dict[str, list[str]]) -> str:
     """``image,MEL,NV,BCC,AK,BKL,DF,VASC,SCC,UNK`` with image = file name without extension.
 
-    ``UNK`` holds 1 - ``in_scope_score``: how strongly the image looks like none of *this model's*
-    classes. ISIC's own UNK means "none of the eight diagnoses", so the two agree only for an
-    8-class model (docs/trust.md). Rows without an in-scope score (older models) get 0.0 there.
+    ``UNK`` holds 1 - ``in_scope_score``, the out-of-scope decision's score: how strongly the image
+    looks like none of *this model's* classes, because it looks like another diagnosis (the abstention
+    outputs) or unlike anything the model knows (the feature distance). ISIC's own UNK means "none of
+    the eight diagnoses", so the two agree only for an 8-class model (docs/trust.md). Rows without an
+    in-scope score (older models) get 0.0 there.
     """
     mapping = code_columns(labels, groups)
     buffer = io.StringIO()

@@ -46,6 +46,8 @@ def prediction_row(key: ImageKey, inference: LesionPrediction, context: RunConte
         "probabilities": [(label, float(p)) for label, p in zip(context.labels, probabilities)],
         "in_scope_score": inference.in_scope_score,
         "out_of_scope": inference.out_of_scope,
+        "out_of_scope_reason": inference.out_of_scope_reason,
+        "other_diagnosis_probability": inference.other_diagnosis_probability,
         "prediction_set": None if inference.prediction_set is None else list(inference.prediction_set),
         "prediction_set_size": inference.prediction_set_size,
         "gradcam": heatmap.ravel().tolist(),

@@ -7,13 +7,13 @@
 The held-out data is the lesion-grouped ``test`` split when ingest made one (``data.test_fraction``
 > 0; found beside the eval split) and ``trust.fit_split`` allows it. It chose neither the epoch nor
 the weights; :func:`dermflow.trust.fit_trust` splits it into disjoint halves for the temperature and
-for the quantiles. The same split's images of the archive's other diagnoses (ClassFilter's
-out-of-scope examples, ``<artifact>/OutOfScope/Split-test``, dermflow.isic.out_of_scope_examples)
-give the detector its other-diagnosis means and train the other-diagnosis classifier that
-``trust.other_classifier`` combines with the distance (docs/trust.md). The figures in ``calibration["evaluation"]`` are then
-measured on the eval split (its targets and its other diagnoses), which chose the epoch but none of
-the trust values. Without a test split the eval split is used for both, and
-``calibration["shared_split"]`` says so (docs/trust.md).
+detector, and for the out-of-scope decision and conformal quantile. The same split's images of the
+archive's other diagnoses (ClassFilter's out-of-scope examples, ``<artifact>/OutOfScope/Split-test``,
+dermflow.isic.out_of_scope_examples) fit nothing: they are measured (``fit["out_of_scope"]``). The
+figures in ``calibration["evaluation"]`` are then measured on the eval split (its targets and its
+other diagnoses), which chose the epoch but none of the trust values. Without a test split the eval
+split is used for both, and ``calibration["shared_split"]`` says so (docs/trust.md). When part B is
+too small for ``trust.in_scope_retention``, the log says so in one line (issue 30 item 6).
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from dermflow.models.model_exporter import logits_of
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER
 from dermflow.pipelines.training import trainer_input
 from dermflow.trust import OtherDiagnoses, TrustParameters, evaluate_trust, fit_trust
+from dermflow.trust.out_of_scope_decision import RETENTION
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ _OUTPUT_FEATURES = {
 class HeadOutputs:
     """Per example of a split, in file order: what the classifier's head saw and said."""
 
-    logits: np.ndarray  # float [N, C]
+    logits: np.ndarray  # float [N, C + K]: the targets', then the abstention outputs' (K = 0 without)
     features: np.ndarray  # float [N, D]: the output Dense layer's input
     labels: np.ndarray  # int64 [N]: -1 for out-of-scope examples
     label_names: np.ndarray  # str [N]: the target label, or the ISIC code of an out-of-scope example
@@ -109,8 +110,8 @@ def _no_outputs(num_classes: int, dim: int) -> HeadOutputs:
     return HeadOutputs(np.zeros((0, num_classes)), np.zeros((0, dim)), np.zeros(0, np.int64), empty, empty, empty)
 
 
-def head_outputs(built: BuiltClassifier, patterns: list[str], num_classes: int, batch_size: int):
-    """(logits [N, C], pooled features [N, D], labels [N]) of every example of the split, in order."""
+def head_outputs(built: BuiltClassifier, patterns: list[str], batch_size: int):
+    """(logits [N, C + K], pooled features [N, D], labels [N]) of every example of the split, in order."""
     outputs = read_head_outputs(built.model, patterns, batch_size)
     return outputs.logits, outputs.features, outputs.labels
 
@@ -130,25 +131,38 @@ def fit_trust_after_training(
     """The fitted parameters and the JSON figures of calibration.json (None, {...} when ``trust.enabled`` is off)."""
     if not cfg.trust.enabled:
         return None, {"fitted": False, "reason": "trust.enabled is false"}
-    num_classes = built.num_classes
     test_patterns = held_out_test_patterns(eval_patterns) if cfg.trust.fit_split in ("auto", "test") else []
     if cfg.trust.fit_split == "test" and not test_patterns:
         raise ValueError("trust.fit_split=test, but ingest made no test split: set data.test_fraction > 0")
     fit_split = "test" if test_patterns else "eval"
     fit_patterns = test_patterns or list(eval_patterns)
-    fit_data = head_outputs(built, fit_patterns, num_classes, batch_size)
+    fit_data = head_outputs(built, fit_patterns, batch_size)
     fit_others = out_of_scope_outputs(built, fit_patterns, batch_size)
-    trust = fit_trust(*fit_data, cfg.trust, split=fit_split, others=fit_others)
+    trust = fit_trust(*fit_data, cfg.trust, split=fit_split, others=fit_others, num_targets=built.num_classes)
     if fit_split == "test":
-        evaluation = evaluate_trust(trust, *head_outputs(built, list(eval_patterns), num_classes, batch_size),
+        evaluation = evaluate_trust(trust, *head_outputs(built, list(eval_patterns), batch_size),
                                     bins=cfg.trust.ece_bins, others=out_of_scope_outputs(built, list(eval_patterns), batch_size))
         evaluation["split"] = "eval"
     else:
-        log.warning("Trainer: no test split; calibration is fitted on the eval split, which also chose the epoch")
+        log.warning("Trainer: no test split (data.test_fraction 0); calibration is fitted on the eval split, which also "
+                    "chose the epoch")
         evaluation = {"split": "eval (shared with the fit: see fit.part_b)"}
     calibration = {"shared_split": fit_split == "eval", "evaluation": evaluation}
-    log.info("Trainer: temperature %.3f, out-of-scope threshold %s (%s, other diagnoses %s), conformal quantile %.3f "
-             "(fitted on %s, %d images, %d of other diagnoses)", trust.temperature, trust.distance_threshold,
-             trust.out_of_scope_method, list(trust.distance.other_codes), trust.conformal_quantile, fit_split,
-             fit_data[2].size, 0 if fit_others is None else len(fit_others))
+    log.info("Trainer: temperature %.3f, out-of-scope decision threshold %s (signals %s), conformal quantile %.3f "
+             "(fitted on %s, %d images, %d of other diagnoses)", trust.temperature, trust.decision.threshold,
+             trust.decision.summary()["signals"], trust.conformal_quantile, fit_split, fit_data[2].size,
+             0 if fit_others is None else len(fit_others))
+    log_flag_status(trust)
     return trust, calibration
+
+
+def log_flag_status(trust: TrustParameters) -> None:
+    """One warning line when the out-of-scope flag cannot keep ``in_scope_retention`` (too few held-out images)."""
+    flag = trust.decision.flag
+    if not trust.fitted or flag.get("status") == RETENTION:
+        return
+    held_out = trust.fit.get("sizes", {}).get("held_out", 0)
+    log.warning("Trainer: the out-of-scope flag cannot keep %.0f%% of in-scope images: part B holds %d of the %d "
+                "held-out in-scope images, the retention needs %d there (about %d held out); %s",
+                100 * trust.in_scope_retention, flag.get("held_out_in_scope", 0), held_out, flag.get("needed", 0),
+                2 * flag.get("needed", 0), flag.get("promise", ""))

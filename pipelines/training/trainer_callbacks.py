@@ -2,7 +2,8 @@
 
 ``EvalSetMetrics`` predicts the eval split once per epoch and puts ``val_loss``, ``val_accuracy``
 and ``val_balanced_accuracy`` (ISIC's balanced multiclass accuracy: the mean per-class recall of
-argmax predictions) into the epoch logs, where EarlyStopping and TensorBoard read them. It must
+argmax predictions) into the epoch logs, over the target classes only (a model with abstention
+outputs is judged, like the exported one, on its target probabilities renormalised), where EarlyStopping and TensorBoard read them. It must
 come before them in the callback list.
 
 ``EpochHistory`` records one row per epoch (metrics, phase, timing) and hands every row to a
@@ -56,10 +57,11 @@ class SwapInAveragedWeights(keras.callbacks.SwapEMAWeights):
 
 
 class EvalSetMetrics(keras.callbacks.Callback):
-    """Adds val_loss, val_accuracy and val_balanced_accuracy to the logs at each epoch end."""
+    """Adds val_loss, val_accuracy and val_balanced_accuracy (of the first ``num_targets`` outputs) at each epoch end."""
 
-    def __init__(self, eval_data: tf.data.Dataset):
+    def __init__(self, eval_data: tf.data.Dataset, num_targets: int | None = None):
         super().__init__()
+        self._num_targets = num_targets
         self._pixels = eval_data.map(lambda pixels, _: pixels)
         self._labels = np.concatenate([labels for _, labels in eval_data.as_numpy_iterator()])
 
@@ -67,6 +69,8 @@ class EvalSetMetrics(keras.callbacks.Callback):
         if logs is None:
             return
         probabilities = np.asarray(self.model.predict(self._pixels, verbose=0), dtype=np.float64)
+        probabilities = probabilities[:, : self._num_targets]
+        probabilities = probabilities / np.maximum(probabilities.sum(axis=1, keepdims=True), 1e-12)
         predicted = probabilities.argmax(axis=1)
         picked = probabilities[np.arange(len(self._labels)), self._labels]
         logs["val_loss"] = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))

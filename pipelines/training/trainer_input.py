@@ -1,7 +1,10 @@
 """tf.data input for the Trainer: the gzipped TFRecords of tf.Examples that ClassFilter writes.
 
 Each example holds ``image`` (encoded JPEG) and ``label`` (int64 index into the label vocabulary).
-Images are decoded and resized by the same function the exported model uses
+With abstention outputs (``SplitSummary.abstention_codes``, :mod:`trainer_abstention`) the split
+also reads ClassFilter's out-of-scope examples beside it (label -1, ``label_name`` their ISIC code):
+each of those codes becomes label C + k, other codes are left out, and the two streams are mixed
+in proportion (a fixed seed, so every pass has the same order). Images are decoded and resized by the same function the exported model uses
 (:func:`dermflow.imaging.model_input.decode_and_resize`), in parallel, cached in memory after
 decoding when they fit, then shuffled, batched and prefetched. Class imbalance is handled either
 by class weights (``balanced_class_weights``) or by oversampling (equal-weight sampling over one
@@ -18,10 +21,12 @@ import tensorflow as tf
 
 from dermflow.config import TrainConfig
 from dermflow.imaging.model_input import decode_and_resize
+from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
 from dermflow.pipelines.training.trainer_augmentation import with_artefacts
 
 IMAGE_KEY = "image"
 LABEL_KEY = "label"
+LABEL_NAME_KEY = "label_name"
 
 _AUTOTUNE = tf.data.AUTOTUNE
 _FEATURES = {
@@ -29,18 +34,30 @@ _FEATURES = {
     LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
 }
 _LABEL_ONLY = {LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
+LABEL_NAME_ONLY = {LABEL_NAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value="")}
+_LABELS = {**_LABEL_ONLY, **LABEL_NAME_ONLY}
 
 
 @dataclass(frozen=True)
 class SplitSummary:
     """What one pass over a split's labels tells the trainer."""
 
-    files: tuple[str, ...]
-    class_counts: tuple[int, ...]
+    files: tuple[str, ...]  # the split's own (target) files
+    class_counts: tuple[int, ...]  # per output: the C targets, then one per abstention code
+    out_of_scope_files: tuple[str, ...] = ()  # ClassFilter's other diagnoses beside the split, read for abstention
+    abstention_codes: tuple[str, ...] = ()
 
     @property
     def num_examples(self) -> int:
         return int(sum(self.class_counts))
+
+    @property
+    def num_targets(self) -> int:
+        return len(self.class_counts) - len(self.abstention_codes)
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        return self.files + self.out_of_scope_files
 
 
 def expand_file_patterns(patterns: list[str] | tuple[str, ...]) -> list[str]:
@@ -63,23 +80,59 @@ def read_records(files: list[str]) -> tf.data.Dataset:
     return tf.data.TFRecordDataset(files, compression_type=_compression(files), num_parallel_reads=None)
 
 
-def parse_image_and_label(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    features = tf.io.parse_single_example(serialized, _FEATURES)
-    return features[IMAGE_KEY], tf.cast(features[LABEL_KEY], tf.int32)
+def _abstention_label(label: tf.Tensor, label_name: tf.Tensor, num_targets: int, codes: tuple[str, ...]) -> tf.Tensor:
+    """A target's label as it is; an other diagnosis among ``codes``: C + its index; any other: -1 (left out)."""
+    label = tf.cast(label, tf.int32)
+    if not codes:
+        return label
+    matches = tf.equal(tf.constant(list(codes)), label_name)
+    mapped = tf.where(tf.reduce_any(matches), num_targets + tf.cast(tf.argmax(tf.cast(matches, tf.int32)), tf.int32), -1)
+    return tf.where(label >= 0, label, mapped)
 
 
-def summarize_split(patterns: list[str] | tuple[str, ...], num_classes: int) -> SplitSummary:
-    """One pass over the labels only (no image decoding): files and per-class counts."""
+def _labelled(summary: SplitSummary) -> tf.data.Dataset:
+    """(serialized, label) of every example the split trains on, in a fixed order (see the module's docstring)."""
+    codes, num_targets = summary.abstention_codes, summary.num_targets
+    streams = [read_records(list(files)) for files in (summary.files, summary.out_of_scope_files) if files]
+    records = streams[0]
+    if len(streams) == 2:
+        share = sum(summary.class_counts[num_targets:]) / max(1, summary.num_examples)
+        records = tf.data.Dataset.sample_from_datasets(streams, weights=[1.0 - share, share], seed=0)
+
+    def label_of(record):
+        parsed = tf.io.parse_single_example(record, _LABELS)
+        return record, _abstention_label(parsed[LABEL_KEY], parsed[LABEL_NAME_KEY], num_targets, codes)
+
+    return records.map(label_of, num_parallel_calls=_AUTOTUNE).filter(lambda _, label: label >= 0)
+
+
+def _image_and_label(record: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return tf.io.parse_single_example(record, {IMAGE_KEY: _FEATURES[IMAGE_KEY]})[IMAGE_KEY], label
+
+
+def summarize_split(patterns: list[str] | tuple[str, ...], num_classes: int,
+                    abstention_codes: tuple[str, ...] = ()) -> SplitSummary:
+    """One pass over the labels only (no image decoding): files and per-output counts. ``num_classes``: the targets;
+    ``abstention_codes``: the other diagnoses beside the split trained as outputs ``num_classes`` + k."""
     files = expand_file_patterns(patterns)
+    out_of_scope = tuple(sorted({path for pattern in out_of_scope_patterns(list(patterns)) if abstention_codes
+                                 for path in tf.io.gfile.glob(pattern)}))
+    outputs = num_classes + len(abstention_codes)
+    counts = np.zeros(outputs, dtype=np.int64)
     labels = read_records(files).map(
         lambda record: tf.io.parse_single_example(record, _LABEL_ONLY)[LABEL_KEY], num_parallel_calls=_AUTOTUNE
     ).batch(4096)
-    counts = np.zeros(num_classes, dtype=np.int64)
     for batch in labels.as_numpy_iterator():
         if batch.size and (batch.min() < 0 or batch.max() >= num_classes):
             raise ValueError(f"labels outside [0, {num_classes}) in {files}: {sorted(set(batch.tolist()))}")
-        counts += np.bincount(batch, minlength=num_classes)
-    return SplitSummary(files=tuple(files), class_counts=tuple(int(c) for c in counts))
+        counts += np.bincount(batch, minlength=outputs)
+    summary = SplitSummary(tuple(files), tuple(int(c) for c in counts), out_of_scope, tuple(abstention_codes))
+    if out_of_scope:
+        others = SplitSummary((), tuple([0] * outputs), out_of_scope, tuple(abstention_codes))
+        for _, batch in _labelled(others).batch(4096).as_numpy_iterator():
+            counts += np.bincount(batch, minlength=outputs)
+        summary = SplitSummary(tuple(files), tuple(int(c) for c in counts), out_of_scope, tuple(abstention_codes))
+    return summary
 
 
 def balanced_class_weights(class_counts: tuple[int, ...] | list[int]) -> dict[int, float]:
@@ -100,9 +153,9 @@ def fits_in_memory(num_examples: int, image_size: int, memory_fraction: float = 
     return needed <= memory_fraction * available
 
 
-def decoded_examples(records: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
-    """(pixels float32 [S, S, 3] in 0..255, label int32), decoded in parallel, in order."""
-    return records.map(parse_image_and_label, num_parallel_calls=_AUTOTUNE).map(
+def decoded_examples(labelled: tf.data.Dataset, image_size: int) -> tf.data.Dataset:
+    """(pixels float32 [S, S, 3] in 0..255, label int32) of (serialized, label) pairs, decoded in parallel, in order."""
+    return labelled.map(_image_and_label, num_parallel_calls=_AUTOTUNE).map(
         lambda image, label: (decode_and_resize(image, image_size), label), num_parallel_calls=_AUTOTUNE
     )
 
@@ -117,11 +170,11 @@ def train_dataset(
 ) -> tf.data.Dataset:
     """Endless shuffled batches for ``fit(steps_per_epoch=...)``; oversampled when ``train.imbalance`` says so."""
     cache = train_cfg.cache and fits_in_memory(summary.num_examples, image_size)
-    records = read_records(list(summary.files))
+    labelled = _labelled(summary)
     if train_cfg.imbalance == "oversample":
-        dataset = _oversampled(records, summary, image_size, cache, train_cfg)
+        dataset = _oversampled(labelled, summary, image_size, cache, train_cfg)
     else:
-        dataset = decoded_examples(records, image_size)
+        dataset = decoded_examples(labelled, image_size)
         if cache:
             dataset = dataset.cache()
         dataset = dataset.shuffle(train_cfg.shuffle_buffer, seed=train_cfg.seed, reshuffle_each_iteration=True).repeat()
@@ -130,10 +183,10 @@ def train_dataset(
 
 
 def _oversampled(
-    records: tf.data.Dataset, summary: SplitSummary, image_size: int, cache: bool, train_cfg: TrainConfig
+    labelled: tf.data.Dataset, summary: SplitSummary, image_size: int, cache: bool, train_cfg: TrainConfig
 ) -> tf.data.Dataset:
     """Equal-weight sampling over one endless dataset per present class (filtered before decoding)."""
-    parsed = records.map(parse_image_and_label, num_parallel_calls=_AUTOTUNE)
+    parsed = labelled.map(_image_and_label, num_parallel_calls=_AUTOTUNE)
     per_class = []
     for class_index, count in enumerate(summary.class_counts):
         if count == 0:
@@ -151,8 +204,8 @@ def _oversampled(
 
 def eval_dataset(summary: SplitSummary, image_size: int, batch_size: int, cache: bool = True) -> tf.data.Dataset:
     """One ordered pass of (pixels, label) batches; cached after decoding when it fits."""
-    records = read_records(list(summary.files)).apply(tf.data.experimental.assert_cardinality(summary.num_examples))
-    dataset = decoded_examples(records, image_size)
+    labelled = _labelled(summary).apply(tf.data.experimental.assert_cardinality(summary.num_examples))
+    dataset = decoded_examples(labelled, image_size)
     if cache and fits_in_memory(summary.num_examples, image_size):
         dataset = dataset.cache()
     return _finish(dataset.batch(batch_size))

@@ -10,7 +10,9 @@ none``) is trained whole in both phases. Each phase stops early on the eval spli
 accuracy and keeps its best weights (with ``train.weight_averaging: ema``, the moving average's).
 With ``train.feature_cache`` the frozen trunk's outputs are computed once per image and flip, and
 ``fit`` trains the classifier's top layers on them (``trainer_feature_cache``); the export is the
-same full network. Progress is backed up under ``paths.work_dir`` so a killed Trainer, re-executed, resumes where it
+same full network. With ``trust.abstention: hod`` the classifier also has one abstention output per
+other diagnosis beside the train split, trained with the HOD loss (``trainer_abstention``); the
+exported signatures report the targets. Progress is backed up under ``paths.work_dir`` so a killed Trainer, re-executed, resumes where it
 was (see ``trainer_progress``). ``<model_run_dir>/history.json``
 holds one row per epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
 ``val_balanced_accuracy``, ``phase``, ``epoch``, timings); TensorBoard logs go to ``model_run_dir``.
@@ -30,9 +32,10 @@ import tensorflow as tf
 
 from dermflow.imaging.model_input import ImagePathSettings
 from dermflow.atomic_write import write_json_atomically
-from dermflow.config import DermflowConfig, TrainConfig
+from dermflow.config import DermflowConfig, TrainConfig, TrustConfig
 from dermflow.models import BuiltClassifier, build_classifier, export_model, set_backbone_trainable
 from dermflow.pipelines.training import trainer_input
+from dermflow.pipelines.training.trainer_abstention import abstention_codes, training_loss
 from dermflow.pipelines.training.trainer_calibration import fit_trust_after_training
 from dermflow.pipelines.training.trainer_augmentation import training_model
 from dermflow.pipelines.training.trainer_feature_cache import cached_training_inputs
@@ -126,27 +129,28 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     labels = cfg.labels.label_names()
     strategy = select_strategy()
     global_batch = cfg.train.batch_size * strategy.num_replicas_in_sync
-    train_split = trainer_input.summarize_split(fn_args.train_files, len(labels))
+    codes = abstention_codes(cfg.trust, fn_args.train_files)
+    train_split = trainer_input.summarize_split(fn_args.train_files, len(labels), codes)
     eval_split = trainer_input.summarize_split(fn_args.eval_files, len(labels))
     log.info(
         "Trainer: %d train / %d eval examples, per class %s, %d replica(s), global batch %d",
-        train_split.num_examples, eval_split.num_examples, dict(zip(labels, train_split.class_counts)),
+        train_split.num_examples, eval_split.num_examples, dict(zip([*labels, *codes], train_split.class_counts)),
         strategy.num_replicas_in_sync, global_batch,
     )
     for name, split in (("train", train_split), ("eval", eval_split)):
-        if split.num_examples == 0:
+        if sum(split.class_counts[:len(labels)]) == 0:
             raise ValueError(
                 f"the {name} split holds no image of the target classes {labels}: the archive is too small for "
                 f"data.eval_fraction={cfg.data.eval_fraction} and data.test_fraction={cfg.data.test_fraction} (splits "
                 "are whole lesions); give more images, or set data.test_fraction=0 for a quick try")
-    key = checkpoint_key(list(train_split.files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
+    key = checkpoint_key(list(train_split.all_files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
     progress = TrainingProgress.open(cfg.paths.work_dir / CHECKPOINTS_FOLDER / key)
     if progress.run > 1:
         log.info("Trainer: resuming from %s (run %d, %d epochs done)", progress.root, progress.run, len(progress.history))
 
     size = cfg.model.image_size
     with strategy.scope():
-        built = build_classifier(cfg.model, len(labels))
+        built = build_classifier(cfg.model, len(labels), abstention_codes=codes)
     cfg = warm_start(built, cfg, getattr(fn_args, "base_model", None))  # trainer_warm_start: its weights and schedule
     phases = [phase for phase in training_phases(cfg.train) if phase.epochs > 0]
     cached = None
@@ -185,7 +189,8 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         if is_chief():
             write_history(run_dir, progress.history)
 
-    fitting = FitContext(built, model, strategy, progress, run_dir, eval_data, global_batch, sink, cfg.train, fit_kwargs)
+    fitting = FitContext(built, model, strategy, progress, run_dir, eval_data, global_batch, sink, cfg.train, fit_kwargs,
+                         cfg.trust)
     for phase in training_phases(cfg.train):
         if phase.epochs == 0:
             continue
@@ -198,10 +203,25 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
 
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
+    trust[1]["abstention"] = abstention_summary(cfg, train_split)
     _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
     _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
+
+
+def abstention_summary(cfg: DermflowConfig, train_split: trainer_input.SplitSummary) -> dict:
+    """calibration.json's "abstention": what the model was trained to abstain on, and with what."""
+    codes = train_split.abstention_codes
+    summary = {"method": "hod" if codes else "none", "setting": cfg.trust.abstention, "codes": list(codes),
+               "train_images": dict(zip(codes, train_split.class_counts[train_split.num_targets:]))}
+    if codes:
+        summary["coarse_weight"] = cfg.trust.abstention_coarse_weight
+    if cfg.trust.abstention_exclude:
+        summary["excluded"] = list(cfg.trust.abstention_exclude)
+    if cfg.trust.abstention == "hod" and not codes:
+        summary["note"] = "no other diagnosis beside the train split: the targets alone"
+    return summary
 
 
 def set_phase_trainable(built: BuiltClassifier, phase: Phase) -> None:
@@ -241,6 +261,7 @@ class FitContext:
     sink: Callable[[dict], None]  # one history row per epoch
     train_cfg: TrainConfig
     fit_kwargs: dict  # x, steps_per_epoch, class_weight, verbose
+    trust_cfg: TrustConfig  # the abstention loss's settings
 
 
 def _fit_phase(phase: Phase, fitting: FitContext) -> None:
@@ -251,13 +272,13 @@ def _fit_phase(phase: Phase, fitting: FitContext) -> None:
     with strategy.scope():
         model.compile(
             optimizer=phase_optimizer(phase, train_cfg, fit_kwargs["steps_per_epoch"]),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
+            loss=training_loss(built.num_classes, built.num_outputs, fitting.trust_cfg),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
     first_epoch = progress.epochs_before(phase.number)
     callbacks = [SwapInAveragedWeights()] if averaging else []  # first: the epoch's end sees the averaged weights
     callbacks += [
-        EvalSetMetrics(fitting.eval_data),  # the others read its val_* logs
+        EvalSetMetrics(fitting.eval_data, built.num_classes),  # the others read its val_* logs
         EpochHistory(phase.number, first_epoch, progress.run, fitting.global_batch, fitting.sink),
         keras.callbacks.EarlyStopping(
             monitor=MONITOR, mode="max", patience=train_cfg.early_stopping_patience, restore_best_weights=True

@@ -54,7 +54,7 @@ def copy_weights(source, target) -> str | None:
         except ValueError:
             return f"it has no layer {layer.name}"
         if [w.shape for w in theirs] != [w.shape for w in weights]:
-            return f"layer {layer.name}'s weights have other shapes (another width or depth)"
+            return f"layer {layer.name}'s weights have other shapes (another width, depth or set of abstention outputs)"
         pairs.append((layer, theirs))
     for layer, theirs in pairs:
         layer.set_weights(theirs)

@@ -48,7 +48,13 @@
     document.getElementById("served-version").textContent = body.model.version;
     const trust = document.getElementById("trust");
     trust.replaceChildren();
-    for (const key of ["out_of_scope", "in_scope_score", "prediction_set"]) {
+    if (body.out_of_scope_message) {  // which signal raised the flag, in words (docs/trust.md)
+      const p = document.createElement("p");
+      p.className = "trust out_of_scope_message";
+      p.textContent = "Out of scope: " + body.out_of_scope_message;
+      trust.appendChild(p);
+    }
+    for (const key of ["out_of_scope", "in_scope_score", "other_diagnosis_probability", "prediction_set"]) {
       if (key in body && body[key] !== null) {
         const p = document.createElement("p");
         p.className = "trust " + key;

@@ -92,7 +92,7 @@ YAML_WORD_KEYS = _keys_with_yaml_word_values()
 
 
 def test_the_keys_with_yaml_word_values_are_found():
-    assert ("trust.other_classifier", "off") in YAML_WORD_KEYS and ("train.mixed_precision", "off") in YAML_WORD_KEYS
+    assert ("train.mixed_precision", "off") in YAML_WORD_KEYS and ("train.mixed_precision", "on") in YAML_WORD_KEYS
 
 
 @pytest.mark.parametrize("key, value", YAML_WORD_KEYS)

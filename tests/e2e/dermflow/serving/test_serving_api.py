@@ -88,6 +88,9 @@ def test_model_health_and_openapi(client, scoring_model):
     assert model["version"] == scoring_model.version and model["labels"] == scoring_model.labels
     assert model["input_size"] == 48
     assert model["provenance"] == {"test": "tests/e2e/conftest.py"} and "metrics" in model and "training_data" in model
+    trust = model["trust"]  # this model was exported without trust values: its flag says it cannot fire
+    assert trust["fitted"] is False and trust["out_of_scope"]["flag"]["status"] == "cannot_fire"
+    assert trust["out_of_scope_reasons"]["novel"] == "Looks unlike anything the model knows"
     assert model["artefact_check"] == ARTEFACT_SUMMARY == model["metrics"]["artefacts"]
     assert model["artefact_check"]["per_artefact"]["ruler"]["per_class_flip_rate"]["NV"] == 0.05
     health = client.get("/healthz").json()

@@ -100,7 +100,12 @@ def test_the_pushed_signatures_give_probabilities_that_agree_with_the_keras_mode
     np.testing.assert_allclose(predicted["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-4)
     np.testing.assert_allclose(with_cam["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-4)
     keras_model = load_keras_model(version.keras_file)
-    keras_classes = keras_model(decode_and_resize_batch(images, IMAGE_SIZE), training=False).numpy().argmax(axis=1)
+    # The Keras model also has the abstention outputs (trust.abstention: hod); the signatures report the targets.
+    outputs = keras_model(decode_and_resize_batch(images, IMAGE_SIZE), training=False).numpy()
+    codes = version.read_json("calibration.json")["abstention"]["codes"]
+    assert codes and set(codes) <= {"AK", "BKL", "DF", "VASC", "SCC"} and outputs.shape[1] == 3 + len(codes)
+    keras_classes = outputs[:, :3].argmax(axis=1)
+    assert "other_diagnosis_probability" in predicted and "other_diagnosis_probability" in with_cam
     assert predicted["predicted_index"].numpy().tolist() == keras_classes.tolist()
     assert with_cam["predicted_index"].numpy().tolist() == keras_classes.tolist()
 

@@ -28,16 +28,20 @@ def _version(tmp_path: Path, with_extras: bool = True):
         history = [{"phase": 1, "loss": 1.0, "val_loss": 1.1, "accuracy": 0.5, "val_accuracy": 0.4, "val_balanced_accuracy": 0.4},
                    {"phase": 2, "loss": 0.5, "val_loss": 0.7, "accuracy": 0.8, "val_accuracy": 0.7, "val_balanced_accuracy": 0.66}]
         (saved_model / "assets.extra" / "history.json").write_text(json.dumps(history))
-        calibration = {"temperature": 1.7321, "fit": {"split": "test", "ece_before": 0.0912, "ece_after": 0.0188},
-                       "out_of_scope": {"in_scope_retention": 0.95, "distance_threshold": 3.5,
-                                        "other_classes": ["AK", "BKL"], "other_class_weight": 2.0,
-                                        "other_classifier": {"regularisation_c": 10.0},
-                                        "combination": {"method": "either_pvalue"}},
+        calibration = {"temperature": 1.7321, "fit": {"fitted": True, "split": "test", "ece_before": 0.0912,
+                                                      "ece_after": 0.0188},
+                       "abstention": {"method": "hod", "codes": ["AK", "BKL"]},
+                       "out_of_scope": {"in_scope_retention": 0.95, "decision_threshold": 380.0,
+                                        "signals": ["novelty", "memory"],
+                                        "flag": {"status": "beyond_every_held_out_image",
+                                                 "promise": "the 95% retention needs 19 held-out in-scope images"}},
                        "conformal": {"coverage": 0.9, "quantile": 0.8},
                        "evaluation": {"coverage": 0.9134, "out_of_scope": {"auroc": 0.8311, "auroc_max_softmax": 0.6761,
                                                                            "other_flag_rate": 0.1657,
-                                                                           "auroc_feature_distance": 0.8244,
-                                                                           "auroc_other_classifier": 0.9012}}}
+                                                                           "auroc_novelty": 0.8244,
+                                                                           "auroc_memory": 0.9012,
+                                                                           "other_flagged_by": {"memory": 0.1234,
+                                                                                                "novelty": 0.0567}}}}
         (saved_model / "assets.extra" / "calibration.json").write_text(json.dumps(calibration))
     keras_file = tmp_path / "model.keras"
     keras_file.write_bytes(b"stand-in")
@@ -63,8 +67,9 @@ def test_report_has_the_five_pictures_the_metrics_and_the_trust_table(tmp_path):
     assert "0.8123" in text and "sex=female" in text and "MEL" in text
     assert (version.path / "calibration.json").is_file()  # the registry copies it beside metrics.json
     assert "1.7321" in text and "0.0912 / 0.0188" in text and "0.9134" in text
-    assert "AK, BKL / 2.0000" in text and "0.8311 / 0.6761" in text and "0.1657" in text
-    assert "10.0000 / either_pvalue" in text and "0.8244 / 0.9012" in text  # the classifier and its combination
+    assert "hod: AK, BKL" in text and "0.8311 / 0.6761" in text and "0.1657 / 0.1234 / 0.0567" in text
+    assert "novelty, memory" in text and "0.8244 / 0.9012" in text  # each signal alone
+    assert "cannot keep 0.9500 of in-scope images" in text and "needs 19 held-out" in text  # the flag's warning
     assert "not available" not in text
 
 

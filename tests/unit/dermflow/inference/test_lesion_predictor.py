@@ -52,7 +52,20 @@ def test_predictions_are_the_gradcam_images_signature_on_the_prepared_bytes(expo
     np.testing.assert_allclose([p.probabilities for p in predictions], outputs["probabilities"].numpy(), atol=1e-6)
     assert [p.predicted_label for p in predictions] == [LABELS[i] for i in outputs["predicted_index"].numpy()]
     assert all(p.gradcam.ndim == 2 and 0.0 <= p.gradcam.min() <= p.gradcam.max() <= 1.0 for p in predictions)
+    assert all(p.other_diagnosis_probability is None for p in predictions)  # no abstention outputs
     assert predictor.predict([]) == []
+
+
+def test_a_model_with_abstention_outputs_gives_the_other_diagnosis_probability_and_each_flag_its_reason(tmp_path):
+    built = build_classifier(ModelConfig(backbone="small_cnn", image_size=32, weights="none"), len(LABELS),
+                             abstention_codes=("BKL", "DF"))
+    export_model(built, LABELS, tmp_path / "model", IMAGE_PATH)  # no trust fitted: nothing flagged
+    predictor = LesionPredictor.load(tmp_path / "model", max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
+    predictions = predictor.predict([predictor.prepare(_jpeg(100, 80, seed=i)).data for i in range(3)])
+    for prediction in predictions:
+        assert prediction.probabilities.shape == (3,) and prediction.predicted_label in LABELS
+        assert 0.0 < prediction.other_diagnosis_probability < 1.0
+        assert prediction.out_of_scope is False and prediction.out_of_scope_reason is None
 
 
 def test_a_bad_file_is_rejected_with_its_reason(export_dir):

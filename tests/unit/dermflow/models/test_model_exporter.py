@@ -67,7 +67,8 @@ def test_serving_default_scores_serialized_examples(exported, encoded_images):
     built, _, loaded = exported
     examples = tf.constant([_example(image) for image in encoded_images])
     outputs = loaded.signatures["serving_default"](examples=examples)
-    assert sorted(outputs) == ["in_scope_score", "out_of_scope", "prediction_set", "prediction_set_size", "probabilities"]
+    assert sorted(outputs) == ["in_scope_score", "out_of_scope", "out_of_scope_novel", "out_of_scope_other_diagnosis",
+                              "prediction_set", "prediction_set_size", "probabilities"]  # no abstention outputs here
     # Exported without fitted trust values: temperature 1 (the Keras softmax), nothing flagged, full sets.
     np.testing.assert_allclose(outputs["probabilities"], _model_probabilities(built, encoded_images), atol=1e-4)
     assert not outputs["out_of_scope"].numpy().any()

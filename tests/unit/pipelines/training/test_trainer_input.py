@@ -122,3 +122,45 @@ def test_steps_per_epoch_is_one_pass_unless_configured(imbalanced_split):
     summary = trainer_input.summarize_split([pattern], num_classes=3)
     assert trainer_input.steps_per_epoch(summary, 8, TrainConfig()) == 4
     assert trainer_input.steps_per_epoch(summary, 8, TrainConfig(steps_per_epoch=11)) == 11
+
+
+def _write_out_of_scope(split_folder, codes: list[str]) -> None:
+    """ClassFilter's other diagnoses beside the split: label -1, label_name the code; grey level by code."""
+    folder = split_folder.parent / "OutOfScope" / split_folder.name
+    folder.mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(folder / "data_tfrecord-00000-of-00001.gz"), options="GZIP") as writer:
+        for code in codes:
+            pixels = np.full((24, 24, 3), OTHER_GREY[code], dtype=np.uint8)
+            feature = {
+                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encode_jpeg(pixels, quality=90)])),
+                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[-1])),
+                "label_name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[code.encode()])),
+            }
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+OTHER_GREY = {"BKL": 85.0, "DF": 175.0, "SCC": 10.0}
+
+
+def test_abstention_codes_become_labels_after_the_targets_and_other_codes_are_left_out(imbalanced_split, tmp_path):
+    pattern, _ = imbalanced_split
+    _write_out_of_scope(tmp_path / "Split-train", ["BKL"] * 5 + ["DF"] * 3 + ["SCC"] * 4)
+    summary = trainer_input.summarize_split([pattern], num_classes=3, abstention_codes=("BKL", "DF"))
+    assert summary.class_counts == (20, 4, 2, 5, 3) and summary.num_examples == 34 and summary.num_targets == 3
+    assert len(summary.out_of_scope_files) == 1 and len(summary.all_files) == 2
+    pixels, labels = zip(*trainer_input.eval_dataset(summary, IMAGE_SIZE, batch_size=8).unbatch().as_numpy_iterator())
+    assert sorted(np.bincount(labels).tolist()) == sorted([20, 4, 2, 5, 3])
+    grey = {**GREY, 3: OTHER_GREY["BKL"], 4: OTHER_GREY["DF"]}
+    for image, label in zip(pixels, labels):
+        assert abs(float(image.mean()) - grey[int(label)]) < 6.0  # each image keeps its own label
+    first_half = np.asarray(labels[:17])
+    assert (first_half >= 3).any() and (first_half < 3).any()  # the two streams are mixed, not one after the other
+    weights = trainer_input.balanced_class_weights(summary.class_counts)
+    assert weights[4] == pytest.approx(34 / (5 * 3))  # the abstention classes are balanced as the targets are
+
+
+def test_without_abstention_codes_the_other_diagnoses_are_not_read(imbalanced_split, tmp_path):
+    pattern, _ = imbalanced_split
+    _write_out_of_scope(tmp_path / "Split-train", ["BKL"] * 5)
+    summary = trainer_input.summarize_split([pattern], num_classes=3)
+    assert summary.class_counts == (20, 4, 2) and summary.out_of_scope_files == ()
