@@ -25,7 +25,8 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def run(args: argparse.Namespace, cfg) -> int:
     from dermflow.registry import RegistryError
-    from dermflow.serving.server_runner import ServeError, run_server
+    from dermflow.serving.binding import ServeError
+    from dermflow.serving.server_runner import run_server
 
     try:
         return run_server(cfg, args.model, args.results, args.source_root)

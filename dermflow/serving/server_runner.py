@@ -8,13 +8,12 @@ and without ``serve.tls_certfile``/``tls_keyfile`` a warning says the token trav
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from dermflow.config import DermflowConfig
+from dermflow.serving.binding import check_binding
 
 log = logging.getLogger(__name__)
 
@@ -26,36 +25,6 @@ CLEAR_TEXT_WARNING = (
     "!! reverse proxy on this machine and keep it on 127.0.0.1 (docs/serving.md).\n"
     + "!" * 78 + "\n"
 )
-
-
-class ServeError(ValueError):
-    """The server cannot start as configured; the message says why and what to change."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_binding(cfg: DermflowConfig) -> bool:
-    """True when the bind is remote (token required); raises ServeError for a refused setup."""
-    serve = cfg.serve
-    remote = not is_loopback(serve.host)
-    if remote and not serve.allow_remote:
-        raise ServeError(
-            f"serve.host {serve.host!r} is not loopback: pass --allow-remote (every request then needs the bearer token "
-            f"in {serve.token_file}), or keep 127.0.0.1 behind a reverse proxy"
-        )
-    if bool(serve.tls_certfile) != bool(serve.tls_keyfile):
-        raise ServeError("give both serve.tls_certfile and serve.tls_keyfile, or neither")
-    for path in (serve.tls_certfile, serve.tls_keyfile):
-        if path is not None and not Path(path).is_file():
-            raise ServeError(f"TLS file not found: {path}")
-    return remote
 
 
 def startup_notices(cfg: DermflowConfig, remote: bool) -> list[str]:

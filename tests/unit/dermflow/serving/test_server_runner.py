@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from dermflow.config import ConfigError, load_config
-from dermflow.serving.server_runner import ServeError, check_binding, is_loopback, startup_notices
+from dermflow.serving.binding import ServeError, check_binding, is_loopback
+from dermflow.serving.server_runner import startup_notices
 
 
 def test_loopback_hosts():

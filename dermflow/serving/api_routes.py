@@ -1,0 +1,96 @@
+"""The JSON API: ``POST /api/v1/predict``, ``GET /api/v1/model``, ``POST /api/v1/reload``, ``GET /healthz``.
+
+    app.include_router(api_routes.router)
+
+Every route reads the app's :class:`~dermflow.serving.serving_context.ServingContext`.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from dermflow.imaging import ImageRejected
+from dermflow.serving.http_errors import error_response
+from dermflow.serving.micro_batcher import QueueFull
+from dermflow.serving.prediction_body import prediction_body
+from dermflow.serving.serving_context import NOTICE, context_of
+from dermflow.serving.upload_limits import read_upload
+
+router = APIRouter()
+
+_PREDICT_REQUEST = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "JPEG, PNG or DICOM"}},
+}}}}}
+
+
+def _model_of(served) -> dict:
+    return {"name": served.name, "version": served.version}
+
+
+@router.get("/healthz", tags=["service"])
+def healthz(request: Request) -> dict:
+    context = context_of(request)
+    current, batcher = context.holder.served, context.batcher
+    return {
+        "status": "ok", "model": _model_of(current),
+        "follow_latest": context.holder.follow_latest, "queue": {"waiting": batcher.waiting, "size": context.serve.queue_size},
+        "model_calls": batcher.batches, "largest_batch": batcher.largest_batch,
+    }
+
+
+@router.get("/api/v1/model", tags=["api"])
+async def model_info(request: Request) -> dict:
+    context = context_of(request)
+    current = await run_in_threadpool(context.holder.current)
+    provenance = current.registered.read_json("provenance.json")
+    return {
+        "name": current.name, "version": current.version, "labels": current.labels,
+        "input_size": current.image_size(),
+        "image_path": dataclasses.asdict(current.predictor.image_path),
+        "metrics": current.registered.read_json("metrics.json"),
+        "provenance": provenance,
+        "training_data": provenance.get("data"),
+        "follow_latest": context.holder.follow_latest,
+        "notice": NOTICE,
+    }
+
+
+@router.post("/api/v1/reload", tags=["api"])
+async def reload(request: Request) -> dict:
+    """Switch to the registry's LATEST now (always needs the bearer token)."""
+    holder = context_of(request).holder
+    before = holder.served.version
+    current = await run_in_threadpool(holder.reload)
+    return {"model": _model_of(current), "previous_version": before}
+
+
+@router.post("/api/v1/predict", tags=["api"], openapi_extra=_PREDICT_REQUEST)
+async def predict(request: Request):
+    """Probabilities, predicted label and Grad-CAM for one JPEG, PNG or DICOM file (multipart field ``file``)."""
+    context = context_of(request)
+    serve = context.serve
+    data, _ = await read_upload(request, "file", serve.max_upload_bytes)
+    current = await run_in_threadpool(context.holder.current)
+    model = {"model": _model_of(current)}
+    retry = {"Retry-After": str(serve.retry_after_seconds)}
+    try:
+        prepared = await run_in_threadpool(current.predictor.prepare, data)
+    except ImageRejected as exc:
+        return error_response(str(exc.reason), exc.message, 422, **model)
+    del data
+    try:
+        future = context.batcher.submit((current, prepared.data))
+    except QueueFull as exc:
+        return error_response("overloaded", str(exc), 503, retry, **model)
+    try:
+        answered, prediction = await asyncio.wait_for(asyncio.wrap_future(future), serve.request_timeout_seconds)
+    except asyncio.TimeoutError:
+        future.cancel()
+        return error_response("timeout", "the model did not answer in time", 503, retry, **model)
+    body = await run_in_threadpool(prediction_body, answered, prediction, prepared, NOTICE)
+    return JSONResponse(body, headers={"X-Model-Version": answered.version})

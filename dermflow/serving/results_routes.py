@@ -1,0 +1,130 @@
+"""The results browser over ``dermflow score`` outputs: ``/results``, ``/results.csv``, thumbnails and source images.
+
+    app.include_router(results_routes.router)
+
+Source images are always decoded and re-encoded, never sent as stored (a DICOM header never leaves).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from dermflow.imaging import ImageRejected, decode_image, encode_jpeg, encode_png, resize_max_side
+from dermflow.inference.heatmap_overlay import jet, overlay, upsample_heatmap
+from dermflow.serving.results_store import ResultsQuery
+from dermflow.serving.serving_context import NOTICE, ServingContext, context_of
+from dermflow.serving.source_files import UnsafePath
+
+router = APIRouter(include_in_schema=False)
+
+IMAGE_SIDE = 512  # longest side of the source images the results browser shows
+
+
+def _bad_query(message: str) -> HTTPException:
+    return HTTPException(400, detail={"reason": "bad_query", "message": message})
+
+
+def results_query(request: Request) -> ResultsQuery:
+    params = request.query_params
+    try:
+        page = max(0, int(params.get("page", "0") or 0))
+    except ValueError:
+        raise _bad_query("page must be a number") from None
+    return ResultsQuery(
+        label=params.get("label") or None, model_version=params.get("model_version") or None,
+        run_id=params.get("run_id") or None, scored_date=params.get("scored_date") or None,
+        sort=params.get("sort") or "predicted_probability", descending=params.get("order", "desc") != "asc", page=page,
+    )
+
+
+@router.get("/results", response_class=HTMLResponse)
+async def results_page(request: Request):
+    context = context_of(request)
+    query = results_query(request)
+    try:
+        page = await run_in_threadpool(context.store.predictions, query, context.serve.page_size)
+    except ValueError as exc:
+        raise _bad_query(str(exc)) from None
+    errors = await run_in_threadpool(context.store.errors, query)
+    base = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
+
+    def link(**changes: Any) -> str:
+        merged = {**base, **{k: v for k, v in changes.items() if v is not None}}
+        return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
+
+    return context.templates.TemplateResponse(request, "results.html", {
+        "page": page, "errors": errors, "query": query, "link": link, "notice": NOTICE,
+        "csv_link": "/results.csv" + link(), "model": context.holder.served, "page_size": context.serve.page_size,
+        "roots": [str(root) for root in context.store.roots], "urlencode": urlencode,
+    })
+
+
+@router.get("/results.csv")
+async def results_csv(request: Request):
+    context = context_of(request)
+    query = results_query(request)
+    try:
+        header, rows = await run_in_threadpool(context.store.csv_rows, query)
+    except ValueError as exc:
+        raise _bad_query(str(exc)) from None
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(buffer.getvalue(), media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="dermflow-results.csv"'})
+
+
+def source_pixels(context: ServingContext, relative: str, side: int) -> np.ndarray | None:
+    """A source file's pixels, its longer side at most ``side``; None when absent or unreadable."""
+    found = context.sources.find(relative)
+    if found is None:
+        return None
+    try:
+        decoded = decode_image(found.read_bytes(), max_pixels=context.max_pixels, shrink_to=side)
+    except ImageRejected:
+        return None
+    return resize_max_side(decoded.pixels, side)
+
+
+def _thumbnail_png(context: ServingContext, path: str, model_version: str, run_id: str) -> bytes | None:
+    png = context.store.heatmap_png(path, model_version, run_id)
+    if png is None:
+        return None
+    from PIL import Image
+
+    side = context.serve.thumbnail_size
+    heat = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32) / 255.0
+    pixels = source_pixels(context, path, side)
+    if pixels is None:  # the source is not under any --source-root: the heatmap alone
+        return encode_png(jet(upsample_heatmap(heat, side)))
+    return encode_png(overlay(pixels, heat))
+
+
+@router.get("/results/thumbnail")
+async def thumbnail(request: Request, path: str, model_version: str, run_id: str):
+    try:
+        image = await run_in_threadpool(_thumbnail_png, context_of(request), path, model_version, run_id)
+    except UnsafePath as exc:
+        raise HTTPException(400, detail={"reason": "unsafe_path", "message": str(exc)}) from None
+    if image is None:
+        raise HTTPException(404, detail={"reason": "not_found", "message": "no such row"})
+    return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/results/image/{relative:path}")
+async def source_image(request: Request, relative: str):
+    """A source image under a --source-root, decoded and re-encoded (never the raw file: DICOM stays de-identified)."""
+    try:
+        pixels = await run_in_threadpool(source_pixels, context_of(request), relative, IMAGE_SIDE)
+    except UnsafePath as exc:
+        raise HTTPException(400, detail={"reason": "unsafe_path", "message": str(exc)}) from None
+    if pixels is None:
+        raise HTTPException(404, detail={"reason": "not_found", "message": "no such image under the source roots"})
+    return Response(encode_jpeg(pixels, 90), media_type="image/jpeg")

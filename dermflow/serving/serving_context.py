@@ -1,0 +1,71 @@
+"""What every route of one app shares: the config, the served model, the micro-batcher, the stores.
+
+    context = ServingContext.build(cfg, model, results, source_roots, require_token, holder)
+    app.state.context = context
+    context = context_of(request)        # inside a route
+
+Built once by :func:`dermflow.serving.app_factory.create_app`; the routes read it from the app's state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from dermflow.config import DermflowConfig, ServeConfig
+from dermflow.serving.access_token import ensure_token
+from dermflow.serving.binding import is_loopback
+from dermflow.serving.micro_batcher import MicroBatcher
+from dermflow.serving.prediction_body import predict_many
+from dermflow.serving.results_store import ResultsStore
+from dermflow.serving.served_model import ServedModelHolder
+from dermflow.serving.source_files import SourceRoots
+
+HERE = Path(__file__).resolve().parent
+NOTICE = "Research use only. This is not a diagnosis; a clinician must read every image."
+
+
+@dataclass
+class ServingContext:
+    cfg: DermflowConfig
+    holder: ServedModelHolder
+    batcher: MicroBatcher
+    store: ResultsStore
+    sources: SourceRoots
+    templates: Jinja2Templates
+    token: str
+    require_token: bool
+    has_results: bool
+
+    @property
+    def serve(self) -> ServeConfig:
+        return self.cfg.serve
+
+    @property
+    def max_pixels(self) -> int:
+        return self.cfg.score.max_image_pixels
+
+    @classmethod
+    def build(cls, cfg: DermflowConfig, model: str | Path, results: Sequence[str | Path], source_roots: Sequence[str | Path],
+              require_token: bool | None, holder: ServedModelHolder | None) -> "ServingContext":
+        """``require_token`` defaults to: the host is not loopback, or serve.require_token."""
+        serve = cfg.serve
+        if require_token is None:
+            require_token = serve.require_token or not is_loopback(serve.host)
+        token = ensure_token(serve.token_file)
+        holder = holder or ServedModelHolder.start(
+            model, cfg.score.max_image_pixels, follow_latest=serve.follow_latest, follow_interval_s=serve.follow_interval_seconds
+        )
+        batcher: MicroBatcher = MicroBatcher(predict_many, serve.max_batch_size, serve.batch_wait_ms / 1000.0, serve.queue_size)
+        return cls(
+            cfg=cfg, holder=holder, batcher=batcher, store=ResultsStore(results), sources=SourceRoots(source_roots),
+            templates=Jinja2Templates(directory=str(HERE / "templates")), token=token, require_token=require_token,
+            has_results=bool(results),
+        )
+
+
+def context_of(request: Request) -> ServingContext:
+    return request.app.state.context
