@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import posixpath
+import re
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from dermflow.imaging import ImageRejected
-from dermflow.serving.http_errors import error_response
+from dermflow.serving.api_models import PredictResponse
+from dermflow.serving.http_errors import error_response, error_responses
 from dermflow.serving.micro_batcher import QueueFull
 from dermflow.serving.prediction_body import prediction_body
 from dermflow.serving.serving_context import NOTICE, context_of
@@ -28,8 +32,22 @@ _PREDICT_REQUEST = {"requestBody": {"required": True, "content": {"multipart/for
 }}}}}
 
 
+_ABSOLUTE = re.compile(r"^(?:file:/+|/|[A-Za-z]:[\\/])")
+
+
 def _model_of(served) -> dict:
     return {"name": served.name, "version": served.version}
+
+
+def without_server_paths(value: Any) -> Any:
+    """Absolute paths (``/x/y/z.h5``, ``file:///x``, ``C:\\x``) -> their last component: no server layout leaves."""
+    if isinstance(value, str) and _ABSOLUTE.match(value):
+        return posixpath.basename(value.replace("\\", "/").rstrip("/")) or "(a server path)"
+    if isinstance(value, dict):
+        return {key: without_server_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_server_paths(item) for item in value]
+    return value
 
 
 @router.get("/healthz", tags=["service"])
@@ -48,7 +66,7 @@ async def model_info(request: Request) -> dict:
     context = context_of(request)
     current = await run_in_threadpool(context.holder.current)
     provenance = current.registered.read_json("provenance.json")
-    return {
+    return without_server_paths({
         "name": current.name, "version": current.version, "labels": current.labels,
         "input_size": current.image_size(),
         "image_path": dataclasses.asdict(current.predictor.image_path),
@@ -57,7 +75,7 @@ async def model_info(request: Request) -> dict:
         "training_data": provenance.get("data"),
         "follow_latest": context.holder.follow_latest,
         "notice": NOTICE,
-    }
+    })
 
 
 @router.post("/api/v1/reload", tags=["api"])
@@ -69,12 +87,13 @@ async def reload(request: Request) -> dict:
     return {"model": _model_of(current), "previous_version": before}
 
 
-@router.post("/api/v1/predict", tags=["api"], openapi_extra=_PREDICT_REQUEST)
+@router.post("/api/v1/predict", tags=["api"], openapi_extra=_PREDICT_REQUEST, response_model=PredictResponse,
+             responses=error_responses(400, 401, 413, 422, 500, 503))
 async def predict(request: Request):
     """Probabilities, predicted label and Grad-CAM for one JPEG, PNG or DICOM file (multipart field ``file``)."""
     context = context_of(request)
     serve = context.serve
-    data, _ = await read_upload(request, "file", serve.max_upload_bytes)
+    data, _ = await read_upload(request, "file", serve.max_upload_bytes, serve.max_form_parts)
     current = await run_in_threadpool(context.holder.current)
     model = {"model": _model_of(current)}
     retry = {"Retry-After": str(serve.retry_after_seconds)}

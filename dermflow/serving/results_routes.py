@@ -33,10 +33,10 @@ def _bad_query(message: str) -> HTTPException:
 
 def results_query(request: Request) -> ResultsQuery:
     params = request.query_params
-    try:
-        page = max(0, int(params.get("page", "0") or 0))
-    except ValueError:
-        raise _bad_query("page must be a number") from None
+    raw_page = params.get("page", "0") or "0"
+    if not raw_page.isdigit() or len(raw_page) > 9:
+        raise _bad_query("page must be a whole number from 0 (the first page)")
+    page = int(raw_page)
     return ResultsQuery(
         label=params.get("label") or None, model_version=params.get("model_version") or None,
         run_id=params.get("run_id") or None, scored_date=params.get("scored_date") or None,
@@ -52,6 +52,9 @@ async def results_page(request: Request):
         page = await run_in_threadpool(context.store.predictions, query, context.serve.page_size)
     except ValueError as exc:
         raise _bad_query(str(exc)) from None
+    last = max(0, (page.total - 1) // context.serve.page_size)
+    if query.page > last:
+        raise _bad_query(f"page {query.page} is past the last page ({last}) of these {page.total} rows")
     errors = await run_in_threadpool(context.store.errors, query)
     base = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
 

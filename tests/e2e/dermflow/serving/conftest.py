@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dermflow.config import load_config
-from serving_inputs import ScoredRun, make_inputs, serve_config
+from serving_inputs import LOOPBACK_URL, ScoredRun, make_inputs, serve_config
 
 
 @pytest.fixture(scope="session")
@@ -37,5 +37,5 @@ def client(scoring_model, scored_run, served_holder, tmp_path_factory):
 
     cfg = serve_config(tmp_path_factory.mktemp("serve_client"))
     app = create_app(cfg, scoring_model.spec, [scored_run.output], [scored_run.inputs], holder=served_holder)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=LOOPBACK_URL) as test_client:
         yield test_client

@@ -15,6 +15,7 @@ from image_file_bytes import encode, png_header_only
 PATIENT_NAME = "Confidential^Wilhelmina^Qz"
 PATIENT_ID = "QQ-777-4242"
 DICOM_UID = "1.2.826.0.1.3680043.8.498.11223344556677889900"
+LOOPBACK_URL = "http://127.0.0.1:8765"  # TestClient's base URL: a Host the loopback server answers to
 
 
 @dataclass(frozen=True)

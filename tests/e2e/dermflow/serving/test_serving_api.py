@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving_inputs import DICOM_UID, PATIENT_ID, PATIENT_NAME, serve_config
+from serving_inputs import DICOM_UID, LOOPBACK_URL, PATIENT_ID, PATIENT_NAME, serve_config
 
 pytestmark = pytest.mark.e2e
 
@@ -93,34 +93,32 @@ def test_an_oversize_upload_gets_413(scoring_model, served_holder, tmp_path, sco
     from dermflow.serving.app_factory import create_app
 
     cfg = serve_config(tmp_path, "serve.max_upload_bytes=50000")
-    with TestClient(create_app(cfg, scoring_model.spec, holder=served_holder)) as small:
+    with TestClient(create_app(cfg, scoring_model.spec, holder=served_holder), base_url=LOOPBACK_URL) as small:
         data = next(iter(scored_run.good.values()))
         assert len(data) < 50000 and _post(small, data).status_code == 200
         response = _post(small, b"\xff\xd8\xff" + b"\0" * 60000)
         assert response.status_code == 413 and response.json()["reason"] == "too_large"
 
 
-def test_a_non_loopback_host_needs_the_bearer_token(scoring_model, served_holder, tmp_path, scored_run):
+def test_a_non_loopback_host_needs_the_bearer_token_and_an_allowed_host_name(scoring_model, served_holder, tmp_path, scored_run):
     from fastapi.testclient import TestClient
 
     from dermflow.serving.app_factory import create_app
 
-    cfg = serve_config(tmp_path, "serve.host=0.0.0.0", "serve.allow_remote=true")
+    cfg = serve_config(tmp_path, "serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]")
     app = create_app(cfg, scoring_model.spec, [scored_run.output], holder=served_holder)
     token = (tmp_path / "token").read_text().strip()
     data = scored_run.good["odd/lesion.png"]
-    with TestClient(app) as remote:
+    with TestClient(app, base_url="https://derm.example.org") as remote:
         for request in (lambda **kw: _post(remote, data, **kw), lambda **kw: remote.get("/api/v1/model", **kw),
                         lambda **kw: remote.get("/results", **kw), lambda **kw: remote.get("/", **kw)):
             assert request().status_code == 401
             assert request(headers={"Authorization": "Bearer wrong-token-wrong-token-wrong-token"}).status_code == 401
             assert request(headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        # A person opens the page once with ?token=...: a cookie keeps it and the address loses it.
-        opened = remote.get(f"/?token={token}", follow_redirects=False)
-        assert opened.status_code == 303 and "token" not in opened.headers["location"]
-        assert remote.get("/").status_code == 200
-        remote.cookies.clear()
-        assert remote.get("/").status_code == 401
+        assert remote.get(f"/?token={token}").status_code == 401  # no token in an address: it would reach the logs
+        assert remote.get("/healthz").status_code == 200
+        refused = remote.get("/healthz", headers={"Host": "127.0.0.1:8765"})
+        assert refused.status_code == 400 and refused.json()["reason"] == "unknown_host"
 
 
 def test_the_reload_call_always_needs_the_token(client):

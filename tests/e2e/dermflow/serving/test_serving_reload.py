@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from serving_inputs import copy_registry, serve_config
+from serving_inputs import LOOPBACK_URL, copy_registry, serve_config
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,8 @@ def test_pinned_stays_and_follow_latest_switches(scoring_model, scored_run, tmp_
     image = scored_run.good["odd/lesion.png"]
     pinned_cfg = serve_config(tmp_path / "pinned")
     follow_cfg = serve_config(tmp_path / "follow", "serve.follow_latest=true", "serve.follow_interval_seconds=0.01")
-    with TestClient(create_app(pinned_cfg, str(registry))) as pinned, TestClient(create_app(follow_cfg, str(registry))) as follow:
+    with TestClient(create_app(pinned_cfg, str(registry)), base_url=LOOPBACK_URL) as pinned, \
+            TestClient(create_app(follow_cfg, str(registry)), base_url=LOOPBACK_URL) as follow:
         for client in (pinned, follow):
             assert client.post("/api/v1/predict", files={"file": ("a.png", image)}).json()["model"]["version"] == first.version
 

@@ -1,0 +1,44 @@
+"""The JSON answers of the API as pydantic models: what /openapi.json (and /docs) describes.
+
+The routes build plain dicts (``prediction_body``); these models document them for clients.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str = Field(description="Registry version (UTC timestamp) that answered; also the X-Model-Version header.")
+
+
+class Heatmap(BaseModel):
+    shape: list[int] = Field(description="[h, w] of the Grad-CAM grid.")
+    values: list[list[float]] = Field(description="Grad-CAM of the predicted class, each in [0, 1].")
+
+
+class ImageInfo(BaseModel):
+    format: str = Field(description="jpeg, png or dicom: what the file was, by content.")
+    width: int
+    height: int
+
+
+class PredictResponse(BaseModel):
+    """One image's answer. Research use only: not a diagnosis."""
+
+    model: ModelRef
+    labels: list[str] = Field(description="The model's classes, in index order (ISIC codes, or group names).")
+    probabilities: dict[str, float] = Field(description="Calibrated probability per label; they sum to 1 over the model's own classes.")
+    predicted_label: str = Field(description="The most probable label. Not an answer when out_of_scope is true.")
+    predicted_index: int
+    predicted_probability: float
+    gradcam: Heatmap
+    overlay_png_base64: str = Field(description="The heatmap as a transparent 128 px RGBA PNG (jet colours) to lay over the image.")
+    image_jpeg_base64: str = Field(description="The prepared JPEG the model read: no metadata, DICOM pixels only.")
+    image: ImageInfo
+    notice: str
+    in_scope_score: float | None = Field(None, description="In (0, 1]: the share of held-out images of the model's classes that "
+                                                           "were at least this unusual. Low: unlike what the model knows.")
+    out_of_scope: bool | None = Field(None, description="The image looks like none of the model's classes: no label is an answer.")
+    prediction_set: list[str] | None = Field(None, description="Labels that together hold the true one at the configured "
+                                                              "coverage (calibration.json conformal.coverage); empty or several: uncertain.")
