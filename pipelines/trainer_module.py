@@ -188,7 +188,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
 
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
-    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
+    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust, cfg.labels.groups)
     progress.remove()
     return built
 
@@ -246,12 +246,13 @@ def write_history(run_dir: Path, history: list[dict]) -> None:
 
 
 def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,
-            trust: tuple = (None, None)) -> None:
+            trust: tuple = (None, None), label_groups: dict | None = None) -> None:
     """``trust``: (TrustParameters or None, calibration figures), from ``trainer_calibration``."""
     parameters, calibration = trust
     if is_chief():
-        export_model(built, labels, serving_model_dir, image_path, trust=parameters, calibration=calibration)
+        export_model(built, labels, serving_model_dir, image_path, trust=parameters, calibration=calibration,
+                     label_groups=label_groups)
         return
     # Saving is collective under MultiWorkerMirroredStrategy: the other workers save to a scratch dir.
     with tempfile.TemporaryDirectory() as scratch:
-        export_model(built, labels, scratch, image_path, trust=parameters, calibration=calibration)
+        export_model(built, labels, scratch, image_path, trust=parameters, calibration=calibration, label_groups=label_groups)

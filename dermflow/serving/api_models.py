@@ -23,6 +23,27 @@ class ImageInfo(BaseModel):
     height: int
 
 
+class ProbabilityLine(BaseModel):
+    label: str
+    name: str = Field(description="The class's full name with its ISIC code, e.g. 'melanoma (MEL)'.")
+    value: float
+    text: str = Field(description="Rounded for people: whole percents, '>99 %' and '<1 %' at the ends.")
+
+
+class Reading(BaseModel):
+    """The answer said for people, as the web page shows it."""
+
+    kind: str = Field(description="out_of_scope | one_label | several_labels | no_label | no_trust")
+    headline: str = Field(description="e.g. 'Outside what this model knows', 'Most likely melanoma (MEL), 87 %'.")
+    detail: str
+    answer: str | None = Field(description="The label named as the answer; null when the model names none "
+                                           "(out of scope, or an empty or several-label prediction set).")
+    prediction_set: str | None = Field(description="The prediction set in words, with its coverage rate.")
+    in_scope: str | None = Field(description="The in-scope score as a share of the images the model knows.")
+    probabilities: list[ProbabilityLine]
+    probabilities_secondary: bool = Field(description="True when the probabilities are no answer (out of scope).")
+
+
 class PredictResponse(BaseModel):
     """One image's answer. Research use only: not a diagnosis."""
 
@@ -36,9 +57,12 @@ class PredictResponse(BaseModel):
     overlay_png_base64: str = Field(description="The heatmap as a transparent 128 px RGBA PNG (jet colours) to lay over the image.")
     image_jpeg_base64: str = Field(description="The prepared JPEG the model read: no metadata, DICOM pixels only.")
     image: ImageInfo
+    sha256: str = Field(description="Hex SHA-256 of the uploaded file's bytes: the key verdicts are recorded under.")
     notice: str
     in_scope_score: float | None = Field(None, description="In (0, 1]: the share of held-out images of the model's classes that "
                                                            "were at least this unusual. Low: unlike what the model knows.")
     out_of_scope: bool | None = Field(None, description="The image looks like none of the model's classes: no label is an answer.")
     prediction_set: list[str] | None = Field(None, description="Labels that together hold the true one at the configured "
                                                               "coverage (calibration.json conformal.coverage); empty or several: uncertain.")
+    class_names: dict[str, str] = Field(description="label -> full name with the ISIC code, e.g. 'melanoma (MEL)'.")
+    reading: Reading

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import posixpath
 import re
 from typing import Any
@@ -101,6 +102,7 @@ async def predict(request: Request):
         prepared = await run_in_threadpool(current.predictor.prepare, data)
     except ImageRejected as exc:
         return error_response(str(exc.reason), exc.message, 422, **model)
+    sha256 = hashlib.sha256(data).hexdigest()
     del data
     try:
         future = context.batcher.submit((current, prepared.data))
@@ -112,4 +114,5 @@ async def predict(request: Request):
         future.cancel()
         return error_response("timeout", "the model did not answer in time", 503, retry, **model)
     body = await run_in_threadpool(prediction_body, answered, prediction, prepared, NOTICE)
+    body["sha256"] = sha256
     return JSONResponse(body, headers={"X-Model-Version": answered.version})

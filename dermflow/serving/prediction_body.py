@@ -15,6 +15,7 @@ import numpy as np
 from dermflow.imaging import encode_png
 from dermflow.inference.heatmap_overlay import jet, upsample_heatmap
 from dermflow.inference.lesion_predictor import LesionPrediction
+from dermflow.inference.prediction_reading import read_prediction
 from dermflow.serving.served_model import ServedModel
 
 # LesionPrediction's own fields; any other field (trust outputs, when present) is passed through as is.
@@ -80,4 +81,8 @@ def prediction_body(model: ServedModel, prediction: LesionPrediction, prepared, 
     for extra in dataclasses.fields(prediction):
         if extra.name not in _CORE_FIELDS:
             body[extra.name] = plain(getattr(prediction, extra.name))
+    body["class_names"] = {label: model.facts.shown(label) for label in model.labels}
+    body["reading"] = read_prediction(
+        model.facts, body["probabilities"], prediction.out_of_scope, prediction.in_scope_score, prediction.prediction_set
+    ).as_dict()
     return body

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,13 +19,18 @@ from starlette.concurrency import run_in_threadpool
 
 from dermflow.imaging import ImageRejected, decode_image, encode_jpeg, encode_png, resize_max_side
 from dermflow.inference.heatmap_overlay import jet, overlay, upsample_heatmap
+from dermflow.inference.prediction_reading import ModelFacts, PredictionReading, read_prediction
+from dermflow.isic.class_names import label_names
+from dermflow.serving.prediction_body import heat_overlay_png
 from dermflow.serving.results_store import ResultsQuery
-from dermflow.serving.serving_context import NOTICE, ServingContext, context_of
+from dermflow.serving.review_views import verdict_section
+from dermflow.serving.serving_context import ServingContext, context_of, page_values
 from dermflow.serving.source_files import UnsafePath
 
 router = APIRouter(include_in_schema=False)
 
 IMAGE_SIDE = 512  # longest side of the source images the results browser shows
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _bad_query(message: str) -> HTTPException:
@@ -36,12 +42,21 @@ def results_query(request: Request) -> ResultsQuery:
     raw_page = params.get("page", "0") or "0"
     if not raw_page.isdigit() or len(raw_page) > 9:
         raise _bad_query("page must be a whole number from 0 (the first page)")
-    page = int(raw_page)
     return ResultsQuery(
         label=params.get("label") or None, model_version=params.get("model_version") or None,
         run_id=params.get("run_id") or None, scored_date=params.get("scored_date") or None,
-        sort=params.get("sort") or "predicted_probability", descending=params.get("order", "desc") != "asc", page=page,
+        scope=params.get("scope") or None, prediction_set=params.get("prediction_set") or None,
+        sort=params.get("sort") or "predicted_probability", descending=params.get("order", "desc") != "asc", page=int(raw_page),
     )
+
+
+def row_reading(context: ServingContext, row: dict, labels: list[str]) -> tuple[ModelFacts, PredictionReading]:
+    """A results row said for people, with the facts (names, coverage) of the version that scored it."""
+    has_trust = row.get("out_of_scope") is not None
+    facts = context.versions.facts(row["model_version"], labels, has_trust)
+    reading = read_prediction(facts, row["probabilities"], row.get("out_of_scope"), row.get("in_scope_score"),
+                              row.get("prediction_set"))
+    return facts, reading
 
 
 @router.get("/results", response_class=HTMLResponse)
@@ -56,15 +71,17 @@ async def results_page(request: Request):
     if query.page > last:
         raise _bad_query(f"page {query.page} is past the last page ({last}) of these {page.total} rows")
     errors = await run_in_threadpool(context.store.errors, query)
-    base = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
+    base = {k: v for k, v in request.query_params.items() if k != "page"}
 
     def link(**changes: Any) -> str:
         merged = {**base, **{k: v for k, v in changes.items() if v is not None}}
         return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
 
+    rows = [(row, row_reading(context, row, page.labels)[1]) for row in page.rows]
+    names = {**label_names(page.labels), **context.holder.served.facts.names}
     return context.templates.TemplateResponse(request, "results.html", {
-        "page": page, "errors": errors, "query": query, "link": link, "notice": NOTICE,
-        "csv_link": "/results.csv" + link(), "model": context.holder.served, "page_size": context.serve.page_size,
+        **page_values(request), "page": page, "rows": rows, "errors": errors, "query": query, "link": link,
+        "csv_link": "/results.csv" + link(), "page_size": context.serve.page_size, "names": names,
         "roots": [str(root) for root in context.store.roots], "urlencode": urlencode,
     })
 
@@ -131,3 +148,57 @@ async def source_image(request: Request, relative: str):
     if pixels is None:
         raise HTTPException(404, detail={"reason": "not_found", "message": "no such image under the source roots"})
     return Response(encode_jpeg(pixels, 90), media_type="image/jpeg")
+
+
+def _heatmap(context: ServingContext, path: str, model_version: str, run_id: str) -> bytes | None:
+    png = context.store.heatmap_png(path, model_version, run_id)
+    if png is None:
+        return None
+    from PIL import Image
+
+    heat = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32) / 255.0
+    return heat_overlay_png(heat, side=256)
+
+
+@router.get("/results/heatmap")
+async def heatmap(request: Request, path: str, model_version: str, run_id: str):
+    """The stored Grad-CAM of one row as a transparent overlay (jet colours, alpha rising with the heat)."""
+    image = await run_in_threadpool(_heatmap, context_of(request), path, model_version, run_id)
+    if image is None:
+        raise HTTPException(404, detail={"reason": "not_found", "message": "no such row"})
+    return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+def _has_source(context: ServingContext, relative: str) -> bool:
+    try:
+        return context.sources.find(relative) is not None
+    except UnsafePath:
+        return False
+
+
+def _chosen(rows: list[dict], request: Request) -> dict | None:
+    """The row the address names (model_version, run_id), else the newest."""
+    version, run = request.query_params.get("model_version"), request.query_params.get("run_id")
+    named = [row for row in rows if (not version or row["model_version"] == version) and (not run or row["run_id"] == run)]
+    return (named or rows or [None])[0]
+
+
+@router.get("/results/{sha256}", response_class=HTMLResponse)
+async def result_page(request: Request, sha256: str):
+    """One image: its newest scoring (or the one named), the others linked, and its verdicts."""
+    context = context_of(request)
+    if not SHA256.fullmatch(sha256):
+        raise HTTPException(404, detail={"reason": "not_found", "message": "a result is named by its file's sha256 (64 hex digits)"})
+    rows = await run_in_threadpool(context.store.rows_for_sha256, sha256)
+    row = _chosen(rows, request)
+    values = {**page_values(request), "sha256": sha256, "row": row, "urlencode": urlencode, "request": request}
+    if row is not None:
+        labels = list(row["probabilities"])
+        facts, reading = row_reading(context, row, labels)
+        others = [(other, row_reading(context, other, labels)[1]) for other in rows if other is not row]
+        has_source = await run_in_threadpool(_has_source, context, row["path"])
+        values.update(facts=facts, reading=reading, others=others, has_source=has_source)
+    values.update(await verdict_section(request, sha256, row))
+    if row is None and not values["history"] and not values["kept"]:
+        raise HTTPException(404, detail={"reason": "not_found", "message": "no scored row, verdict or kept image has this sha256"})
+    return context.templates.TemplateResponse(request, "result.html", values)

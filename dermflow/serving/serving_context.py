@@ -18,11 +18,15 @@ from fastapi.templating import Jinja2Templates
 from dermflow.config import DermflowConfig, ServeConfig
 from dermflow.serving.access_token import ensure_token
 from dermflow.serving.binding import is_loopback
+from dermflow.isic.class_names import shown
 from dermflow.serving.micro_batcher import MicroBatcher
+from dermflow.serving.model_versions import ModelVersions
 from dermflow.serving.prediction_body import predict_many
 from dermflow.serving.results_store import ResultsStore
 from dermflow.serving.served_model import ServedModelHolder
 from dermflow.serving.source_files import SourceRoots
+from dermflow.serving.visitor import visitor_of
+from dermflow.trust.plain_words import people_percent
 
 HERE = Path(__file__).resolve().parent
 NOTICE = "Research use only. This is not a diagnosis; a clinician must read every image."
@@ -39,6 +43,7 @@ class ServingContext:
     token: str
     require_token: bool
     has_results: bool
+    versions: ModelVersions
 
     @property
     def serve(self) -> ServeConfig:
@@ -62,10 +67,27 @@ class ServingContext:
         batcher: MicroBatcher = MicroBatcher(predict_many, serve.max_batch_size, serve.batch_wait_ms / 1000.0, serve.queue_size)
         return cls(
             cfg=cfg, holder=holder, batcher=batcher, store=ResultsStore(results), sources=SourceRoots(source_roots),
-            templates=Jinja2Templates(directory=str(HERE / "templates")), token=token, require_token=require_token,
-            has_results=bool(results),
+            templates=page_templates(), token=token, require_token=require_token, has_results=bool(results),
+            versions=ModelVersions(holder),
         )
+
+
+def page_templates() -> Jinja2Templates:
+    """The pages' Jinja2 templates, with the filters that say numbers and classes for people."""
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["percent"] = people_percent
+    templates.env.filters["class_name"] = shown
+    return templates
 
 
 def context_of(request: Request) -> ServingContext:
     return request.app.state.context
+
+
+def page_values(request: Request) -> dict:
+    """What every page's template needs: the served model, the notice, who is asking and their CSRF token."""
+    visitor = visitor_of(request)
+    return {
+        "model": context_of(request).holder.served, "notice": NOTICE, "user": visitor,
+        "csrf_token": visitor.csrf_token if visitor else "", "may_record": bool(visitor and visitor.may_record_verdicts),
+    }

@@ -1,6 +1,7 @@
 """Inputs for the serving tests: good and bad files as the scoring job's list has them, and config helpers."""
 from __future__ import annotations
 
+import csv
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,25 @@ class ScoredRun:
     bad: dict[str, tuple[bytes, str]]  # relative path -> (bytes, reason), rejected
 
 
+def coffee_jpeg() -> bytes:
+    """skimage's photo of a cup of coffee: no dermoscopy at all."""
+    import skimage.data
+
+    return encode(Image.fromarray(skimage.data.coffee()), "JPEG")
+
+
+def _other_diagnoses(model, count: int) -> list[Path]:
+    """Images of the archive whose diagnosis is none of the model's classes."""
+    with open(model.archive / "ISIC_2019_Training_GroundTruth.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if not any(float(row[label]) == 1.0 for label in model.labels)]
+    return [model.images_dir / f"{row['image']}.jpg" for row in rows[:count]]
+
+
 def make_inputs(model, folder: Path) -> tuple[dict[str, bytes], dict[str, tuple[bytes, str]]]:
     sources = sorted(model.images_dir.glob("*.jpg"))[:8]
     good = {f"archive/{source.name}": source.read_bytes() for source in sources}
+    good.update({f"other/{source.name}": source.read_bytes() for source in _other_diagnoses(model, 4)})
+    good["photos/coffee.jpg"] = coffee_jpeg()
     rgb = np.asarray(Image.open(sources[0]).convert("RGB"))
     good["odd/lesion.png"] = encode(Image.fromarray(rgb[::-1]), "PNG")
     good["odd/patient.dcm"] = encode_dicom(rgb[:, ::-1].copy(), DICOM_UID, {"PatientName": PATIENT_NAME, "PatientID": PATIENT_ID})

@@ -20,14 +20,14 @@ def _post(client, data: bytes, name: str = "upload.bin", **kwargs):
 
 
 @pytest.mark.parametrize("kind", ["jpeg", "png", "dicom"])
-def test_a_jpeg_a_png_and_a_dicom_are_read(client, scored_run, scoring_model, kind):
+def test_a_jpeg_a_png_and_a_dicom_are_read(client, scored_run, trusted_model, kind):
     relative = {"png": "odd/lesion.png", "dicom": "odd/patient.dcm"}.get(kind) or sorted(scored_run.good)[0]
     response = _post(client, scored_run.good[relative], name="x")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"] == {"name": "dermflow_mobilenet_v2", "version": scoring_model.version}
-    assert response.headers["X-Model-Version"] == scoring_model.version
-    assert body["labels"] == scoring_model.labels and list(body["probabilities"]) == scoring_model.labels
+    assert body["model"] == {"name": "dermflow_mobilenet_v2", "version": trusted_model.version}
+    assert response.headers["X-Model-Version"] == trusted_model.version
+    assert body["labels"] == trusted_model.labels and list(body["probabilities"]) == trusted_model.labels
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert body["predicted_label"] == max(body["probabilities"], key=body["probabilities"].get)
     height, width = body["gradcam"]["shape"]
@@ -76,37 +76,37 @@ def test_probabilities_equal_dermflow_score_within_1e_5(client, scored_run):
         assert body["predicted_label"] == label
 
 
-def test_model_health_and_openapi(client, scoring_model):
+def test_model_health_and_openapi(client, trusted_model):
     model = client.get("/api/v1/model").json()
-    assert model["version"] == scoring_model.version and model["labels"] == scoring_model.labels
-    assert model["input_size"] == 48
-    assert model["provenance"] == {"test": "tests/e2e/conftest.py"} and "metrics" in model and "training_data" in model
+    assert model["version"] == trusted_model.version and model["labels"] == trusted_model.labels
+    assert model["input_size"] == 65
+    assert model["provenance"] == {"test": "tests/e2e/conftest.py trusted_model"} and "metrics" in model and "training_data" in model
     health = client.get("/healthz").json()
-    assert health["model"]["version"] == scoring_model.version and health["queue"]["size"] > 0
+    assert health["model"]["version"] == trusted_model.version and health["queue"]["size"] > 0
     assert client.get("/docs").status_code == 200
     assert "/api/v1/predict" in client.get("/openapi.json").json()["paths"]
 
 
-def test_an_oversize_upload_gets_413(scoring_model, served_holder, tmp_path, scored_run):
+def test_an_oversize_upload_gets_413(trusted_model, served_holder, tmp_path, scored_run):
     from fastapi.testclient import TestClient
 
     from dermflow.serving.app_factory import create_app
 
     cfg = serve_config(tmp_path, "serve.max_upload_bytes=50000")
-    with TestClient(create_app(cfg, scoring_model.spec, holder=served_holder), base_url=LOOPBACK_URL) as small:
+    with TestClient(create_app(cfg, trusted_model.spec, holder=served_holder), base_url=LOOPBACK_URL) as small:
         data = next(iter(scored_run.good.values()))
         assert len(data) < 50000 and _post(small, data).status_code == 200
         response = _post(small, b"\xff\xd8\xff" + b"\0" * 60000)
         assert response.status_code == 413 and response.json()["reason"] == "too_large"
 
 
-def test_a_non_loopback_host_needs_the_bearer_token_and_an_allowed_host_name(scoring_model, served_holder, tmp_path, scored_run):
+def test_a_non_loopback_host_needs_the_bearer_token_and_an_allowed_host_name(trusted_model, served_holder, tmp_path, scored_run):
     from fastapi.testclient import TestClient
 
     from dermflow.serving.app_factory import create_app
 
     cfg = serve_config(tmp_path, "serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]")
-    app = create_app(cfg, scoring_model.spec, [scored_run.output], holder=served_holder)
+    app = create_app(cfg, trusted_model.spec, [scored_run.output], holder=served_holder)
     token = (tmp_path / "token").read_text().strip()
     data = scored_run.good["odd/lesion.png"]
     with TestClient(app, base_url="https://derm.example.org") as remote:
@@ -141,7 +141,7 @@ def test_traversal_gets_404_or_400(client, scored_run, url):
     assert client.get("/results/image/odd/lesion.png").status_code == 200  # a file that is inside is served
 
 
-def test_the_results_browser_lists_filters_and_downloads(client, scored_run, scoring_model):
+def test_the_results_browser_lists_filters_and_downloads(client, scored_run, trusted_model):
     page = client.get("/results")
     assert page.status_code == 200
     assert page.text.count('class="prediction"') == len(scored_run.good)
@@ -157,6 +157,6 @@ def test_the_results_browser_lists_filters_and_downloads(client, scored_run, sco
     assert len(client.get("/results.csv", params={"label": label}).text.strip().splitlines()) == 1 + expected
     assert client.get("/results", params={"sort": "p:NOPE"}).status_code == 400
     thumb = client.get("/results/thumbnail", params={
-        "path": "odd/patient.dcm", "model_version": scoring_model.version, "run_id": "serve-test"})
+        "path": "odd/patient.dcm", "model_version": trusted_model.version, "run_id": "serve-test"})
     assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.content)).size[0] > 32
     assert client.get("/results/thumbnail", params={"path": "nope.jpg", "model_version": "x", "run_id": "y"}).status_code == 404

@@ -41,12 +41,12 @@ def test_missing_parameters_unknown_routes_and_wrong_methods_answer_json(client)
     _is_documented_error(client.get("/api/v1/predict"), 405, "method_not_allowed")
 
 
-def test_a_failing_route_is_a_json_500_with_headers(scoring_model, served_holder, scored_run, tmp_path):
+def test_a_failing_route_is_a_json_500_with_headers(trusted_model, served_holder, scored_run, tmp_path):
     from fastapi.testclient import TestClient
 
     from dermflow.serving.app_factory import create_app
 
-    app = create_app(serve_config(tmp_path), scoring_model.spec, [scored_run.output], holder=served_holder)
+    app = create_app(serve_config(tmp_path), trusted_model.spec, [scored_run.output], holder=served_holder)
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk on fire at /srv/secret/path")
@@ -59,9 +59,9 @@ def test_a_failing_route_is_a_json_500_with_headers(scoring_model, served_holder
         assert failing.get("/healthz").status_code == 200
 
 
-def test_the_model_call_shows_no_absolute_server_path(client, scoring_model):
+def test_the_model_call_shows_no_absolute_server_path(client, trusted_model):
     text = client.get("/api/v1/model").text
-    assert str(scoring_model.registry) not in text and '"/' not in text and "file:/" not in text
+    assert str(trusted_model.registry) not in text and '"/' not in text and "file:/" not in text
 
 
 def test_a_rejection_repeats_no_byte_of_the_upload(client):
@@ -82,6 +82,6 @@ def test_openapi_describes_the_predict_answer_and_its_errors(client):
     assert {"200", "400", "413", "422", "500", "503"} <= set(responses)
     answer = responses["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     properties = schema["components"]["schemas"][answer]["properties"]
-    assert {"probabilities", "predicted_label", "out_of_scope", "prediction_set", "in_scope_score"} <= set(properties)
+    assert {"probabilities", "predicted_label", "out_of_scope", "prediction_set", "in_scope_score", "reading"} <= set(properties)
     error = responses["422"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][error]["properties"]) == {"reason", "message"}
