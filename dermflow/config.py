@@ -409,11 +409,12 @@ class ServeConfig(_Section):
     host: str = Field("127.0.0.1", description="Bind address (IPv4, IPv6 with or without brackets, or a name); anything but "
                       "loopback also needs allow_remote and allowed_hosts.")
     port: int = Field(8765, ge=0, le=65535, description="TCP port (0: any free port).")
-    allow_remote: bool = Field(False, description="Permit a non-loopback host (then every request needs the bearer token).")
+    allow_remote: bool = Field(False, description="Permit a non-loopback host (then every route but /healthz needs a "
+                               "signed-in user or an API token).")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host-header names the server answers to besides "
                                      "loopback's (--allowed-host); required with allow_remote, then the only ones.")
-    token_file: Path = Field(Path("var/serve/token"), description="Bearer token, generated at first start (git-ignored).")
-    require_token: bool = Field(False, description="Ask for the bearer token on loopback too (always on for other hosts).")
+    require_sign_in: bool = Field(False, description="Ask for a signed-in user or an API token on loopback too "
+                                  "(always on with allow_remote); accounts: dermflow users, review.database_url.")
     tls_certfile: Path | None = Field(None, description="PEM certificate for HTTPS (uvicorn ssl_certfile).")
     tls_keyfile: Path | None = Field(None, description="PEM private key for HTTPS (uvicorn ssl_keyfile).")
     max_upload_bytes: int = Field(20_000_000, gt=0, description="Uploads larger than this get 413.")

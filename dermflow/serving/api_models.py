@@ -66,3 +66,57 @@ class PredictResponse(BaseModel):
                                                               "coverage (calibration.json conformal.coverage); empty or several: uncertain.")
     class_names: dict[str, str] = Field(description="label -> full name with the ISIC code, e.g. 'melanoma (MEL)'.")
     reading: Reading
+
+
+class ShownIn(BaseModel):
+    """What the reviewer was shown, when it is not a results row of this server (e.g. an upload)."""
+
+    model_name: str
+    model_version: str
+    predicted_label: str
+    probabilities: dict[str, float]
+    out_of_scope: bool | None = None
+    run_id: str | None = None
+
+
+class VerdictIn(BaseModel):
+    """A verdict to record. With ``model_version`` (and ``run_id``), the prediction shown is the results row
+    of that scoring of the image; else ``shown`` says it."""
+
+    model_config = {"extra": "forbid"}
+
+    sha256: str = Field(description="The image file's SHA-256 (hex), as in the predictions.")
+    diagnosis: str = Field(description="MEL, NV, BCC, AK, BKL, DF, VASC, SCC, or OTHER with other_text.")
+    basis: str = Field(description="histopathology, consensus, follow_up or single_expert.")
+    other_text: str | None = None
+    lesion_id: str | None = Field(None, description="Pseudonymous lesion id (no spaces), so images of one lesion stay together.")
+    comment: str | None = Field(None, description="Free text: stays in the database, never exported.")
+    queue_reason: str = Field("direct", description="out_of_scope, prediction_set, melanoma_band, random_audit, upload or direct.")
+    supersedes: int | None = Field(None, description="The id of the verdict this one corrects.")
+    model_version: str | None = None
+    run_id: str | None = None
+    shown: ShownIn | None = None
+    keep_image_jpeg_base64: str | None = Field(None, description="An upload's prepared JPEG (predict's image_jpeg_base64), "
+                                                                 "kept with the verdict in the review database.")
+
+
+class VerdictOut(BaseModel):
+    id: int
+    sha256: str
+    diagnosis: str
+    basis: str
+    lesion_id: str | None
+    reviewer: str
+    recorded_at: str
+    shown: ShownIn | None
+    queue_reason: str
+    image_path: str | None
+    supersedes: int | None
+    current: bool
+    other_text: str | None = Field(None, description="Only with free_text=true: may hold patient data.")
+    comment: str | None = Field(None, description="Only with free_text=true: may hold patient data.")
+
+
+class VerdictRecorded(BaseModel):
+    verdict: VerdictOut
+    image_kept: bool = Field(description="True when the upload's prepared image was kept with the verdict.")

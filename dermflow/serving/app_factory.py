@@ -3,10 +3,12 @@
     app = create_app(cfg, model="var/registry", results=["var/scores"], source_roots=["var/inputs"])
     uvicorn.run(app, host=cfg.serve.host, port=cfg.serve.port)       # server_runner.run_server does this
 
-Routes: ``page_routes`` (``/``), ``results_routes`` (``/results``, ``/results.csv``,
-``/results/thumbnail``, ``/results/image/{path}``), ``api_routes`` (``POST /api/v1/predict``,
-``GET /api/v1/model``, ``POST /api/v1/reload``, ``GET /healthz``), and FastAPI's own ``/docs``.
-``security`` checks every request first. See docs/serving.md.
+Routes: ``page_routes`` (``/``, the model reports), ``results_routes`` (``/results``, ``/results.csv``,
+thumbnails, heatmaps, source images, ``/results/<sha256>``), ``review_routes`` (the queue, verdict
+forms, ``/api/v1/verdicts``, reviewed cases), ``account_routes`` (sign-in, API token, accounts),
+``api_routes`` (``POST /api/v1/predict``, ``GET /api/v1/model``, ``POST /api/v1/reload``,
+``GET /healthz``), and FastAPI's own ``/docs``. ``security`` checks every request first. See
+docs/serving.md.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from dermflow.config import DermflowConfig
-from dermflow.serving import api_routes, page_routes, results_routes
+from dermflow.serving import account_routes, api_routes, page_routes, results_routes, review_routes
 from dermflow.serving.http_errors import install_error_handlers
 from dermflow.serving.security import SecurityMiddleware
 from dermflow.serving.served_model import ServedModelHolder
@@ -31,16 +33,17 @@ def create_app(
     model: str | Path,
     results: Sequence[str | Path] = (),
     source_roots: Sequence[str | Path] = (),
-    require_token: bool | None = None,
+    require_sign_in: bool | None = None,
     holder: ServedModelHolder | None = None,
 ) -> FastAPI:
-    """The app; ``require_token`` defaults to: the host is not loopback, or serve.require_token."""
-    context = ServingContext.build(cfg, model, results, source_roots, require_token, holder)
+    """The app; ``require_sign_in`` defaults to: --allow-remote, a host that is not loopback, or serve.require_sign_in."""
+    context = ServingContext.build(cfg, model, results, source_roots, require_sign_in, holder)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
         await run_in_threadpool(context.batcher.close)
+        context.review.close()
 
     app = FastAPI(
         title="dermflow", version="1", lifespan=lifespan,
@@ -51,6 +54,6 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, context=context)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for routes in (api_routes, page_routes, results_routes):
+    for routes in (api_routes, page_routes, results_routes, review_routes, account_routes):
         app.include_router(routes.router)
     return app

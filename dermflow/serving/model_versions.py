@@ -3,6 +3,7 @@
     versions = ModelVersions(holder)
     versions.facts("20261201T000000Z", labels=["MEL", "NV", "BCC"], has_trust=True)   # ModelFacts
     versions.report_html("20261201T000000Z")     # the version's report.html, written once if missing; None if unknown
+    facts, reading = versions.reading(row, labels)   # a results row said for people
 
 A version is looked up beside the served one (``<registry>/<name>/<version>``), and only when its
 name is a plain folder name there. Results of a version the registry does not hold still get the
@@ -15,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from dermflow.inference.prediction_reading import ModelFacts, facts_of_export
+from dermflow.inference.prediction_reading import ModelFacts, PredictionReading, facts_of_export, read_prediction
 from dermflow.isic.class_names import label_names
 from dermflow.registry import SAVED_MODEL_DIR, RegisteredModel
 from dermflow.serving.served_model import ServedModelHolder
@@ -69,3 +70,10 @@ class ModelVersions:
                 with tempfile.TemporaryDirectory() as scratch:
                     self._reports[version] = write_run_report(found.path, Path(scratch)).read_text(encoding="utf-8")
             return self._reports[version]
+
+    def reading(self, row: dict, labels: list[str]) -> tuple[ModelFacts, PredictionReading]:
+        """A results row said for people, with the facts (names, coverage) of the version that scored it."""
+        facts = self.facts(row["model_version"], labels, row.get("out_of_scope") is not None)
+        reading = read_prediction(facts, row["probabilities"], row.get("out_of_scope"), row.get("in_scope_score"),
+                                  row.get("prediction_set"))
+        return facts, reading

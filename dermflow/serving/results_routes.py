@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from dermflow.imaging import ImageRejected, decode_image, encode_jpeg, encode_png, resize_max_side
 from dermflow.inference.heatmap_overlay import jet, overlay, upsample_heatmap
-from dermflow.inference.prediction_reading import ModelFacts, PredictionReading, read_prediction
 from dermflow.isic.class_names import label_names
 from dermflow.serving.prediction_body import heat_overlay_png
 from dermflow.serving.results_store import ResultsQuery
@@ -50,15 +49,6 @@ def results_query(request: Request) -> ResultsQuery:
     )
 
 
-def row_reading(context: ServingContext, row: dict, labels: list[str]) -> tuple[ModelFacts, PredictionReading]:
-    """A results row said for people, with the facts (names, coverage) of the version that scored it."""
-    has_trust = row.get("out_of_scope") is not None
-    facts = context.versions.facts(row["model_version"], labels, has_trust)
-    reading = read_prediction(facts, row["probabilities"], row.get("out_of_scope"), row.get("in_scope_score"),
-                              row.get("prediction_set"))
-    return facts, reading
-
-
 @router.get("/results", response_class=HTMLResponse)
 async def results_page(request: Request):
     context = context_of(request)
@@ -77,7 +67,7 @@ async def results_page(request: Request):
         merged = {**base, **{k: v for k, v in changes.items() if v is not None}}
         return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
 
-    rows = [(row, row_reading(context, row, page.labels)[1]) for row in page.rows]
+    rows = [(row, context.versions.reading(row, page.labels)[1]) for row in page.rows]
     names = {**label_names(page.labels), **context.holder.served.facts.names}
     return context.templates.TemplateResponse(request, "results.html", {
         **page_values(request), "page": page, "rows": rows, "errors": errors, "query": query, "link": link,
@@ -194,8 +184,8 @@ async def result_page(request: Request, sha256: str):
     values = {**page_values(request), "sha256": sha256, "row": row, "urlencode": urlencode, "request": request}
     if row is not None:
         labels = list(row["probabilities"])
-        facts, reading = row_reading(context, row, labels)
-        others = [(other, row_reading(context, other, labels)[1]) for other in rows if other is not row]
+        facts, reading = context.versions.reading(row, labels)
+        others = [(other, context.versions.reading(other, labels)[1]) for other in rows if other is not row]
         has_source = await run_in_threadpool(_has_source, context, row["path"])
         values.update(facts=facts, reading=reading, others=others, has_source=has_source)
     values.update(await verdict_section(request, sha256, row))

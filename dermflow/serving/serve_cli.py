@@ -33,11 +33,12 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def run(args: argparse.Namespace, cfg) -> int:
     from dermflow.registry import RegistryError
+    from dermflow.review import ReviewStoreError
     from dermflow.serving.binding import ServeError
     from dermflow.serving.server_runner import run_server
 
     try:
         return run_server(cfg, args.model, args.results, args.source_root)
-    except (ServeError, RegistryError) as exc:
+    except (ServeError, RegistryError, ReviewStoreError) as exc:
         print(f"dermflow serve: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -1,10 +1,12 @@
-"""Run the server: loopback by default, a bearer token and a loud warning anywhere else, TLS when given.
+"""Run the server: loopback by default, accounts and a loud warning anywhere else, TLS when given.
 
     run_server(cfg, model="var/registry", results=["var/scores"], source_roots=["var/inputs"])
 
-A host other than loopback is refused unless ``serve.allow_remote`` (``--allow-remote``) is set;
-then every request needs the bearer token (generated at first start into ``serve.token_file``),
-and without ``serve.tls_certfile``/``tls_keyfile`` a warning says the token travels in clear text.
+A host other than loopback is refused unless ``serve.allow_remote`` (``--allow-remote``) and
+``serve.allowed_hosts`` (``--allowed-host``) are set; then every request but ``/healthz`` needs a
+signed-in user or an API token (``dermflow users``), and without ``serve.tls_certfile``/``tls_keyfile``
+a warning says that passwords, tokens and images travel in clear text. uvicorn's access log shows
+method, path, query and status: no header, cookie or form field, so no password or token.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 CLEAR_TEXT_WARNING = (
     "\n" + "!" * 78 + "\n"
     "!! WARNING: dermflow serve listens on {host}:{port} WITHOUT TLS.\n"
-    "!! The bearer token and every uploaded image travel in CLEAR TEXT over the network.\n"
+    "!! Passwords, session cookies, API tokens and every image travel in CLEAR TEXT over the network.\n"
     "!! Set serve.tls_certfile and serve.tls_keyfile, or put the server behind an HTTPS\n"
     "!! reverse proxy on this machine and keep it on 127.0.0.1 (docs/serving.md).\n"
     + "!" * 78 + "\n"
@@ -28,13 +30,14 @@ CLEAR_TEXT_WARNING = (
 
 
 def startup_notices(cfg: DermflowConfig, remote: bool) -> list[str]:
-    """What the server prints to stderr before it listens: the clear-text warning and where the token is."""
+    """What the server prints to stderr before it listens: the clear-text warning and how to sign in."""
     serve = cfg.serve
     notices = []
     if remote and serve.tls_certfile is None:
         notices.append(CLEAR_TEXT_WARNING.format(host=serve.host, port=serve.port))
-    if remote or serve.require_token:
-        notices.append(f"dermflow serve: requests need 'Authorization: Bearer <token>'; the token is in {serve.token_file}")
+    if remote or serve.allow_remote or serve.require_sign_in:
+        notices.append("dermflow serve: every route but /healthz needs a signed-in user (/login) or an API token "
+                       "(Authorization: Bearer ...); accounts: dermflow users add NAME --role viewer|reviewer|admin")
     return notices
 
 

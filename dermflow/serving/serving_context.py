@@ -1,6 +1,6 @@
 """What every route of one app shares: the config, the served model, the micro-batcher, the stores.
 
-    context = ServingContext.build(cfg, model, results, source_roots, require_token, holder)
+    context = ServingContext.build(cfg, model, results, source_roots, require_sign_in, holder)
     app.state.context = context
     context = context_of(request)        # inside a route
 
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from dermflow.config import DermflowConfig, ServeConfig
-from dermflow.serving.access_token import ensure_token
 from dermflow.serving.binding import is_loopback
 from dermflow.isic.class_names import shown
 from dermflow.serving.micro_batcher import MicroBatcher
@@ -27,6 +26,9 @@ from dermflow.serving.served_model import ServedModelHolder
 from dermflow.serving.source_files import SourceRoots
 from dermflow.serving.visitor import visitor_of
 from dermflow.trust.plain_words import people_percent
+
+if TYPE_CHECKING:
+    from dermflow.review import ReviewDatabase
 
 HERE = Path(__file__).resolve().parent
 NOTICE = "Research use only. This is not a diagnosis; a clinician must read every image."
@@ -40,8 +42,8 @@ class ServingContext:
     store: ResultsStore
     sources: SourceRoots
     templates: Jinja2Templates
-    token: str
-    require_token: bool
+    review: "ReviewDatabase"
+    require_sign_in: bool
     has_results: bool
     versions: ModelVersions
 
@@ -55,19 +57,25 @@ class ServingContext:
 
     @classmethod
     def build(cls, cfg: DermflowConfig, model: str | Path, results: Sequence[str | Path], source_roots: Sequence[str | Path],
-              require_token: bool | None, holder: ServedModelHolder | None) -> "ServingContext":
-        """``require_token`` defaults to: the host is not loopback, or serve.require_token."""
+              require_sign_in: bool | None, holder: ServedModelHolder | None) -> "ServingContext":
+        """``require_sign_in`` defaults to: the host is not loopback, or serve.require_sign_in.
+
+        The review store (``review.database_url``) is opened, and migrated, first: a server that cannot
+        record verdicts does not start.
+        """
+        from dermflow.review import open_configured_review_database
+
         serve = cfg.serve
-        if require_token is None:
-            require_token = serve.require_token or not is_loopback(serve.host)
-        token = ensure_token(serve.token_file)
+        if require_sign_in is None:
+            require_sign_in = serve.require_sign_in or serve.allow_remote or not is_loopback(serve.host)
+        review = open_configured_review_database(cfg.review)
         holder = holder or ServedModelHolder.start(
             model, cfg.score.max_image_pixels, follow_latest=serve.follow_latest, follow_interval_s=serve.follow_interval_seconds
         )
         batcher: MicroBatcher = MicroBatcher(predict_many, serve.max_batch_size, serve.batch_wait_ms / 1000.0, serve.queue_size)
         return cls(
             cfg=cfg, holder=holder, batcher=batcher, store=ResultsStore(results), sources=SourceRoots(source_roots),
-            templates=page_templates(), token=token, require_token=require_token, has_results=bool(results),
+            templates=page_templates(), review=review, require_sign_in=require_sign_in, has_results=bool(results),
             versions=ModelVersions(holder),
         )
 

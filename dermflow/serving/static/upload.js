@@ -11,6 +11,8 @@
   const overlay = $("overlay");
   const opacity = $("opacity");
   let answered = null; // the last answer, for the verdict
+  const csrfMeta = document.querySelector("meta[name=csrf-token]");
+  const csrf = csrfMeta ? { "X-CSRF-Token": csrfMeta.content } : {}; // a signed-in browser's posts carry it
 
   function showError(message) {
     error.textContent = message;
@@ -83,7 +85,7 @@
     form.append("file", file);
     let response;
     try {
-      response = await fetch("/api/v1/predict", { method: "POST", body: form, credentials: "same-origin" });
+      response = await fetch("/api/v1/predict", { method: "POST", body: form, credentials: "same-origin", headers: csrf });
     } catch (e) {
       showError("The server could not be reached: " + e);
       return;
@@ -101,7 +103,6 @@
   }
 
   async function recordVerdict() {
-    const panel = $("upload-verdict");
     const said = $("upload-verdict-status");
     if (!answered) return;
     const verdict = {
@@ -122,7 +123,7 @@
     said.textContent = "Recording ...";
     const response = await fetch("/api/v1/verdicts", {
       method: "POST", credentials: "same-origin", body: JSON.stringify(verdict),
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": panel.dataset.csrf },
+      headers: { "Content-Type": "application/json", ...csrf },
     });
     let body = null;
     try { body = await response.json(); } catch (e) { /* not JSON */ }

@@ -63,7 +63,38 @@ def make_inputs(model, folder: Path) -> tuple[dict[str, bytes], dict[str, tuple[
 
 
 def serve_config(tmp_path: Path, *overrides: str):
-    return load_config(None, [f"serve.token_file={tmp_path / 'token'}", *overrides])
+    """The config of a test server: its own review database under ``tmp_path``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return load_config(None, [f"review.database_url=sqlite:///{tmp_path / 'review.sqlite'}", *overrides])
+
+
+PASSWORDS = {"rita": "rita-reviews-1234", "vic": "vic-views-5678", "ada": "ada-admins-9012"}
+ROLES = {"rita": "reviewer", "vic": "viewer", "ada": "admin"}
+
+
+def add_accounts(cfg) -> None:
+    """rita (reviewer), vic (viewer) and ada (admin), with PASSWORDS, in the config's review database."""
+    from dermflow.review import add_user, open_configured_review_database
+
+    db = open_configured_review_database(cfg.review)
+    try:
+        for name, role in ROLES.items():
+            add_user(db, name, role, PASSWORDS[name])
+    finally:
+        db.close()
+
+
+def sign_in(client, name: str) -> str:
+    """Signs ``client`` (a TestClient or httpx.Client) in as ``name``; returns the session's CSRF token."""
+    import re
+
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    answer = client.post("/login", data={"csrf_token": token, "name": name, "password": PASSWORDS[name], "next": "/"},
+                         follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    home = client.get("/")
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', home.text).group(1)
 
 
 
