@@ -34,6 +34,7 @@ setup(
     package_data={
         "dermflow.schemas": ["*.pbtxt", "*.json"], "dermflow": ["configs/*.yaml"],
         "dermflow.serving": ["templates/*.html", "static/*"],
+        "dermflow.review.migrations": ["script.py.mako"],  # its env.py and versions/*.py install as modules
     },
     include_package_data=True,
     # The exact pins live in requirements/lock.txt and are installed by `make install`

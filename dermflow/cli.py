@@ -42,6 +42,8 @@ USER_MISTAKES: tuple[tuple[str, str], ...] = (
     ("dermflow.preflight_checks", "UsageError"),
     ("dermflow.weights.backbone_weights", "WeightsNotFoundError"),
     ("dermflow.registry.model_registry", "RegistryError"),
+    ("dermflow.review.review_errors", "ReviewStoreError"),
+    ("dermflow.secret_source", "MissingPasswordError"),
 )
 
 
@@ -195,6 +197,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return run(args, _config(args, flag_overrides(args)))
 
 
+def _cmd_users(args: argparse.Namespace) -> int:
+    from dermflow.review.review_cli import run_users
+
+    return run_users(args, _config(args, {}))
+
+
+def _cmd_verdicts(args: argparse.Namespace) -> int:
+    from dermflow.review.review_cli import run_verdicts
+
+    return run_verdicts(args, _config(args, {}))
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dermflow.demo import DemoError, format_summary, run_demo
 
@@ -291,6 +305,23 @@ def _add_serve(sub) -> None:
     p.set_defaults(func=_cmd_serve)
 
 
+def _add_users(sub) -> None:
+    p = sub.add_parser("users", help="Accounts of the web page and JSON API: add, passwd, role, disable, list, token "
+                                     "(docs/review.md).")
+    from dermflow.review.review_cli import add_users_arguments
+
+    add_users_arguments(p, _add_config_args)
+    p.set_defaults(func=_cmd_users)
+
+
+def _add_verdicts(sub) -> None:
+    p = sub.add_parser("verdicts", help="Clinicians' verdicts: export as Parquet, list, reviewed performance (docs/review.md).")
+    from dermflow.review.review_cli import add_verdicts_arguments
+
+    add_verdicts_arguments(p, _add_config_args)
+    p.set_defaults(func=_cmd_verdicts)
+
+
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="Run the whole job through Airflow (dags test) on a synthetic archive.")
     p.add_argument("--var", type=Path, help="Where the demo writes (default: the repository's var/).")
@@ -299,7 +330,8 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_cluster, _add_report, _add_demo)
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_users, _add_verdicts, _add_cluster,
+               _add_report, _add_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

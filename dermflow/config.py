@@ -340,6 +340,18 @@ class BeamConfig(_Section):
         ]
 
 
+def refuse_password_in_url(url: str | None, setting: str, form: str, password_file: str, env_var: str) -> str | None:
+    """Refuses a URL holding a password, saying where the password goes instead."""
+    # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
+    # config.json and provenance.json, and the logs: a password in a URL would be in all of them.
+    if url and urlparse(url).password is not None:
+        raise ValueError(
+            f"{setting} must not hold a password (the config is stored in ML Metadata, the registry and logs): "
+            f"write {form} and put the password in {password_file} or the {env_var} variable"
+        )
+    return url
+
+
 class PathsConfig(_Section):
     work_dir: Path = Path("var/work")
     registry: Path = Path("var/registry")
@@ -356,15 +368,8 @@ class PathsConfig(_Section):
     @field_validator("metadata_connection")
     @classmethod
     def _no_password_in_the_url(cls, value: str | None) -> str | None:
-        # The whole config travels as JSON into TFX execution properties (MLMD), the registry's
-        # config.json and provenance.json, and the logs: a password in the URL would be in all of them.
-        if value and urlparse(value).password is not None:
-            raise ValueError(
-                "paths.metadata_connection must not hold a password (the config is stored in ML Metadata, "
-                "the registry and logs): write mysql://USER@HOST:PORT/DB and put the password in "
-                "paths.metadata_password_file (MLMD_PASSWORD=...) or the DERMFLOW_MLMD_PASSWORD variable"
-            )
-        return value
+        return refuse_password_in_url(value, "paths.metadata_connection", "mysql://USER@HOST:PORT/DB",
+                                      "paths.metadata_password_file (MLMD_PASSWORD=...)", "DERMFLOW_MLMD_PASSWORD")
 
     def resolved_pipeline_root(self) -> Path:
         return self.pipeline_root or self.work_dir / "tfx"
@@ -438,6 +443,54 @@ class ServeConfig(_Section):
         return value
 
 
+# Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).
+VERDICT_BASES: tuple[str, ...] = ("histopathology", "consensus", "follow_up", "single_expert")
+REVIEW_DATABASE_SCHEMES: tuple[str, ...] = ("sqlite", "postgresql", "postgresql+psycopg2")
+
+
+class ReviewConfig(_Section):
+    """The review store: accounts, sign-ins and clinicians' verdicts (``dermflow users``, ``verdicts``, docs/review.md)."""
+
+    database_url: str = Field(
+        "sqlite:///var/review/review.sqlite",
+        description="sqlite:///PATH (WAL: a local disk only) or postgresql+psycopg2://USER@HOST:PORT/DB, no password.",
+    )
+    password_file: Path | None = Field(
+        None, description="KEY=VALUE file whose REVIEW_DB_PASSWORD is the PostgreSQL password, read at connection time "
+        "(env DERMFLOW_REVIEW_DB_PASSWORD wins); never a password in database_url.",
+    )
+    session_hours: float = Field(12.0, gt=0, description="A sign-in expires this long after it was made.")
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins of one name within login_window_seconds before refusing.")
+    login_window_seconds: int = Field(900, gt=0, description="The window login_max_failures counts in.")
+    queue_melanoma_band: list[float] = Field(
+        default_factory=lambda: [0.3, 0.7], description="[low, high]: rows whose melanoma probability lies inside go to the queue."
+    )
+    audit_share: float = Field(0.05, ge=0.0, le=1.0, description="Random share of confident rows sent to the queue (random_audit).")
+    audit_seed: int = Field(0, description="Seed of that random choice (the same seed picks the same rows).")
+    training_bases: list[Literal[*VERDICT_BASES]] = Field(
+        default_factory=lambda: ["histopathology", "consensus"], min_length=1,
+        description="Verdict bases whose cases become training data (issue 27); the image's current verdict must have one.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme not in REVIEW_DATABASE_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in REVIEW_DATABASE_SCHEMES)}")
+        if scheme == "sqlite" and not value.removeprefix("sqlite://").lstrip("/"):
+            raise ValueError("sqlite:// needs a file (sqlite:///var/review/review.sqlite): verdicts must persist")
+        return refuse_password_in_url(value, "review.database_url", "postgresql+psycopg2://USER@HOST:PORT/DB",
+                                      "review.password_file (REVIEW_DB_PASSWORD=...)", "DERMFLOW_REVIEW_DB_PASSWORD")
+
+    @field_validator("queue_melanoma_band")
+    @classmethod
+    def _band(cls, value: list[float]) -> list[float]:
+        if len(value) != 2 or not 0.0 <= value[0] < value[1] <= 1.0:
+            raise ValueError("must be [low, high] with 0 <= low < high <= 1")
+        return value
+
+
 class DermflowConfig(_Section):
     pipeline_name: str = "dermflow"
     model_name: str = "dermflow_mobilenet_v2"
@@ -453,6 +506,7 @@ class DermflowConfig(_Section):
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,6 +9,8 @@ SIGKILL after ``cluster.stop_grace_seconds``), stops Postgres with ``pg_ctl stop
 that no process of those sessions is alive and no port of the cluster is still open.
 MariaDB holds ML Metadata for every worker; its password stays in ``secrets.env``, read by each task
 when it opens the store (``dermflow/tfx_runtime/metadata_password.py``), never in ``dermflow.yaml``.
+The review store (accounts and verdicts) is the ``review`` database of the cluster's PostgreSQL,
+made and migrated by ``up``; its password is ``REVIEW_DB_PASSWORD`` of ``secrets.env`` in the same way.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from dermflow.cluster.debian_packages import ensure_installed
 from dermflow.cluster.managed_process import (
     free_port, session_alive, port_open, read_pid, start_process, stop_session, wait_for,
 )
-from dermflow.config import DermflowConfig
+from dermflow.config import DermflowConfig, ReviewConfig
+from dermflow.review.review_database import PASSWORD_KEY as REVIEW_PASSWORD_KEY, open_review_database
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = "postgres"
 REDIS = "redis"
 MARIADB = "mariadb"
+REVIEW_DATABASE = "review"  # the database and its owner role in the cluster's PostgreSQL
 
 
 class ClusterError(RuntimeError):
@@ -48,14 +52,15 @@ def layout_of(cfg: DermflowConfig) -> ClusterLayout:
     return ClusterLayout.at(path if path.is_absolute() else REPO_ROOT / path)
 
 
-def cluster_config(cfg: DermflowConfig, mariadb_port: int | None = None) -> DermflowConfig:
+def cluster_config(cfg: DermflowConfig, mariadb_port: int | None = None, postgres_port: int | None = None) -> DermflowConfig:
     """``cfg`` with every path absolute, so every worker sees the same pipeline root, and ML Metadata on MariaDB.
 
     With ``mariadb_port`` (the cluster's MariaDB), ML Metadata is ``mysql://mlmd@127.0.0.1:<port>/mlmd``,
     its password read from the cluster's ``secrets.env`` at connection time (``paths.metadata_password_file``),
     unless ``paths.metadata_connection`` names another store. Not SQLite: its locking on a shared (network)
     filesystem is unreliable; not PostgreSQL: MLMD 1.17.1's backend cannot store TFX's properties
-    (docs/deployment.md#ml-metadata).
+    (docs/deployment.md#ml-metadata). With ``postgres_port``, the review store is the ``review`` database
+    there (password: ``review.password_file`` = ``secrets.env``), unless ``review.database_url`` names another.
     """
     data = cfg.model_dump(mode="json")
     paths = data["paths"]
@@ -70,7 +75,31 @@ def cluster_config(cfg: DermflowConfig, mariadb_port: int | None = None) -> Derm
     elif paths["metadata_path"] is None and not paths["metadata_connection"]:
         paths["metadata_path"] = str(Path(paths["work_dir"]) / "metadata.sqlite")
     data["airflow"]["score_output"] = str(_absolute(data["airflow"]["score_output"]))
+    data["review"] = _review_settings(cfg, postgres_port)
     return DermflowConfig.model_validate(data)
+
+
+def _review_settings(cfg: DermflowConfig, postgres_port: int | None) -> dict:
+    review = cfg.review.model_dump(mode="json")
+    if review["password_file"] is not None:
+        review["password_file"] = str(_absolute(review["password_file"]))
+    if not _review_on_the_cluster(cfg):
+        return review  # named by the user: kept
+    if postgres_port is not None:
+        review["database_url"] = _cluster_review_url(postgres_port)
+        review["password_file"] = str(layout_of(cfg).secrets_file)
+    else:
+        review["database_url"] = "sqlite:///" + str(_absolute(cfg.review.database_url.removeprefix("sqlite:///")))
+    return review
+
+
+def _review_on_the_cluster(cfg: DermflowConfig) -> bool:
+    """True unless the config names its own review database (the default SQLite file means: the cluster's)."""
+    return cfg.review.database_url == ReviewConfig.model_fields["database_url"].default
+
+
+def _cluster_review_url(postgres_port: int) -> str:
+    return f"postgresql+psycopg2://{REVIEW_DATABASE}@127.0.0.1:{postgres_port}/{REVIEW_DATABASE}"
 
 
 def _absolute(path: str) -> Path:
@@ -130,7 +159,7 @@ def cluster_up(cfg: DermflowConfig) -> dict:
         began = time.monotonic()
         _start_mariadb(cfg, layout, ports, secrets)
         step(MARIADB, began)
-        effective = cluster_config(cfg, ports.mariadb)
+        effective = cluster_config(cfg, ports.mariadb, ports.postgres)
         write_private(layout.config_file, yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False))
         airflow_services.write_admin_password(layout, secrets)
         env = airflow_services.airflow_env(effective, layout, ports, secrets, REPO_ROOT)
@@ -161,8 +190,10 @@ def _start_postgres(cfg, layout: ClusterLayout, ports, secrets) -> None:
     _record(layout, POSTGRES, pid)
     postgres_server.ensure_databases(
         ports.postgres, secrets["POSTGRES_SUPERUSER_PASSWORD"],
-        {"airflow": secrets["AIRFLOW_DB_PASSWORD"]},
+        {"airflow": secrets["AIRFLOW_DB_PASSWORD"], REVIEW_DATABASE: secrets[REVIEW_PASSWORD_KEY]},
     )
+    if _review_on_the_cluster(cfg):  # its tables, made by the review store's migrations
+        open_review_database(_cluster_review_url(ports.postgres), secrets[REVIEW_PASSWORD_KEY]).close()
 
 
 def _start_redis(cfg, layout: ClusterLayout, ports, secrets) -> None:

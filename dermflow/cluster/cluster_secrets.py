@@ -20,6 +20,7 @@ SECRET_NAMES = (
     "FERNET_KEY",
     "ADMIN_PASSWORD",
     "MLMD_PASSWORD",  # MariaDB's ``mlmd`` user; read at connection time (paths.metadata_password_file)
+    "REVIEW_DB_PASSWORD",  # PostgreSQL's ``review`` role; read at connection time (review.password_file)
 )
 
 

@@ -1,20 +1,27 @@
-"""The cluster's PostgreSQL: Airflow's metadata DB (and Celery's result backend).
+"""The cluster's PostgreSQL: Airflow's metadata DB (and Celery's result backend), and the review store.
 
 ``initdb`` into ``<state>/pgdata`` (as the ``postgres`` user when run as root: Postgres refuses
 to run as root), password auth (scram-sha-256) over TCP on 127.0.0.1 only, no Unix socket.
-One database, ``airflow``, owned by its own role with a generated password.
+Two databases, ``airflow`` and ``review``, each owned by a role of the same name with a generated
+password. A role's password reaches the server only as its SCRAM verifier (computed here), so no
+statement the server might log holds it.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import pwd
+import secrets
 import subprocess
 from pathlib import Path
 
 from dermflow.cluster.debian_packages import postgres_bindir
 
 SUPERUSER = "postgres"
-DATABASES = ("airflow",)  # each owned by the role of the same name
+DATABASES = ("airflow", "review")  # each owned by the role of the same name
+SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -94,8 +101,25 @@ def stop(pgdata: Path, timeout: int) -> None:
     )
 
 
+def scram_sha256_verifier(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
+    """What PostgreSQL stores for a scram-sha-256 password (RFC 5802/7677): ``ALTER ROLE ... PASSWORD`` accepts it as is.
+
+    PostgreSQL applies SASLprep to the password first; for the cluster's ASCII passwords that changes nothing.
+    """
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    return f"SCRAM-SHA-256${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def ensure_databases(port: int, superuser_password: str, passwords: dict[str, str]) -> None:
-    """Creates each database and its owner role; (re)sets the role's password. Idempotent."""
+    """Creates each database of ``passwords`` and its owner role; (re)sets the role's password. Idempotent."""
     import psycopg2
     from psycopg2 import sql
 
@@ -103,12 +127,11 @@ def ensure_databases(port: int, superuser_password: str, passwords: dict[str, st
     connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            for name in DATABASES:
+            for name, password in passwords.items():
                 cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
                 verb = "ALTER" if cursor.fetchone() else "CREATE"
-                cursor.execute(
-                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(passwords[name]))
-                )
+                cursor.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(name), sql.Literal(scram_sha256_verifier(password))))
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if not cursor.fetchone():
                     cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(name)))

@@ -56,9 +56,10 @@ def headline_figures(truth, probabilities, labels: Sequence[str], split: str, na
         members = truth == index
         if not members.any():
             continue
-        sensitivity = wilson_interval(int(np.sum(predicted[members] == index)), int(members.sum()))
-        figures.append(Figure(f"sensitivity, {shown(label, names)}", sensitivity.value, sensitivity.low, sensitivity.high,
-                              int(members.sum()), split, "Wilson", TRUST_MEANINGS["sensitivity"]))
+        hits, total = int(np.sum(predicted[members] == index)), int(members.sum())
+        low, high = wilson_interval(hits, total)
+        figures.append(Figure(f"sensitivity, {shown(label, names)}", hits / total, low, high, total, split, "Wilson",
+                              TRUST_MEANINGS["sensitivity"]))
     for index, label in enumerate(labels):
         positive = truth == index
         if positive.all() or not positive.any():

@@ -12,37 +12,25 @@ the registry and the logs hold the config without it.
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 from typing import Any
 
 from dermflow.config import PathsConfig
+from dermflow.secret_source import MissingPasswordError, read_secret
 
 PASSWORD_ENV = "DERMFLOW_MLMD_PASSWORD"
 PASSWORD_KEY = "MLMD_PASSWORD"
 
 
-class MissingMetadataPasswordError(RuntimeError):
+class MissingMetadataPasswordError(MissingPasswordError):
     """A mysql:// ML Metadata store is configured, but neither the variable nor the file gives its password."""
-
-
-def _read_key(path: Path, key: str) -> str | None:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and name == key:
-            return value
-    return None
 
 
 def metadata_password(paths: PathsConfig) -> str | None:
     """``DERMFLOW_MLMD_PASSWORD``, else ``MLMD_PASSWORD`` in ``paths.metadata_password_file``, else None."""
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
-    if paths.metadata_password_file is not None:
-        if not paths.metadata_password_file.is_file():
-            raise MissingMetadataPasswordError(f"paths.metadata_password_file {paths.metadata_password_file} does not exist")
-        return _read_key(paths.metadata_password_file, PASSWORD_KEY)
-    return None
+    try:
+        return read_secret(PASSWORD_ENV, paths.metadata_password_file, PASSWORD_KEY, "paths.metadata_password_file")
+    except MissingPasswordError as exc:
+        raise MissingMetadataPasswordError(str(exc)) from None
 
 
 def with_password(connection_config: Any, paths: PathsConfig) -> Any:

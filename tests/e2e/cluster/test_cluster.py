@@ -1,6 +1,7 @@
 """The distributed mode for real: ``cluster up``, DAG runs triggered through the REST API and run by
 the scheduler on Celery workers, ML Metadata on the cluster's MariaDB, a cleared Trainer task, a
-worker killed mid-shard, the MLMD password found nowhere it must not be, ``cluster down``.
+worker killed mid-shard, verdicts recorded and exported on the cluster's PostgreSQL, the MLMD and
+review passwords found nowhere they must not be, ``cluster down``.
 
 One cluster for the module (Postgres, Redis and MariaDB are installed from Debian first when
 missing, as on a fresh CI machine). Its state lives in ``var/e2e-cluster`` (the ``postgres`` user must reach the
@@ -9,10 +10,12 @@ data dir, which pytest's private temp dirs do not allow) and is removed at the e
 from __future__ import annotations
 
 import collections
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,6 +34,7 @@ from dermflow.cluster.debian_packages import mariadb_binary, postgres_bindir
 from dermflow.cluster.managed_process import session_alive, port_open, read_pid
 from dermflow.cluster.worker_hostname import worker_of
 from dermflow.config import DermflowConfig, load_config
+from dermflow.review.review_database import PASSWORD_KEY as REVIEW_PASSWORD_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -223,6 +227,78 @@ def test_a_worker_killed_mid_shard_is_recovered_with_one_row_per_image(api, cfg,
     assert not (root / "scores-killed" / "_staging").exists() or not any((root / "scores-killed" / "_staging").iterdir())
 
 
+def _effective(cfg) -> DermflowConfig:
+    return DermflowConfig.model_validate(yaml.safe_load(layout_of(cfg).config_file.read_text()))
+
+
+def _dermflow_cli(cfg, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """A `dermflow` command as an operator runs it on the cluster: with the cluster's config."""
+    done = subprocess.run([sys.executable, "-m", "dermflow.cli", *args, "--config", str(layout_of(cfg).config_file)],
+                          input=stdin, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _record_verdicts_on_the_scored_images(effective: DermflowConfig, predictions: dict) -> int:
+    """8 threads record one verdict per scored image through the store, each with the row it was shown."""
+    from dermflow.review import ShownPrediction, open_configured_review_database, record_verdict
+
+    db = open_configured_review_database(effective.review)
+    rows = [dict(zip(predictions, values)) for values in zip(*predictions.values())]
+    errors = []
+
+    def record(part: list[dict]) -> None:
+        try:
+            for row in part:
+                shown = ShownPrediction(row["model_name"], str(row["model_version"]), row["predicted_label"],
+                                        dict(row["probabilities"]), row["out_of_scope"], row["run_id"])
+                record_verdict(db, reviewer="clinician", sha256=row["sha256"], diagnosis=row["predicted_label"],
+                               basis="histopathology", shown=shown, image_path=row["path"], comment="Jane Roe, 1950",
+                               queue_reason="direct")
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(rows[k::8],)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.close()
+    assert errors == []
+    return len(rows)
+
+
+def test_verdicts_are_recorded_on_the_clusters_postgres_and_exported(cfg, api, retrain_run, root):
+    import duckdb
+
+    layout = layout_of(cfg)
+    effective = _effective(cfg)
+    url = urlparse(effective.review.database_url)
+    assert (url.scheme, url.hostname, url.port, url.username, url.password) == (
+        "postgresql+psycopg2", "127.0.0.1", layout.read_state()["ports"]["postgres"], "review", None)
+    assert effective.review.password_file == layout.secrets_file
+    if not (root / "scores" / "predictions").is_dir():
+        _score(api, root, "scores")
+    added = _dermflow_cli(cfg, "users", "add", "clinician", "--role", "reviewer", "--password-stdin",
+                          stdin="clinician password\n")
+    assert added.stdout == "users: added clinician (reviewer)\n"
+    recorded = _record_verdicts_on_the_scored_images(effective, _predictions(root, "scores"))
+    assert recorded == N_IMAGES
+    listed = _dermflow_cli(cfg, "verdicts", "list", "--limit", "0")
+    assert len(listed.stdout.splitlines()) == N_IMAGES and "Jane Roe" not in listed.stdout
+    exported = _dermflow_cli(cfg, "verdicts", "export", "--output", str(root / "verdicts-export"))
+    assert f"exported {N_IMAGES} verdict(s) on {N_IMAGES} image(s)" in exported.stdout
+    joined = duckdb.sql(f"""
+        SELECT v.diagnosis = p.predicted_label AS agrees, v.model_version = p.model_version AS same_version
+        FROM read_parquet('{root}/verdicts-export/verdicts/**/*.parquet', hive_partitioning = true) AS v
+        JOIN read_parquet('{root}/scores/predictions/**/*.parquet', hive_partitioning = true) AS p USING (sha256)
+    """).fetchall()
+    assert len(joined) == N_IMAGES and all(agrees and same for agrees, same in joined)
+    performance = json.loads(_dermflow_cli(cfg, "verdicts", "performance", "--json").stdout)
+    assert [(f["group"], f["n"], f["balanced_accuracy"]) for f in performance] == [("all", N_IMAGES, 1.0),
+                                                                                     ("other", N_IMAGES, 1.0)]
+
+
 def _database_dumps(cfg) -> dict[str, bytes]:
     """Every row of ML Metadata (mariadb-dump) and of Airflow's DB (pg_dump: XComs, DAG run conf, rendered fields)."""
     layout = layout_of(cfg)
@@ -236,18 +312,25 @@ def _database_dumps(cfg) -> dict[str, bytes]:
         [str(postgres_bindir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(ports["postgres"]), "-U", "airflow", "airflow"],
         env={**os.environ, "PGPASSWORD": secrets["AIRFLOW_DB_PASSWORD"]}, capture_output=True, check=True,
     ).stdout
-    return {"mlmd": mlmd, "airflow": airflow}
+    review = subprocess.run(
+        [str(postgres_bindir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(ports["postgres"]), "-U", "review", "review"],
+        env={**os.environ, "PGPASSWORD": secrets[REVIEW_PASSWORD_KEY]}, capture_output=True, check=True,
+    ).stdout
+    return {"mlmd": mlmd, "airflow": airflow, "review": review}
 
 
-def test_the_mlmd_password_is_in_no_config_mlmd_row_registry_file_or_log(cfg, api, retrain_run, root):
+@pytest.mark.parametrize("secret", ["MLMD_PASSWORD", REVIEW_PASSWORD_KEY])
+def test_the_mlmd_and_review_passwords_are_in_no_config_database_row_registry_file_or_log(cfg, api, retrain_run, root,
+                                                                                          secret):
     layout = layout_of(cfg)
-    password = read_secrets(layout.secrets_file)["MLMD_PASSWORD"].encode()
+    password = read_secrets(layout.secrets_file)[secret].encode()
     effective = DermflowConfig.model_validate(yaml.safe_load(layout.config_file.read_text()))
     assert password not in effective.to_json().encode()
     dumps = _database_dumps(cfg)
     assert b"CREATE TABLE `Execution`" in dumps["mlmd"] and b"Trainer" in dumps["mlmd"]  # the dump holds the rows
     assert b"INSERT INTO `Artifact` VALUES" in dumps["mlmd"]
     assert b"xcom" in dumps["airflow"]
+    assert b"CREATE TABLE public.verdicts" in dumps["review"]
     assert [name for name, dump in dumps.items() if password in dump] == []
     # Every file the cluster and its runs wrote but the server's own data: the config, the registry
     # (config.json, provenance.json), the pipeline root, the scores, every service and task log.

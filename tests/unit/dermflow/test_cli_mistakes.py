@@ -69,6 +69,11 @@ def _bad_csv_archive(archive: Path, tmp_path: Path) -> Path:
     return bad
 
 
+def _scoring_output(tmp_path: Path) -> Path:
+    (tmp_path / "scores" / "predictions").mkdir(parents=True)
+    return tmp_path / "scores"
+
+
 MISTAKES = {
     # name: (args, what the line must name); {archive}, {registry}, {tmp} are filled in
     "missing data root": (["train", "--data-root", "/nonexistent"], "data root /nonexistent does not exist"),
@@ -108,6 +113,24 @@ MISTAKES = {
     "no input at all": (["score", "--model", "{registry}", "--output", "{tmp}/out"], "give --input or --files-from"),
     "missing report model": (["report", "--model", "/nonexistent"], "model not found"),
     "missing config file": (["train", "--config", "/nonexistent.yaml"], "config file not found"),
+    "password in the review database url": (
+        ["users", "list", "--set", "review.database_url=postgresql://review:pw@127.0.0.1:5432/review"],
+        "review.database_url must not hold a password",
+    ),
+    "missing review password file": (
+        ["users", "list", "--set", "review.database_url=postgresql://review@127.0.0.1:5432/review",
+         "--set", "review.password_file={tmp}/absent.env"], "review.password_file {tmp}/absent.env does not exist",
+    ),
+    "review database that cannot be opened": (
+        ["verdicts", "list", "--set", "review.database_url=postgresql://review@127.0.0.1:1/review"],
+        "cannot open the review database postgresql://review@127.0.0.1:1/review",
+    ),
+    "unknown account": (["users", "role", "nobody", "admin", "--set", "review.database_url=sqlite:///{tmp}/r.sqlite"],
+                        "no account named 'nobody'"),
+    "verdicts export into a scoring output": (
+        ["verdicts", "export", "--output", "{scores}", "--set", "review.database_url=sqlite:///{tmp}/r.sqlite"],
+        "is a scoring output folder",
+    ),
 }
 
 
@@ -115,7 +138,8 @@ MISTAKES = {
 def test_a_mistake_answers_in_one_line_with_exit_2(name, archive, registry, legacy_registry, tmp_path):
     args, expected = MISTAKES[name]
     fill = {"archive": archive, "registry": registry, "legacy_registry": legacy_registry, "tmp": tmp_path,
-            "bad_csv": _bad_csv_archive(archive, tmp_path) if name == "csv with wrong columns" else ""}
+            "bad_csv": _bad_csv_archive(archive, tmp_path) if name == "csv with wrong columns" else "",
+            "scores": _scoring_output(tmp_path)}
     env = {"KERAS_HOME": str(tmp_path / "empty_keras")} if name == "missing weights" else None
     code, stderr, seconds = _dermflow(*[arg.format(**fill) for arg in args], env=env)
     assert code == EXIT_USAGE, stderr

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from dermflow.config import ConfigError, DermflowConfig, load_config
@@ -65,3 +67,33 @@ def test_a_password_in_the_metadata_connection_is_refused(url):
 def test_a_metadata_connection_without_a_password_is_accepted():
     cfg = load_config(overrides=["paths.metadata_connection=mysql://mlmd@127.0.0.1:3306/mlmd"])
     assert cfg.paths.metadata_connection == "mysql://mlmd@127.0.0.1:3306/mlmd"
+
+
+def test_the_review_store_defaults_to_a_sqlite_file_under_var_and_names_its_settings():
+    review = load_config().review
+    assert review.database_url == "sqlite:///var/review/review.sqlite" and review.password_file is None
+    assert review.training_bases == ["histopathology", "consensus"] and review.queue_melanoma_band == [0.3, 0.7]
+    assert 0 < review.audit_share < 1 and review.session_hours > 0 and review.login_max_failures >= 1
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("review.database_url=postgresql://review:secret@db:5432/review", "review.password_file (REVIEW_DB_PASSWORD=...)"),
+    ("review.database_url=mysql://review@db/review", "must start with one of sqlite://, postgresql://"),
+    ("review.database_url=sqlite://", "needs a file"),
+    ("review.queue_melanoma_band=[0.7, 0.3]", "0 <= low < high <= 1"),
+    ("review.queue_melanoma_band=[0.3]", "0 <= low < high <= 1"),
+    ("review.training_bases=[]", "review.training_bases"),
+    ("review.training_bases=[biopsy]", "'histopathology', 'consensus', 'follow_up' or 'single_expert'"),
+    ("review.audit_share=1.5", "review.audit_share"),
+    ("review.session_hours=0", "review.session_hours"),
+])
+def test_wrong_review_settings_are_refused(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        load_config(overrides=[override])
+    assert "secret" not in str(refused.value)
+
+
+def test_postgres_without_a_password_and_a_password_file_are_accepted(tmp_path):
+    cfg = load_config(overrides=["review.database_url=postgresql+psycopg2://review@db:5432/review",
+                                 f"review.password_file={tmp_path}/secrets.env", "review.training_bases=[follow_up]"])
+    assert cfg.review.password_file == tmp_path / "secrets.env" and cfg.review.training_bases == ["follow_up"]

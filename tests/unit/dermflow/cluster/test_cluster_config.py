@@ -75,3 +75,38 @@ def test_beam_runners_that_lose_data_are_refused(runner):
 ])
 def test_real_beam_runners_are_accepted(runner, beam_runner):
     assert load_config(overrides=[f"beam.runner={runner}"]).beam.pipeline_args()[0] == f"--runner={beam_runner}"
+
+
+def test_the_review_store_is_the_clusters_postgres_with_its_password_in_the_secrets_file(tmp_path, secrets):
+    from dermflow.review.review_database import PASSWORD_KEY
+
+    effective = cluster_config(load_config(overrides=[f"cluster.state_dir={tmp_path}"]), 13306, 15432)
+    assert effective.review.database_url == "postgresql+psycopg2://review@127.0.0.1:15432/review"
+    assert effective.review.password_file == ClusterLayout.at(tmp_path).secrets_file
+    assert PASSWORD_KEY in secrets and secrets[PASSWORD_KEY] not in effective.to_json()
+
+
+def test_a_review_database_the_config_names_is_kept_and_sqlite_is_made_absolute():
+    named = load_config(overrides=["review.database_url=postgresql://clinic@db:5432/review"])
+    assert cluster_config(named, 13306, 15432).review.database_url == "postgresql://clinic@db:5432/review"
+    assert cluster_config(load_config()).review.database_url == f"sqlite:///{REPO_ROOT}/var/review/review.sqlite"
+
+
+def test_a_role_password_is_sent_as_its_scram_verifier():
+    import base64
+    import hashlib
+    import hmac
+
+    from dermflow.cluster.postgres_server import scram_sha256_verifier
+
+    verifier = scram_sha256_verifier("pencil", salt=b"0123456789abcdef")
+    assert verifier == scram_sha256_verifier("pencil", salt=b"0123456789abcdef") and "pencil" not in verifier
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt = iterations_salt.split(":")
+    stored_key, server_key = (base64.b64decode(k) for k in keys.split(":"))
+    assert (method, iterations, base64.b64decode(salt)) == ("SCRAM-SHA-256", "4096", b"0123456789abcdef")
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", b"0123456789abcdef", 4096)  # RFC 7677's derivation
+    assert stored_key == hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
+    assert server_key == hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    assert scram_sha256_verifier("pencil") != scram_sha256_verifier("pencil")  # a new salt each time
