@@ -35,7 +35,9 @@ class ModelFacts:
 
     @property
     def classes_in_words(self) -> str:
-        return ", ".join(self.shown(label) for label in self.labels)
+        """``melanoma (MEL), melanocytic nevus (NV) and basal cell carcinoma (BCC)``."""
+        names = [self.shown(label) for label in self.labels]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def facts_of_export(export_dir) -> ModelFacts:
@@ -78,12 +80,12 @@ def read_prediction(facts: ModelFacts, probabilities: Mapping[str, float] | Sequ
     trusted = facts.trust_fitted and out_of_scope is not None
     set_words = prediction_set_sentence(prediction_set, facts.coverage, facts.shown) if trusted else None
     in_scope = in_scope_sentence(in_scope_score, out_of_scope) if trusted else None
-    if trusted and out_of_scope:
+    if trusted and out_of_scope:  # no class is the answer, so no prediction set is said either
         return PredictionReading(
             OUT_OF_SCOPE, "Outside what this model knows",
-            f"This image looks like none of the classes the model was trained on ({facts.classes_in_words}), so it names "
-            "none. Its probabilities are kept below for completeness only: they are not an answer.",
-            None, set_words, in_scope, lines, True)
+            f"This image looks like none of the classes the model was trained on: {facts.classes_in_words}. The model "
+            "names none of them. Its probabilities are kept, folded away, for completeness only: they are not an answer.",
+            None, None, in_scope, lines, True)
     if not trusted or prediction_set is None:
         headline = f"Most likely {top.name}, {top.text}" if top else "No answer"
         return PredictionReading(
@@ -93,11 +95,13 @@ def read_prediction(facts: ModelFacts, probabilities: Mapping[str, float] | Sequ
     if len(prediction_set) == 1:
         label = prediction_set[0]
         line = next((line for line in lines if line.label == label), top)
-        return PredictionReading(ONE_LABEL, f"Most likely {line.name}, {line.text}", set_words or "", label, set_words,
+        return PredictionReading(ONE_LABEL, f"Most likely {line.name}, {line.text}", "", label, set_words,
                                  in_scope, lines, False)
     if not prediction_set:
-        return PredictionReading(NO_LABEL, "Uncertain: no class is likely enough to name", set_words or "", None,
+        return PredictionReading(NO_LABEL, "Uncertain: no class is likely enough to name",
+                                 "The model names no class for this image: a clinician decides.", None,
                                  set_words, in_scope, lines, False)
     names = [facts.shown(label) for label in prediction_set]
     return PredictionReading(SEVERAL_LABELS, "Uncertain between " + ", ".join(names[:-1]) + " and " + names[-1],
-                             set_words or "", None, set_words, in_scope, lines, False)
+                             "The model cannot tell these apart for this image: a clinician decides.", None, set_words,
+                             in_scope, lines, False)

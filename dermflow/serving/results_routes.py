@@ -72,7 +72,7 @@ async def results_page(request: Request):
     return context.templates.TemplateResponse(request, "results.html", {
         **page_values(request), "page": page, "rows": rows, "errors": errors, "query": query, "link": link,
         "csv_link": "/results.csv" + link(), "page_size": context.serve.page_size, "names": names,
-        "roots": [str(root) for root in context.store.roots], "urlencode": urlencode,
+        "roots": [root.name for root in context.store.roots], "urlencode": urlencode,
     })
 
 

@@ -81,15 +81,23 @@ def _scored_row(context: ServingContext, sha256: str, model_version: str | None,
 
 
 def _record_from_form(context: ServingContext, visitor: Visitor, sha256: str, form: dict[str, str]):
-    from dermflow.review import record_verdict
+    """A new verdict, or (``supersedes``) the correction of one, which keeps what the first was shown and why."""
+    from dermflow.review import InvalidVerdictError, correct_verdict, get_verdict, record_verdict
 
-    row = _scored_row(context, sha256, form.get("model_version"), form.get("run_id"))
     supersedes = form.get("supersedes") or None
+    if supersedes:
+        old = get_verdict(context.review, int(supersedes))
+        if old is None or old.sha256 != sha256:
+            raise InvalidVerdictError(f"there is no verdict {supersedes} of this image to correct")
+        return correct_verdict(context.review, old.id, reviewer=visitor.name, diagnosis=form.get("diagnosis", ""),
+                               basis=form.get("basis", ""), other_text=form.get("other_text"),
+                               lesion_id=form.get("lesion_id"), comment=form.get("comment"))
+    row = _scored_row(context, sha256, form.get("model_version"), form.get("run_id"))
     return record_verdict(
         context.review, reviewer=visitor.name, sha256=sha256, diagnosis=form.get("diagnosis", ""),
         basis=form.get("basis", ""), other_text=form.get("other_text"), lesion_id=form.get("lesion_id"),
         comment=form.get("comment"), shown=shown_prediction(row) if row else None, image_path=row["path"] if row else None,
-        queue_reason=form.get("queue_reason") or "direct", supersedes=int(supersedes) if supersedes else None,
+        queue_reason=form.get("queue_reason") or "direct",
     )
 
 
@@ -107,6 +115,8 @@ async def record_from_form(request: Request, sha256: str):
     except (InvalidVerdictError, ValueError) as exc:
         raise _invalid(exc) from None
     back = {k: form[k] for k in ("model_version", "run_id") if form.get(k)}
+    if form.get("queue_reason") not in (None, "", "direct"):
+        back["reason"] = form["queue_reason"]
     return RedirectResponse(f"/results/{verdict.sha256}?{urlencode({**back, 'recorded': verdict.id})}#verdicts", status_code=303)
 
 

@@ -56,6 +56,7 @@
     $("headline").dataset.kind = reading.kind;
     $("headline-text").textContent = reading.headline;
     $("headline-detail").textContent = reading.detail;
+    $("headline-detail").hidden = !reading.detail;
     sentence("prediction-set-text", reading.prediction_set);
     sentence("in-scope-text", reading.in_scope);
     const top = Math.max(...reading.probabilities.map((line) => line.value));
@@ -74,7 +75,7 @@
     $("report-link").href = "/models/" + encodeURIComponent(body.model.version) + "/report";
     if ($("upload-verdict-status")) $("upload-verdict-status").textContent = "";
     result.hidden = false;
-    status.textContent = "Done.";
+    status.textContent = "";
   }
 
   async function send(file) {

@@ -101,3 +101,20 @@ def sign_in(client, name: str) -> str:
 def copy_registry(scoring_model, destination: Path) -> Path:
     shutil.copytree(scoring_model.registry, destination)
     return destination
+
+
+DOCS_IMAGES = Path(__file__).resolve().parents[4] / "docs" / "images"
+
+
+def screenshot(browser, name: str) -> Path:
+    """The whole page (up to 2,200 px tall) at 1280 px wide, from its top, saved under docs/images/."""
+    browser.execute_script("window.scrollTo(0, 0)")
+    height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 2200)")
+    browser.set_window_size(1280, max(700, height))
+    browser.execute_script("window.scrollTo(0, 0)")
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    path = DOCS_IMAGES / name
+    browser.save_screenshot(str(path))
+    browser.set_window_size(1280, 1400)
+    assert path.stat().st_size > 10_000
+    return path

@@ -100,28 +100,7 @@ def test_an_oversize_upload_gets_413(trusted_model, served_holder, tmp_path, sco
         assert response.status_code == 413 and response.json()["reason"] == "too_large"
 
 
-def test_a_non_loopback_host_needs_the_bearer_token_and_an_allowed_host_name(trusted_model, served_holder, tmp_path, scored_run):
-    from fastapi.testclient import TestClient
-
-    from dermflow.serving.app_factory import create_app
-
-    cfg = serve_config(tmp_path, "serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]")
-    app = create_app(cfg, trusted_model.spec, [scored_run.output], holder=served_holder)
-    token = (tmp_path / "token").read_text().strip()
-    data = scored_run.good["odd/lesion.png"]
-    with TestClient(app, base_url="https://derm.example.org") as remote:
-        for request in (lambda **kw: _post(remote, data, **kw), lambda **kw: remote.get("/api/v1/model", **kw),
-                        lambda **kw: remote.get("/results", **kw), lambda **kw: remote.get("/", **kw)):
-            assert request().status_code == 401
-            assert request(headers={"Authorization": "Bearer wrong-token-wrong-token-wrong-token"}).status_code == 401
-            assert request(headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        assert remote.get(f"/?token={token}").status_code == 401  # no token in an address: it would reach the logs
-        assert remote.get("/healthz").status_code == 200
-        refused = remote.get("/healthz", headers={"Host": "127.0.0.1:8765"})
-        assert refused.status_code == 400 and refused.json()["reason"] == "unknown_host"
-
-
-def test_the_reload_call_always_needs_the_token(client):
+def test_the_reload_call_always_needs_an_admin(client):
     assert client.post("/api/v1/reload").status_code == 401
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from serving_inputs import DICOM_UID, PATIENT_ID, PATIENT_NAME
+from serving_inputs import DICOM_UID, PATIENT_ID, PATIENT_NAME, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -109,6 +109,7 @@ def test_in_a_browser_the_results_page_filters_by_trust_and_its_rows_open_the_re
     out_of_scope = int(browser.find_element(By.ID, "out-of-scope-count").text)
     assert out_of_scope >= 1  # the photo of coffee at least
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280  # fits 1280 px
+    screenshot(browser, "results_browser.png")
     counts = {cell.get_attribute("data-label"): int(cell.text) for cell in browser.find_elements(By.CSS_SELECTOR, "td.count")}
     label = min(counts, key=counts.get)
     Select(browser.find_element(By.ID, "label-filter")).select_by_value(label)
@@ -131,3 +132,12 @@ def test_in_a_browser_the_results_page_filters_by_trust_and_its_rows_open_the_re
     assert original.rect["x"] + original.rect["width"] <= overlay.rect["x"]  # side by side
     assert browser.find_element(By.CSS_SELECTOR, ".colour-scale .jet").is_displayed()
     assert browser.find_element(By.ID, "opacity").location["y"] > overlay.location["y"]  # the slider under the image
+
+    browser.get(live_server.url + "/results?prediction_set=one&sort=p:MEL")
+    browser.find_element(By.CSS_SELECTOR, "tr.prediction td.path a").click()
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "headline-text"))
+    assert browser.find_element(By.ID, "headline-text").text.startswith("Most likely ")
+    assert browser.find_element(By.ID, "prediction-set-text").text.endswith("of the time (among the model's own classes).")
+    overlay = browser.find_element(By.ID, "overlay")
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script("return arguments[0].naturalWidth", overlay) > 0)
+    screenshot(browser, "result_page_lesion.png")

@@ -12,6 +12,17 @@ pytestmark = pytest.mark.e2e
 SECOND = "29991231T235959Z"
 
 
+def _admin_token(cfg) -> str:
+    from dermflow.review import add_user, issue_api_token, open_configured_review_database
+
+    db = open_configured_review_database(cfg.review)
+    try:
+        add_user(db, "ada", "admin", "ada-admins-9012")
+        return issue_api_token(db, "ada", "test")
+    finally:
+        db.close()
+
+
 def test_pinned_stays_and_follow_latest_switches(scoring_model, scored_run, tmp_path):
     from fastapi.testclient import TestClient
 
@@ -40,8 +51,8 @@ def test_pinned_stays_and_follow_latest_switches(scoring_model, scored_run, tmp_
         assert answer.json()["model"]["version"] == SECOND and answer.headers["X-Model-Version"] == SECOND
         assert follow.get("/api/v1/model").json()["provenance"] == {"test": "second"}
 
-        # The token-protected reload call moves a pinned server on purpose.
-        token = (tmp_path / "pinned" / "token").read_text().strip()
+        # The admin's reload call moves a pinned server on purpose.
+        token = _admin_token(pinned_cfg)
         assert pinned.post("/api/v1/reload").status_code == 401
         reloaded = pinned.post("/api/v1/reload", headers={"Authorization": f"Bearer {token}"}).json()
         assert reloaded == {"model": {"name": first.name, "version": SECOND}, "previous_version": first.version}

@@ -11,30 +11,16 @@ from __future__ import annotations
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from serving_inputs import PASSWORDS, coffee_jpeg, sign_in
+from serving_inputs import PASSWORDS, coffee_jpeg, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
-DOCS_IMAGES = Path(__file__).resolve().parents[4] / "docs" / "images"
 CLASS_NAMES = ("melanoma", "melanocytic nevus", "basal cell carcinoma", "MEL", "NV", "BCC")
 SEEN: dict[str, str] = {}  # secrets this module sent, looked for in the log at the end
-
-
-def _screenshot(browser, name: str) -> Path:
-    """The whole page at 1280 px wide, under docs/images/."""
-    height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 2200)")
-    browser.set_window_size(1280, max(700, height))
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    path = DOCS_IMAGES / name
-    browser.save_screenshot(str(path))
-    browser.set_window_size(1280, 1400)
-    assert path.stat().st_size > 10_000
-    return path
 
 
 def _sign_in(browser, url: str, name: str) -> None:
@@ -66,14 +52,15 @@ def test_a_photo_of_coffee_is_headlined_as_outside_the_model_with_no_class_as_th
     assert headline == "Outside what this model knows"
     assert not any(name in headline for name in CLASS_NAMES)
     assert browser.find_element(By.ID, "headline").get_attribute("data-kind") == "out_of_scope"
-    assert "names none" in browser.find_element(By.ID, "headline-detail").text
+    assert "names none of them" in browser.find_element(By.ID, "headline-detail").text
+    assert not browser.find_element(By.ID, "prediction-set-text").is_displayed()  # no set is said for it either
     folded = browser.find_element(By.ID, "probabilities-folded")
     assert folded.is_displayed() and folded.get_attribute("open") is None  # the probabilities folded away
     assert not browser.find_element(By.ID, "probabilities-open").is_displayed()
     assert len(folded.find_elements(By.CSS_SELECTOR, ".bar")) == 3
     assert "Less usual than" in browser.find_element(By.ID, "in-scope-text").text
     assert "not meaningful" in browser.find_element(By.ID, "overlay-caption").text
-    _screenshot(browser, "upload_result.png")
+    screenshot(browser, "upload_result.png")
 
 
 def test_a_reviewer_records_a_verdict_from_the_queue_corrects_it_and_sees_the_history(live_server, browser):
@@ -86,7 +73,7 @@ def test_a_reviewer_records_a_verdict_from_the_queue_corrects_it_and_sees_the_hi
     assert entries and int(browser.find_element(By.ID, "needs-review-total").text) == len(entries)
     audited = browser.find_elements(By.CSS_SELECTOR, "#random-audit tr.queue-entry")
     assert all(e.find_element(By.CSS_SELECTOR, ".reason").get_attribute("data-reason") == "random_audit" for e in audited)
-    _screenshot(browser, "review_queue.png")
+    screenshot(browser, "review_queue.png")
     entry = next(e for e in entries if "coffee" in e.text) if any("coffee" in e.text for e in entries) else entries[0]
     sha256 = entry.get_attribute("data-sha256")
     entry.find_element(By.CSS_SELECTOR, "td.path a").click()
@@ -113,9 +100,14 @@ def test_a_reviewer_records_a_verdict_from_the_queue_corrects_it_and_sees_the_hi
     assert "verdict-current" in rows[0].get_attribute("class") and "melanoma (MEL)" in rows[0].text
     assert "verdict-superseded" in rows[1].get_attribute("class") and "melanocytic nevus (NV)" in rows[1].text
     assert f"corrects #{rows[1].get_attribute('data-verdict')}" in rows[0].text
-    _screenshot(browser, "result_page.png")
+    screenshot(browser, "result_page.png")
     browser.get(live_server.url + "/review/queue")
     assert sha256 not in [e.get_attribute("data-sha256") for e in browser.find_elements(By.CSS_SELECTOR, "tr.queue-entry")]
+    browser.get(live_server.url + "/review/performance")
+    groups = {s.get_attribute("data-group"): s for s in browser.find_elements(By.CSS_SELECTOR, "section.reviewed")}
+    assert {"all", "queue"} <= set(groups) and "random_audit" not in groups  # queue cases counted apart from the audit
+    assert int(groups["queue"].find_element(By.CSS_SELECTOR, ".n").text) >= 1
+    screenshot(browser, "reviewed_cases.png")
 
 
 def test_a_viewer_cannot_record_and_a_form_post_without_its_csrf_token_gets_403(live_server, browser, scored_run):

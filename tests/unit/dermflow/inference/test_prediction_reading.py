@@ -15,6 +15,8 @@ def test_an_out_of_scope_image_is_headlined_as_such_and_names_no_class():
     assert "melanoma (MEL)" not in reading.headline and "melanoma (MEL)" in reading.detail  # listed as a class it knows
     assert [line.text for line in reading.probabilities] == [">99 %", "<1 %", "0 %"]
     assert reading.in_scope.startswith("Less usual than 96 % of the held-out images")
+    assert reading.prediction_set is None  # no class is the answer: no set is said either
+    assert "melanoma (MEL), melanocytic nevus (NV) and basal cell carcinoma (BCC)" in reading.detail
 
 
 def test_one_label_is_the_answer_with_its_full_name():

@@ -14,11 +14,10 @@ def test_unknown_serve_keys_are_refused():
 
 
 def test_a_remote_bind_without_tls_warns_loudly_and_loopback_says_nothing(tmp_path):
-    remote = load_config(None, ["serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]",
-                                f"serve.token_file={tmp_path / 't'}"])
-    warning, token_line = startup_notices(remote, remote=True)
+    remote = load_config(None, ["serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]"])
+    warning, sign_in_line = startup_notices(remote, remote=True)
     assert "WITHOUT TLS" in warning and "CLEAR TEXT" in warning and "0.0.0.0:8765" in warning
-    assert str(tmp_path / "t") in token_line
+    assert "signed-in user" in sign_in_line and "dermflow users add" in sign_in_line
     (tmp_path / "c.pem").write_text("x")
     (tmp_path / "k.pem").write_text("x")
     with_tls = load_config(None, ["serve.host=0.0.0.0", "serve.allow_remote=true", "serve.allowed_hosts=[derm.example.org]",
