@@ -84,7 +84,7 @@ def start_server(spec: str, root: Path) -> tuple[subprocess.Popen, str]:
 
     port = _free_port()
     command = [str(Path(sys.executable).with_name("dermflow")), "serve", "--model", spec, "--port", str(port),
-               "--set", f"serve.token_file={root / 'token'}", "--set", f"review.database_url=sqlite:///{root / 'review.sqlite'}"]
+               "--set", f"review.database_url=sqlite:///{root / 'review.sqlite'}"]
     process = subprocess.Popen(command, stdout=open(root / "server.log", "wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

@@ -411,15 +411,11 @@ class ClusterConfig(_Section):
 class ServeConfig(_Section):
     """The web page and JSON API (``dermflow serve``, docs/serving.md)."""
 
-    host: str = Field("127.0.0.1", description="Bind address (IPv4, IPv6 with or without brackets, or a name); anything but "
-                      "loopback also needs allow_remote and allowed_hosts.")
+    host: str = Field("127.0.0.1", description="Bind address (IPv6: ::1 or [::1]); not loopback: allow_remote + allowed_hosts.")
     port: int = Field(8765, ge=0, le=65535, description="TCP port (0: any free port).")
-    allow_remote: bool = Field(False, description="Permit a non-loopback host (then every route but /healthz needs a "
-                               "signed-in user or an API token).")
-    allowed_hosts: list[str] = Field(default_factory=list, description="Host-header names the server answers to besides "
-                                     "loopback's (--allowed-host); required with allow_remote, then the only ones.")
-    require_sign_in: bool = Field(False, description="Ask for a signed-in user or an API token on loopback too "
-                                  "(always on with allow_remote); accounts: dermflow users, review.database_url.")
+    allow_remote: bool = Field(False, description="Permit a non-loopback host (then all but /healthz needs a user or API token).")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names it answers to (--allowed-host; with allow_remote).")
+    require_sign_in: bool = Field(False, description="Ask for a signed-in user or API token on loopback too (dermflow users).")
     tls_certfile: Path | None = Field(None, description="PEM certificate for HTTPS (uvicorn ssl_certfile).")
     tls_keyfile: Path | None = Field(None, description="PEM private key for HTTPS (uvicorn ssl_keyfile).")
     max_upload_bytes: int = Field(20_000_000, gt=0, description="Uploads larger than this get 413.")
@@ -436,11 +432,8 @@ class ServeConfig(_Section):
 
     @field_validator("host", mode="before")
     @classmethod
-    def _bare_ipv6(cls, value: Any) -> Any:
-        """``[::1]`` -> ``::1``, as uvicorn takes it."""
-        if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-            return value[1:-1]
-        return value
+    def _bare_ipv6(cls, value: Any) -> Any:  # "[::1]" -> "::1", as uvicorn takes it
+        return value[1:-1] if isinstance(value, str) and value.startswith("[") and value.endswith("]") else value
 
 
 # Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).

@@ -286,7 +286,7 @@ def _trust_table(calibration: dict) -> str:
         + " Committed: the share of images whose set is exactly one class.",
     }
     kept = [[name, value, meanings.get(name, "")] for name, value in rows if not _only_missing(value)]
-    return _table(["", "value", "what it means"], kept)
+    return _table(["", "value", "what it means"], kept, words=(2,))
 
 
 def _only_missing(value: str) -> bool:
@@ -300,9 +300,13 @@ def _per_class_table(per_class: dict, names: dict[str, str]) -> str:
                   [[shown(name, names)] + [_fmt(values.get(c)) for c in columns] for name, values in per_class.items()])
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+def _table(header: list[str], rows: list[list[str]], words: tuple[int, ...] = ()) -> str:
+    """An HTML table; the columns in ``words`` are text (left-aligned), the others figures."""
+    def cell(tag: str, index: int, value) -> str:
+        return f"<{tag}{' class=words' if index in words else ''}>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", i, value) for i, value in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, value) for i, value in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
