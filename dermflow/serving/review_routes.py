@@ -169,8 +169,15 @@ def _record_from_api(context: ServingContext, visitor: Visitor, verdict: Verdict
     ), keep is not None
 
 
+def _json_body(model) -> dict:
+    """OpenAPI ``requestBody`` of a JSON body read by the route itself (so that its size is capped first)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 @router.post("/api/v1/verdicts", tags=["review"], status_code=201, response_model=VerdictRecorded,
-             responses=error_responses(400, 401, 403, 413, 500))
+             responses=error_responses(400, 401, 403, 413, 500), openapi_extra=_json_body(VerdictIn))
 async def post_verdict(request: Request):
     """Record a verdict (a reviewer's or admin's API token, or a signed-in browser with its CSRF token)."""
     from dermflow.review import InvalidVerdictError, NotAllowedError
@@ -194,16 +201,20 @@ async def post_verdict(request: Request):
 
 
 @router.get("/api/v1/verdicts", tags=["review"], responses=error_responses(400, 401, 500))
-async def get_verdicts(request: Request, sha256: str | None = None, limit: int = 100, free_text: bool = False) -> dict:
-    """Verdicts, newest first (an image's history with ``sha256``); comments and OTHER text only with ``free_text``.
-    Needs an API token or a sign-in, on loopback too: verdicts may say what a patient has."""
+async def get_verdicts(request: Request) -> dict:
+    """Verdicts, newest first. Query: ``sha256`` (an image's history), ``limit`` (1-10000, default 100),
+    ``free_text=true`` (also comments and OTHER text). Needs an API token or a sign-in, on loopback too:
+    verdicts may say what a patient has."""
     from dermflow.review import list_verdicts
 
     if visitor_of(request) is None:
         raise HTTPException(401, detail={"reason": "unauthorized", "message": "send Authorization: Bearer <API token>"},
                             headers={"WWW-Authenticate": "Bearer"})
-    if not 1 <= limit <= 10_000:
+    params = request.query_params
+    sha256, raw_limit, free_text = params.get("sha256") or None, params.get("limit", "100"), params.get("free_text") == "true"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 10_000:
         raise HTTPException(400, detail={"reason": "bad_query", "message": "limit must be 1 to 10000"})
+    limit = int(raw_limit)
     found = await run_in_threadpool(list_verdicts, context_of(request).review, sha256, limit)
     return {"verdicts": [verdict_json(v, free_text) for v in found]}
 

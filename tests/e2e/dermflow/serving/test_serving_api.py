@@ -123,7 +123,7 @@ def test_traversal_gets_404_or_400(client, scored_run, url):
 def test_the_results_browser_lists_filters_and_downloads(client, scored_run, trusted_model):
     page = client.get("/results")
     assert page.status_code == 200
-    assert page.text.count('class="prediction"') == len(scored_run.good)
+    assert page.text.count('<tr class="prediction') == len(scored_run.good)
     for path, (_, reason) in scored_run.bad.items():
         assert path in page.text and reason in page.text
     csv_all = client.get("/results.csv").text.strip().splitlines()
@@ -132,7 +132,7 @@ def test_the_results_browser_lists_filters_and_downloads(client, scored_run, tru
     label = sorted(labels)[0]
     filtered = client.get("/results", params={"label": label, "sort": "p:MEL"})
     expected = sum(1 for line in csv_all[1:] if line.split(",")[10] == label)
-    assert filtered.text.count('class="prediction"') == expected
+    assert filtered.text.count('<tr class="prediction') == expected
     assert len(client.get("/results.csv", params={"label": label}).text.strip().splitlines()) == 1 + expected
     assert client.get("/results", params={"sort": "p:NOPE"}).status_code == 400
     thumb = client.get("/results/thumbnail", params={
