@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,10 @@ def screenshot(browser, name: str) -> Path:
     height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 2200)")
     browser.set_window_size(1280, max(700, height))
     browser.execute_script("window.scrollTo(0, 0)")
+    deadline = time.monotonic() + 30  # lazy thumbnails now in view: wait until every image has loaded
+    while time.monotonic() < deadline and not browser.execute_script(
+            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"):
+        time.sleep(0.2)
     DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
     path = DOCS_IMAGES / name
     browser.save_screenshot(str(path))

@@ -112,13 +112,15 @@ def test_a_reviewer_records_a_verdict_from_the_queue_corrects_it_and_sees_the_hi
 
 def test_a_viewer_cannot_record_and_a_form_post_without_its_csrf_token_gets_403(live_server, browser, scored_run):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     _sign_in(browser, live_server.url, "vic")
     browser.get(live_server.url + "/results")
     browser.find_element(By.CSS_SELECTOR, "tr.prediction td.path a").click()
+    WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "verdicts"))
     assert browser.find_elements(By.ID, "cannot-record") and not browser.find_elements(By.ID, "verdict-form")
     sha256 = browser.current_url.split("/results/")[1].split("?")[0]
-    with httpx.Client(base_url=live_server.url, timeout=60) as viewer, httpx.Client(base_url=live_server.url, timeout=60) as reviewer:
+    with httpx.Client(base_url=live_server.url, timeout=180) as viewer, httpx.Client(base_url=live_server.url, timeout=180) as reviewer:
         viewer_csrf = sign_in(viewer, "vic")
         refused = viewer.post(f"/results/{sha256}/verdicts", data={"csrf_token": viewer_csrf, "diagnosis": "NV", "basis": "consensus"})
         assert refused.status_code == 403 and refused.json()["reason"] == "forbidden"
@@ -134,7 +136,7 @@ def test_a_viewer_cannot_record_and_a_form_post_without_its_csrf_token_gets_403(
 
 def _api_token(live_server, name: str) -> str:
     """A token made the way a person makes one: signed in, on the API token page."""
-    with httpx.Client(base_url=live_server.url, timeout=60) as web:
+    with httpx.Client(base_url=live_server.url, timeout=180) as web:
         csrf = sign_in(web, name)
         page = web.post("/account/token", data={"csrf_token": csrf})
         token = re.search(r'<code id="new-token">([^<]+)</code>', page.text).group(1)
@@ -147,12 +149,12 @@ def test_verdicts_survive_a_server_kill_and_restart(live_server):
     sha256 = hashlib.sha256(b"survives a kill").hexdigest()
     body = {"sha256": sha256, "diagnosis": "BCC", "basis": "histopathology", "comment": "kept across a kill",
             "shown": {"model_name": "m", "model_version": "v", "predicted_label": "BCC", "probabilities": {"BCC": 0.7, "NV": 0.3}}}
-    recorded = httpx.post(live_server.url + "/api/v1/verdicts", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    recorded = httpx.post(live_server.url + "/api/v1/verdicts", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=180)
     assert recorded.status_code == 201, recorded.text
     live_server.kill()
     live_server.start()
     found = httpx.get(live_server.url + "/api/v1/verdicts", params={"sha256": sha256},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=60).json()["verdicts"]
+                      headers={"Authorization": f"Bearer {token}"}, timeout=180).json()["verdicts"]
     assert [v["id"] for v in found] == [recorded.json()["verdict"]["id"]]
 
 
@@ -163,14 +165,14 @@ def test_8_clients_record_200_verdicts_at_once_and_all_200_are_there(live_server
     def record(i: int) -> int:
         body = {"sha256": digests[i], "diagnosis": "NV", "basis": "consensus", "queue_reason": "direct",
                 "shown": {"model_name": "m", "model_version": "v", "predicted_label": "NV", "probabilities": {"NV": 0.8, "MEL": 0.2}}}
-        return httpx.post(live_server.url + "/api/v1/verdicts", json=body, timeout=120,
+        return httpx.post(live_server.url + "/api/v1/verdicts", json=body, timeout=180,
                           headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"}).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(record, range(200)))
     assert statuses == [201] * 200
     listed = httpx.get(live_server.url + "/api/v1/verdicts", params={"limit": 10000},
-                       headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=60).json()["verdicts"]
+                       headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=180).json()["verdicts"]
     assert set(digests) <= {v["sha256"] for v in listed}
 
 
