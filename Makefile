@@ -14,7 +14,7 @@ ifeq ($(origin SERVE_ARGS), undefined)
 SERVE_ARGS := --model var/registry $(if $(wildcard var/scores),--results var/scores)
 endif
 
-.PHONY: help install demo serve test test-unit test-e2e lint-imports bench cluster-up cluster-down clean
+.PHONY: help install demo serve test test-unit test-e2e lint-imports docs-tables bench cluster-up cluster-down clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,10 +40,13 @@ serve: install ## Web page + JSON API on http://127.0.0.1:8765/ (SERVE_ARGS="--m
 	$(VENV)/bin/dermflow serve $(SERVE_ARGS)
 
 test: install lint-imports ## Check the import layers, then run every test (unit, then end to end).
-	$(PYTEST) tests
+	$(PYTEST) --durations=15 tests
 
 lint-imports: install ## Check the layer contracts in .importlinter (a cycle or an upward import fails).
 	PYTHON=$(PY) .ci/lint-imports
+
+docs-tables: install ## Regenerate docs/' reference tables (Parquet columns, reject reasons, config keys) from the code.
+	$(PY) .ci/docs_tables.py --write
 
 test-unit: install ## Fast unit tests only.
 	$(PYTEST) -m "not e2e" tests

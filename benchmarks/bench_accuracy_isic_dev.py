@@ -22,7 +22,7 @@ tf.Examples through ``serving_default``) and as ``dermflow score`` does (each or
 label differs; both are printed with the count of differing labels and the largest |Δp|.
 
 Then the trust figures (``trust_benchmark.py``, docs/trust.md): logits and pooled features of the
-exported model (its ``model.keras``, through ``pipelines.trainer_calibration.read_head_outputs``) for
+exported model (its ``model.keras``, through ``pipelines.training.trainer_calibration.read_head_outputs``) for
 the eval and test splits, targets and the archive's other diagnoses (ClassFilter's out-of-scope
 examples); on the test split a 2-fold cross-fit by lesion with the Trainer's own ``fit_trust``, so
 that no figure comes from an image used to fit what is applied to it; balanced accuracy, MEL AUC,
@@ -60,7 +60,7 @@ def run_pipeline(cfg: DermflowConfig) -> Path:
 
     from dermflow.components.class_filter.component import ClassFilter
     from dermflow.components.isic_example_gen.component import IsicExampleGen
-    from dermflow.pipelines.trainer_module import CONFIG_KEY
+    from dermflow.pipelines.training.trainer_module import CONFIG_KEY
 
     if str(Path(__file__).resolve().parent) not in map(str, sys.path):
         sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the Trainer's run_fn, timed_run_fn
@@ -92,7 +92,7 @@ TRAINER_CPU_FILE = "trainer_cpu.json"
 
 def timed_run_fn(fn_args) -> None:
     """The Trainer's ``run_fn``, timed: process CPU seconds (all threads) and wall, next to its history."""
-    from dermflow.pipelines.trainer_module import run_fn
+    from dermflow.pipelines.training.trainer_module import run_fn
 
     cpu, wall = time.process_time(), time.perf_counter()
     run_fn(fn_args)
@@ -108,8 +108,8 @@ def evaluate(cfg: DermflowConfig, root: Path, split: str = "eval") -> dict:
     from sklearn.metrics import roc_auc_score
 
     from dermflow.models import load_keras_model
-    from dermflow.pipelines import trainer_input
-    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy, per_class_recall
+    from dermflow.pipelines.training import trainer_input
+    from dermflow.pipelines.training.trainer_callbacks import isic_balanced_accuracy, per_class_recall
 
     labels = cfg.labels.label_names()
     serving = newest("Trainer/model/*/Format-Serving", root)
@@ -145,7 +145,7 @@ def compare_paths(cfg: DermflowConfig, serving: Path, eval_split: Path) -> dict:
     import tensorflow as tf
 
     from dermflow.inference.lesion_predictor import LesionPredictor
-    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy
+    from dermflow.pipelines.training.trainer_callbacks import isic_balanced_accuracy
 
     spec = {name: tf.io.FixedLenFeature([], tf.string) for name in ("image", "image_id")}
     spec["label"] = tf.io.FixedLenFeature([], tf.int64)
@@ -183,7 +183,7 @@ def extract_head_outputs(cfg: DermflowConfig, root: Path, out_file: Path) -> dic
     """{split: (targets, others)} of the eval and test splits from the exported model; saved to ``out_file``."""
     from dermflow.isic.out_of_scope_examples import out_of_scope_patterns
     from dermflow.models import load_keras_model
-    from dermflow.pipelines.trainer_calibration import read_head_outputs
+    from dermflow.pipelines.training.trainer_calibration import read_head_outputs
 
     serving = newest("Trainer/model/*/Format-Serving", root)
     filtered = newest("ClassFilter/filtered_examples/*", root)

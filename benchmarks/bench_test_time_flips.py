@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from dermflow.config import load_config
     from dermflow.models import load_keras_model
-    from dermflow.pipelines import trainer_input
-    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy
+    from dermflow.pipelines.training import trainer_input
+    from dermflow.pipelines.training.trainer_callbacks import isic_balanced_accuracy
 
     serving = newest("Trainer/model/*/Format-Serving", root)
     labels = (serving / "assets.extra" / "labels.txt").read_text().split()

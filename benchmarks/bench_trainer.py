@@ -57,10 +57,10 @@ def run_plain(cfg: DermflowConfig, patterns: dict[str, str], out: Path) -> dict:
     import keras
 
     from dermflow.models import build_classifier, export_model
-    from dermflow.pipelines import trainer_input
-    from dermflow.pipelines.trainer_augmentation import training_model
-    from dermflow.pipelines.trainer_callbacks import EpochHistory, SwapInAveragedWeights
-    from dermflow.pipelines.trainer_module import phase_optimizer, set_phase_trainable, training_phases
+    from dermflow.pipelines.training import trainer_input
+    from dermflow.pipelines.training.trainer_augmentation import training_model
+    from dermflow.pipelines.training.trainer_callbacks import EpochHistory, SwapInAveragedWeights
+    from dermflow.pipelines.training.trainer_module import phase_optimizer, set_phase_trainable, training_phases
 
     start = time.perf_counter()
     keras.utils.set_random_seed(cfg.train.seed)
@@ -99,7 +99,7 @@ def run_tfx(cfg: DermflowConfig, examples_root: Path, pipeline_root: Path) -> di
     from tfx import v1 as tfx
     from tfx.proto import example_gen_pb2, trainer_pb2
 
-    from dermflow.pipelines.trainer_module import CONFIG_KEY, HISTORY_FILE
+    from dermflow.pipelines.training.trainer_module import CONFIG_KEY, HISTORY_FILE
 
     example_gen = tfx.components.ImportExampleGen(
         input_base=str(examples_root),
@@ -109,7 +109,7 @@ def run_tfx(cfg: DermflowConfig, examples_root: Path, pipeline_root: Path) -> di
         ]),
     )
     trainer = tfx.components.Trainer(
-        run_fn="dermflow.pipelines.trainer_module.run_fn",
+        run_fn="dermflow.pipelines.training.trainer_module.run_fn",
         examples=example_gen.outputs["examples"],
         train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
@@ -154,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="Keep the work files in this folder.")
     args = parser.parse_args(argv)
 
-    from dermflow.pipelines.trainer_synthetic_examples import write_synthetic_splits
+    from timing import use_test_support
+
+    use_test_support()
+    from support.synthetic_training_examples import write_synthetic_splits
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_trainer_"))
     cfg = benchmark_config(args, work / "work")

@@ -6,7 +6,7 @@
 
 ``targets`` / ``others`` are anything with ``logits`` [N, C], ``features`` [N, D], ``labels`` [N] (-1 for
 others), ``label_names`` [N] (an other's ISIC code), ``lesion_ids`` [N] and ``image_ids`` [N]
-(pipelines.trainer_calibration.HeadOutputs).
+(pipelines.training.trainer_calibration.HeadOutputs).
 
 Honest data use (docs/trust.md):
 
@@ -57,7 +57,7 @@ COMBINATION_CANDIDATES = (
 
 
 def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    from dermflow.pipelines.trainer_callbacks import isic_balanced_accuracy
+    from dermflow.pipelines.training.trainer_callbacks import isic_balanced_accuracy
 
     return isic_balanced_accuracy(labels, predicted)
 

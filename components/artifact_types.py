@@ -17,3 +17,10 @@ class IngestReport(types.Artifact):
     """``report.json`` (counts per class and split, rejects with reasons) and ``summary.txt``."""
 
     TYPE_NAME = "dermflow.IngestReport"
+
+
+class ArtefactReport(types.Artifact):
+    """``artefact_check.json`` (figures per artefact and class, the gate), ``measurements.npz``, ``examples/*.png``;
+    custom property ``passed`` (1/0)."""
+
+    TYPE_NAME = "dermflow.ArtefactReport"

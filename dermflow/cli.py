@@ -89,17 +89,20 @@ def _say(message: str) -> None:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from dermflow.preflight_checks import UsageError, check_writable
-    from dermflow.synthetic.archive_writer import check_archive_request, write_archive
+    from dermflow.synthetic.archive_writer import TrapSet, check_archive_request, write_archive
 
     try:
         check_archive_request(args.out, n=args.n, seed=args.seed, image_size=args.image_size, unique=args.unique)
+        trap = TrapSet(kind=args.trap, share=args.trap_share, lookalike=args.trap_lookalike) if args.trap else None
+        if trap is not None and args.unique is not None:
+            raise ValueError("--trap paints images one by one: leave out --unique")
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
     check_writable(args.out, "--out")
     _say(f"synth: writing {args.n} images ({'full-size' if args.full_size else f'{args.image_size} px'}) to {args.out}")
     with _job_phase():
         summary = write_archive(args.out, n=args.n, seed=args.seed, image_size=args.image_size, progress=True,
-                                full_size=args.full_size, unique=args.unique)
+                                full_size=args.full_size, unique=args.unique, trap=trap)
     _say(f"synth: done: {summary}")
     return EXIT_OK
 
@@ -137,8 +140,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _say(f"train: data {cfg.data.data_root}; {cfg.model.backbone} at {cfg.model.image_size} px, "
              f"{cfg.train.head_epochs} head + {cfg.train.fine_tune_epochs} fine-tuning epochs")
         _say(f"train: weights {cfg.model.weights}, looked for in {weights_location(cfg.model)}")
-        from dermflow.pipelines.training_pipeline import run_training
-        from dermflow.pipelines.training_run_summary import format_result
+        from dermflow.pipelines.training.training_pipeline import run_training
+        from dermflow.pipelines.training.training_run_summary import format_result
 
         result = run_training(cfg)
     _say(format_result(result))
@@ -163,7 +166,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from dermflow.console_progress import quiet_console
 
     with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "score", verbose=args.verbose):
-        _say(f"score: model {registered.name}/{registered.version}; inputs {' '.join(args.input or [str(args.files_from)])}")
+        from dermflow.clinical.dicomweb_source import redact
+
+        inputs = ' '.join(redact(spec) for spec in args.input) if args.input else str(args.files_from)
+        _say(f"score: model {registered.name}/{registered.version}; inputs {inputs}")
         from dermflow.pipelines.scoring_pipeline import run_scoring, scoring_summary_text
 
         summary = run_scoring(
@@ -171,6 +177,23 @@ def _cmd_score(args: argparse.Namespace) -> int:
             beam_args=args.beam_args, files=files, shard=args.shard, say=_say,
         )
     _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else scoring_summary_text(summary))
+    return EXIT_OK
+
+
+def _cmd_drift(args: argparse.Namespace) -> int:
+    from dermflow.preflight_checks import check_drift_inputs
+
+    cfg = _config(args, {})
+    registered = check_drift_inputs(cfg, args.model, args.output, args.run_id)
+    from dermflow.console_progress import quiet_console
+
+    with _job_phase(), quiet_console(Path(cfg.paths.work_dir) / "logs", "drift", verbose=args.verbose):
+        from dermflow.pipelines.scoring.run_monitoring import drift_lines, recheck_run
+
+        summary = recheck_run(cfg, str(args.output), args.run_id, registered)
+    lines = [f"drift: run {args.run_id} with {registered.name}/{registered.version}", *drift_lines(summary["drift"]),
+             f"  summary     : {summary['summary_json']}"]
+    _say(json.dumps(summary, indent=2, sort_keys=True) if args.json else "\n".join(lines))
     return EXIT_OK
 
 
@@ -225,6 +248,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_synth(sub) -> None:
+    from dermflow.config import ARTEFACT_KIND_NAMES
+
     p = sub.add_parser("synth", help="Write a synthetic archive in the ISIC 2019 layout.")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--n", type=int, default=300, help="Number of images.")
@@ -234,6 +259,12 @@ def _add_synth(sub) -> None:
                    help="Sizes of the real archive (600x450, 1024x1024, 1024x768, some 2048x1536) instead of --image-size.")
     p.add_argument("--unique", type=int, metavar="K",
                    help="Render only the first K images; the others are hard links of them under new ids (said in the summary).")
+    p.add_argument("--trap", choices=ARTEFACT_KIND_NAMES, metavar="ARTEFACT",
+                   help="A trap set: this artefact (ruler, ink, dark_corners, gel_bubbles, hair, patch) on most train-split "
+                        "melanomas and most test-split others, as the default split settings assign them (docs/trust.md).")
+    p.add_argument("--trap-share", type=float, default=0.9, metavar="P", help="Share of those images that get it (0.9).")
+    p.add_argument("--trap-lookalike", type=float, default=0.0, metavar="P",
+                   help="Share of the train melanomas drawn with a nevus's look, so that only the artefact tells them apart (0).")
     p.set_defaults(func=_cmd_synth)
 
 
@@ -279,6 +310,20 @@ def _add_score(sub) -> None:
     p.add_argument("--json", action="store_true", help="Print the run's summary as JSON (also in OUTPUT/runs/RUN_ID.json).")
     p.add_argument("beam_args", nargs=argparse.REMAINDER, help="After --: Beam pipeline options.")
     p.set_defaults(func=_cmd_score)
+
+
+def _add_drift(sub) -> None:
+    p = sub.add_parser("drift", help="Check a published scoring run for drift against its model's baseline (again).",
+                       description="Checks every shard of a scoring run once against the model's drift baseline and "
+                       "records it in OUTPUT/monitoring/ and OUTPUT/runs/RUN_ID.json (docs/scoring.md, Monitoring). "
+                       "dermflow score does this itself; the scoring DAG runs it after reconcile.",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_config_args(p)
+    p.add_argument("--output", type=Path, required=True, help="The scoring output folder.")
+    p.add_argument("--run-id", required=True, help="The run to check.")
+    p.add_argument("--model", required=True, help="REGISTRY[/NAME[/VERSION]]: the version that scored the run.")
+    p.add_argument("--json", action="store_true", help="Print the run's summary as JSON.")
+    p.set_defaults(func=_cmd_drift)
 
 
 def _add_cluster(sub) -> None:
@@ -330,19 +375,46 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_serve, _add_users, _add_verdicts, _add_cluster,
-               _add_report, _add_demo)
+SUBCOMMANDS = (_add_synth, _add_weights, _add_train, _add_score, _add_drift, _add_serve, _add_users, _add_verdicts,
+               _add_cluster, _add_report, _add_demo)
+
+
+VERBOSE_HELP = "Log at INFO level; third-party logs on the console; tracebacks on errors."
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after any subcommand too; SUPPRESS keeps a subcommand from resetting a ``-v`` given before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                if not any("-v" in a.option_strings for a in subparser._actions):
+                    subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                           help=VERBOSE_HELP)
+                _add_verbose_everywhere(subparser)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dermflow", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="Log at INFO level; third-party logs on the console; tracebacks on errors.")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in SUBCOMMANDS:
         add(sub)
+    _add_verbose_everywhere(parser)
     return parser
+
+
+@contextmanager
+def _program_name_only_in_argv() -> Iterator[None]:
+    """While a command runs, ``sys.argv`` holds the program name alone: TFX's Beam executors hand
+    ``sys.argv`` to absl (``FLAGS(sys.argv + beam_args)``), which would read ``-v train`` as its
+    own ``--verbosity``. dermflow's arguments are parsed by then; nothing else should read them."""
+    saved = sys.argv
+    sys.argv = saved[:1] or ["dermflow"]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def is_user_mistake(exc: BaseException) -> bool:
@@ -364,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with _program_name_only_in_argv():
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"dermflow {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -10,6 +10,7 @@ to a default.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
@@ -17,16 +18,21 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dermflow.backbones import BACKBONE_NAMES, DEFAULT_BACKBONE, backbone_spec
+from dermflow.drift_settings import DriftConfig
+
 # ISIC 2019 diagnosis codes, in the column order of the official ground-truth CSV.
 ISIC_CLASSES: tuple[str, ...] = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
 # The eight diagnostic classes of the challenge (UNK has no training images).
 ISIC_DIAGNOSES: tuple[str, ...] = ISIC_CLASSES[:8]
 MALIGNANT: tuple[str, ...] = ("MEL", "BCC", "SCC", "AK")
 BENIGN: tuple[str, ...] = ("NV", "BKL", "DF", "VASC")
+# Artefacts the painters draw (dermflow/artefacts/artefact_painters.py:ArtefactKind, whose values these are).
+ARTEFACT_KIND_NAMES: tuple[str, ...] = ("ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch")
+ArtefactKindName = Literal["ruler", "ink", "dark_corners", "gel_bubbles", "hair", "patch"]
+BESIDE_THE_LESION: tuple[str, ...] = ("ruler", "ink", "dark_corners", "patch")  # painters that spare the lesion
 # Images declaring more pixels than this are refused before decoding, at ingest and at scoring.
 DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
-# The smallest input side each backbone accepts; Keras fails deep inside the model build below it.
-MIN_IMAGE_SIZE: dict[str, int] = {"mobilenet_v2": 32, "inception_v3": 75, "vgg19": 32, "small_cnn": 32}
 
 
 class _Section(BaseModel):
@@ -37,14 +43,17 @@ class DataConfig(_Section):
     """Where the ISIC-layout archive is and how it is ingested."""
 
     data_root: Path | None = Field(None, description="Folder holding ISIC_2019_Training_Input/ and the two CSVs.")
-    images_dir: str = "ISIC_2019_Training_Input"
-    ground_truth_csv: str = "ISIC_2019_Training_GroundTruth.csv"
-    metadata_csv: str = "ISIC_2019_Training_Metadata.csv"
+    images_dir: str = Field("ISIC_2019_Training_Input", description="Image folder inside data_root.")
+    ground_truth_csv: str = Field("ISIC_2019_Training_GroundTruth.csv", description="One-hot diagnosis CSV inside data_root.")
+    metadata_csv: str = Field("ISIC_2019_Training_Metadata.csv", description="Age, site, sex and lesion id CSV inside data_root.")
     max_side: int = Field(512, gt=0, description="Longer side of the stored images; larger ones are shrunk and re-encoded.")
     jpeg_quality: int = Field(90, ge=1, le=100, description="For re-encoded images; a fitting source JPEG keeps its own coding.")
-    eval_fraction: float = Field(0.2, ge=0.0, lt=1.0)
-    test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
-    split_seed: int = 0
+    eval_fraction: float = Field(0.15, ge=0.0, lt=1.0, description="Lesion-grouped share that chooses the epoch and is gated on.")
+    test_fraction: float = Field(
+        0.2, ge=0.0, lt=1.0,
+        description="Lesion-grouped share held out from training and from the epoch choice: the trust values are fitted "
+        "on it (docs/trust.md); 0: none, and they share the eval split.")
+    split_seed: int = Field(0, description="Seed of the hash that orders lesion groups into the splits.")
     max_missing_fraction: float = Field(
         0.05, ge=0.0, le=1.0, description="Ingest fails when more CSV rows than this have no image on disk."
     )
@@ -68,10 +77,11 @@ class LabelsConfig(_Section):
     ``preset`` fills these in: ``mel_nv_bcc`` (default), ``binary`` (malignant vs benign), ``all8``.
     """
 
-    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = "mel_nv_bcc"
-    mode: Literal["classes", "groups"] = "classes"
-    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"])
-    groups: dict[str, list[str]] = Field(default_factory=dict)
+    preset: Literal["mel_nv_bcc", "binary", "all8", "custom"] = Field(
+        "mel_nv_bcc", description="Fills mode/classes/groups: mel_nv_bcc, binary (malignant vs benign), all8; custom: as given.")
+    mode: Literal["classes", "groups"] = Field("classes", description="classes: each kept code its own label; groups: labels of several codes.")
+    classes: list[str] = Field(default_factory=lambda: ["MEL", "NV", "BCC"], description="mode classes: the kept ISIC codes, in label order.")
+    groups: dict[str, list[str]] = Field(default_factory=dict, description="mode groups: label -> ISIC codes, in label order.")
     positive_label: str = Field("MEL", description="The label ranked in galleries and gated on AUC (e.g. malignant).")
 
     @model_validator(mode="before")
@@ -119,12 +129,18 @@ class LabelsConfig(_Section):
 
 
 class ModelConfig(_Section):
-    backbone: Literal["mobilenet_v2", "inception_v3", "vgg19", "small_cnn"] = "mobilenet_v2"
+    backbone: Literal[BACKBONE_NAMES] = Field(DEFAULT_BACKBONE, description="Each one declared in dermflow/backbones/.")
     alpha: float = Field(1.0, gt=0.0, description="MobileNetV2 width multiplier.")
     image_size: int = Field(225, ge=32, description="Square input side in pixels (32k+1 matches torchvision best).")
     weights: str = Field("imagenet", description="'imagenet', 'none', or a path to a Keras .h5 weights file.")
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout before the output layer.")
     gradcam_layer: str | None = Field(None, description="Layer whose activations Grad-CAM uses; None: the backbone's default.")
+    inpaint_artefacts: bool = Field(
+        False,
+        description="A layer at the model's input replaces thin dark structures (hair, ruler ticks, ink lines) by the "
+        "image's morphological closing (DullRazor-like), so training, TFMA and scoring all see them removed. The remedy "
+        "compared with train.artefact_augmentation and not kept (docs/trust.md, 'Artefacts').",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -135,7 +151,7 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _image_size_fits_backbone(self) -> "ModelConfig":
-        minimum = MIN_IMAGE_SIZE[self.backbone]
+        minimum = backbone_spec(self.backbone).min_image_size
         if self.image_size < minimum:
             raise ValueError(f"model.image_size {self.image_size} is below {minimum}, the smallest input {self.backbone} accepts")
         return self
@@ -168,15 +184,16 @@ class TrainConfig(_Section):
     ``model.image_size``) that the config does not name itself: ``full`` (default) or ``fast``;
     ``custom`` fills nothing beyond the field defaults (which are ``full``'s)."""
 
-    preset: Literal["fast", "full", "custom"] = DEFAULT_TRAIN_PRESET
+    preset: Literal["fast", "full", "custom"] = Field(
+        DEFAULT_TRAIN_PRESET, description="Fills the settings of TRAIN_PRESETS the config does not name: full, fast; custom: none.")
     batch_size: int = Field(32, gt=0, description="Per-replica batch size; the global batch scales with replicas.")
     head_epochs: int = Field(2, ge=0, description="Phase 1: the head alone, backbone frozen.")
     fine_tune_epochs: int = Field(12, ge=0, description="Phase 2: the backbone too (fine_tune_layers of it).")
     fine_tune_layers: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
         "all", description="Phase 2 trains this many backbone layers from the top (BatchNorm stays frozen), or all of them."
     )
-    learning_rate: float = Field(1e-3, gt=0)
-    fine_tune_learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(1e-3, gt=0, description="Phase 1 (head) learning rate.")
+    fine_tune_learning_rate: float = Field(1e-4, gt=0, description="Phase 2 (fine-tuning) peak learning rate.")
     fine_tune_schedule: Literal["constant", "cosine"] = Field(
         "cosine", description="Phase 2 learning rate: cosine decay to 0 over fine_tune_epochs, or constant."
     )
@@ -190,21 +207,36 @@ class TrainConfig(_Section):
         1.0, gt=0.0, description="The moving average's time constant in epochs: momentum 1 - 1 / (ema_epochs x steps per epoch)."
     )
     steps_per_epoch: int | None = Field(None, gt=0, description="None: one pass over the train split.")
-    imbalance: Literal["class_weight", "oversample", "none"] = "class_weight"
-    augment: bool = True
+    imbalance: Literal["class_weight", "oversample", "none"] = Field(
+        "class_weight", description="Class imbalance: balanced class weights in the loss, oversampling, or none.")
+    augment: bool = Field(True, description="Random flips, rotation, zoom and colour (the augment_* factors) while training.")
     augment_rotation: float = Field(0.5, ge=0.0, le=1.0, description="RandomRotation factor, a fraction of a full turn (0.5: any angle).")
     augment_zoom: float = Field(0.1, ge=0.0, lt=1.0, description="RandomZoom factor.")
     augment_color: float = Field(0.1, ge=0.0, le=1.0, description="RandomBrightness and RandomContrast factor.")
-    early_stopping_patience: int = Field(5, ge=1)
-    mixed_precision: Literal["auto", "on", "off"] = "auto"
-    shuffle_buffer: int = Field(2048, gt=0)
+    early_stopping_patience: int = Field(5, ge=1, description="Epochs without a better eval balanced accuracy before a phase stops.")
+    mixed_precision: Literal["auto", "on", "off"] = Field("auto", description="float16 compute: auto turns it on when a GPU is present.")
+    shuffle_buffer: int = Field(2048, gt=0, description="Examples in the training shuffle buffer.")
     cache: bool = Field(True, description="Cache decoded, resized images in memory when they fit.")
     feature_cache: bool = Field(
         False,
         description="Compute the frozen lower backbone's activations once per image and flip, in memory, and train the "
         "trainable top on them (needs augmentation limited to flips: augment_rotation, augment_zoom and augment_color 0).",
     )
-    seed: int = 0
+    artefact_augmentation: bool = Field(
+        True,
+        description="Paste random artefacts (artefact_kinds) onto training images of every class, so that no artefact "
+        "carries label information (docs/trust.md, 'Artefacts'); with feature_cache, each cached flip of an image gets "
+        "its own random artefacts. Needs augment.",
+    )
+    artefact_probability: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="Each of artefact_kinds is pasted on this share of training images, independently (of the other "
+        "kinds and of the class): with 6 kinds at 0.2, 26% of images stay clean.",
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Kinds train.artefact_augmentation pastes."
+    )
+    seed: int = Field(0, description="Seed of the weights' initialisation, shuffling and augmentation.")
 
     @model_validator(mode="after")
     def _feature_cache_augmentation(self) -> "TrainConfig":
@@ -222,7 +254,26 @@ class TrainConfig(_Section):
 class EvalConfig(_Section):
     min_balanced_accuracy: float = Field(0.5, ge=0.0, le=1.0, description="Absolute gate on ISIC balanced accuracy.")
     max_regression: float = Field(0.01, ge=0.0, description="Allowed drop in balanced accuracy vs the last blessed model.")
-    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75])
+    max_artefact_flip_rate: float | None = Field(
+        0.05, ge=0.0, le=1.0,
+        description="ArtefactCheck gate: not blessed when pasting any of artefact_gate_kinds onto the eval split's "
+        "images changes more than this share of predicted labels (mean of the per-class shares); null: measured, not gated.",
+    )
+    artefact_check_images: int = Field(
+        200, ge=0, description="Eval images per class the artefact check pastes artefacts onto (the first ones); 0: no check."
+    )
+    artefact_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(ARTEFACT_KIND_NAMES), description="Artefacts the artefact check pastes and reports."
+    )
+    artefact_gate_kinds: list[ArtefactKindName] = Field(
+        default_factory=lambda: list(BESIDE_THE_LESION),
+        description="Of artefact_kinds (others are not pasted, so not gated), those gated on: by default the ones drawn "
+        "beside the lesion (ruler, ink, "
+        "dark_corners, patch). Hair and gel bubbles lie over the lesion and may hide what a diagnosis rests on, so a "
+        "changed answer there is measured and reported, not a shortcut by itself (docs/trust.md, 'Artefacts').",
+    )
+    artefact_seed: int = Field(0, description="Seed of the artefacts the check draws (each image and kind its own).")
+    age_buckets: list[int] = Field(default_factory=lambda: [30, 45, 60, 75], description="Upper bounds of the age slices TFMA reports.")
 
 
 class TrustConfig(_Section):
@@ -263,7 +314,7 @@ class TrustConfig(_Section):
     max_ece: float | None = Field(
         None, ge=0.0, le=1.0, description="Evaluator gate: not blessed when the eval split's top-label ECE (calibrated) is above this."
     )
-    seed: int = 0
+    seed: int = Field(0, description="Seed of the random A/B halves of the held-out data.")
 
 
 class ScoreConfig(_Section):
@@ -272,8 +323,8 @@ class ScoreConfig(_Section):
     )
     max_batch_size: int = Field(32, gt=0, description="RunInference batches hold at most this many images.")
     heatmap_png_size: int = Field(64, gt=0, description="Side of the upsampled heatmap PNG stored in Parquet.")
-    write_overlays: bool = False
-    gallery_size: int = Field(24, ge=0)
+    write_overlays: bool = Field(False, description="Also write a Grad-CAM overlay PNG per image under <output>/overlays/.")
+    gallery_size: int = Field(24, ge=0, description="Images in the run's HTML gallery (highest positive_label probability first).")
     max_image_pixels: int = Field(
         DEFAULT_MAX_IMAGE_PIXELS, gt=0, description="Files declaring more pixels than this are rejected without being decoded."
     )
@@ -287,8 +338,40 @@ class ScoreConfig(_Section):
         "(when the count changed); the workers update their progress files as often."
     )
 
+    dicom_results: Literal["none", "sr"] = Field("none", description=(
+        "'sr': per DICOM input, a DICOM SR (TID 1500) and a Grad-CAM segmentation into score.clinical_results_dir "
+        "and, with score.dicomweb_url, the PACS (docs/scoring.md#clinical-results)."))
+    fhir_results: bool = Field(False, description="Per scored image: FHIR R4B DiagnosticReport + Observations, NDJSON per run.")
+    clinical_results_dir: Path | None = Field(None, description=(
+        "Where SRs, segmentations and FHIR go (owner-only, never inside --output); required when either is on."))
+    dicomweb_url: str | None = Field(None, description=(
+        "DICOMweb root of the PACS to store into (STOW-RS), e.g. http://pacs:8042/dicom-web. Credentials: "
+        "DERMFLOW_DICOMWEB_USERNAME/_PASSWORD or _TOKEN, or score.dicomweb_conn_id; never in this URL."))
+    dicomweb_conn_id: str | None = Field(None, description="Airflow connection with the DICOMweb login and password.")
+    dicomweb_store_attempts: int = Field(3, ge=1, description="STOW-RS tries per image before its store counts as failed.")
+    dicomweb_backoff_seconds: float = Field(0.5, ge=0.0, description="Wait before a store's 2nd try; doubled before each next.")
+
+    @field_validator("dicomweb_url")
+    @classmethod
+    def _dicomweb_url(cls, value: str | None) -> str | None:
+        parsed = urlparse(value or "")
+        if value is not None and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError("score.dicomweb_url must be an http:// or https:// DICOMweb root, e.g. http://pacs:8042/dicom-web")
+        if parsed.password is not None or parsed.username is not None:
+            raise ValueError("score.dicomweb_url must not hold credentials (the config is stored with the results and in "
+                             "logs): set DERMFLOW_DICOMWEB_USERNAME and DERMFLOW_DICOMWEB_PASSWORD, or score.dicomweb_conn_id")
+        return value.rstrip("/") if value else value
+
+    def clinical_results_on(self) -> bool:
+        return self.dicom_results != "none" or self.fhir_results
+
     @model_validator(mode="after")
-    def _batch_sizes(self) -> "ScoreConfig":
+    def _consistent(self) -> "ScoreConfig":
+        if self.clinical_results_on() and self.clinical_results_dir is None:
+            raise ValueError("score.clinical_results_dir is required when score.dicom_results is 'sr' or score.fhir_results "
+                             "is true (results with patient identification never go under --output)")
+        if self.dicomweb_url and self.dicom_results == "none":
+            raise ValueError("score.dicomweb_url is set but score.dicom_results is 'none': set score.dicom_results=sr")
         if self.min_batch_size > self.max_batch_size:
             raise ValueError("score.min_batch_size must not exceed score.max_batch_size")
         if self.staging_dead_after_seconds < 3 * self.staging_heartbeat_seconds:
@@ -304,8 +387,9 @@ REFUSED_BEAM_RUNNERS: dict[str, str] = {
 
 
 class BeamConfig(_Section):
-    runner: str = "DirectRunner"
-    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "multi_processing"
+    runner: str = Field("DirectRunner", description="Beam runner: DirectRunner (local), FlinkRunner, SparkRunner, DataflowRunner, ...")
+    direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = Field(
+        "multi_processing", description="How the DirectRunner runs its workers.")
     direct_num_workers: int = Field(0, ge=0, description="0: one worker per CPU core.")
     extra_args: list[str] = Field(default_factory=list, description="Passed through to Beam, e.g. --flink_master=...")
 
@@ -353,8 +437,8 @@ def refuse_password_in_url(url: str | None, setting: str, form: str, password_fi
 
 
 class PathsConfig(_Section):
-    work_dir: Path = Path("var/work")
-    registry: Path = Path("var/registry")
+    work_dir: Path = Field(Path("var/work"), description="TFX pipeline root, ML Metadata, checkpoints and logs.")
+    registry: Path = Field(Path("var/registry"), description="Where blessed models are pushed (<registry>/<model_name>/<version>/).")
     pipeline_root: Path | None = Field(None, description="TFX pipeline root; default <work_dir>/tfx.")
     metadata_path: Path | None = Field(None, description="ML Metadata SQLite file; default <work_dir>/metadata.sqlite.")
     metadata_connection: str | None = Field(
@@ -379,18 +463,18 @@ class PathsConfig(_Section):
 
 
 class AirflowConfig(_Section):
-    schedule: str | None = "@weekly"
-    retries: int = Field(2, ge=0)
-    retry_delay_seconds: int = Field(60, gt=0)
+    schedule: str | None = Field("@weekly", description="The retraining DAG's schedule (cron or preset); null: triggered only.")
+    retries: int = Field(2, ge=0, description="Retries of a failed Airflow task.")
+    retry_delay_seconds: int = Field(60, gt=0, description="Delay before the first retry.")
     retry_backoff: float = Field(2.0, ge=0.0, description="Multiplier of the delay between retries (0: constant).")
-    max_retry_delay_seconds: int = Field(3600, gt=0)
+    max_retry_delay_seconds: int = Field(3600, gt=0, description="Longest delay between retries.")
     gpu_nodes: list[str] = Field(default_factory=lambda: ["Trainer"], description="TFX nodes sent to gpu_queue/gpu_pool.")
-    gpu_queue: str = "gpu"
-    gpu_pool: str = "default_pool"
-    default_queue: str = "default"
+    gpu_queue: str = Field("gpu", description="Celery queue of the GPU nodes.")
+    gpu_pool: str = Field("default_pool", description="Airflow pool of the GPU nodes.")
+    default_queue: str = Field("default", description="Celery queue of every other task.")
     score_inputs: list[str] = Field(default_factory=list, description="Folders re-scored when a new model is pushed.")
-    score_output: Path = Path("var/scores")
-    score_shards: int = Field(1, ge=1)
+    score_output: Path = Field(Path("var/scores"), description="The scoring DAG's output folder.")
+    score_shards: int = Field(1, ge=1, description="Scoring tasks that share a run (list_shards -> score[N] -> reconcile).")
 
 
 class ClusterConfig(_Section):
@@ -485,14 +569,15 @@ class ReviewConfig(_Section):
 
 
 class DermflowConfig(_Section):
-    pipeline_name: str = "dermflow"
-    model_name: str = "dermflow_mobilenet_v2"
+    pipeline_name: str = Field("dermflow", description="TFX pipeline name (ML Metadata contexts).")
+    model_name: str = Field("dermflow_mobilenet_v2", description="Registry name the pushed versions go under.")
     data: DataConfig = Field(default_factory=DataConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     trust: TrustConfig = Field(default_factory=TrustConfig)
     beam: BeamConfig = Field(default_factory=BeamConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
@@ -538,8 +623,28 @@ class ConfigError(ValueError):
     """A configuration file or override is wrong; the message says which key and why."""
 
 
+class ConfigYamlLoader(yaml.SafeLoader):
+    """YAML as dermflow's config reads it: only ``true``/``false`` are booleans (YAML 1.2), so ``off``, ``on``,
+    ``yes`` and ``no`` reach string-valued keys as written (``trust.other_classifier: off``); a boolean key
+    still takes them, as pydantic reads those words."""
+
+
+ConfigYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "tTfF":  # the bool resolver, keyed by first character, for the YAML 1.2 words only
+    ConfigYamlLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list(_first))
+
+
+def read_config_yaml(text: str) -> Any:
+    """A config file's or a ``--set`` value's YAML, read by :class:`ConfigYamlLoader`."""
+    return yaml.load(text, Loader=ConfigYamlLoader)
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``a.b=value`` -> (["a", "b"], value); the value is read as YAML (numbers, lists, null)."""
+    """``a.b=value`` -> (["a", "b"], value); the value is read as a config file's YAML (numbers, lists, null)."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} is not of the form key.path=value")
     key, raw = item.split("=", 1)
@@ -547,7 +652,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not path:
         raise ConfigError(f"override {item!r} has an empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = read_config_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return path, value
@@ -572,7 +677,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_config_yaml(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         data = loaded

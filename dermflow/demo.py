@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from dermflow.config import ModelConfig, load_config
+from dermflow.config import ModelConfig, load_config, read_config_yaml
 from dermflow.runtime_environment import apply_runtime_environment, explicit_value
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ class DemoError(RuntimeError):
 
 def resolved_demo_config(var: Path, config: Path = DEMO_CONFIG) -> Path:
     """Writes ``config`` with absolute paths (Airflow tasks may run elsewhere) to ``var/demo/dermflow.yaml``."""
-    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data = read_config_yaml(config.read_text(encoding="utf-8"))
     for key in ("work_dir", "registry"):
         data["paths"][key] = str((REPO_ROOT / data["paths"][key]).resolve())
     data["airflow"]["score_output"] = str((REPO_ROOT / data["airflow"]["score_output"]).resolve())

@@ -4,7 +4,8 @@
     registered = check_scoring_inputs(cfg, inputs, model, output)
 
 A wrong path, a CSV with the wrong columns, missing weights or a missing model (or one exported
-without the image-path record scoring needs) is a user mistake: it must answer in one line, at
+without the image-path record scoring needs), a clinical results folder inside the output, a PACS
+that does not answer or refuses the credentials, is a user mistake: it must answer in one line, at
 once, not after TensorFlow has loaded and ingest has run. Nothing here imports TensorFlow, TFX or Beam.
 """
 from __future__ import annotations
@@ -66,13 +67,72 @@ def check_scoring_inputs(cfg: DermflowConfig, inputs: list[str], model: str, out
     except LegacyImagePathError as exc:
         raise UsageError(f"--model {model}: {exc}") from None
     for spec in inputs:
-        check_input_matches(spec)
+        check_input_matches(spec, cfg.score.dicomweb_conn_id)
     check_writable(Path(output), "output folder")
+    check_clinical_results(cfg, output)
     return registered
 
 
-def check_input_matches(spec: str) -> None:
-    """A local --input that matches nothing is refused here; URLs are listed by the job itself."""
+def check_drift_inputs(cfg: DermflowConfig, model: str, output: Path, run_id: str) -> RegisteredModel:
+    """``dermflow drift``: the model resolves, and ``run_id`` was published under ``output`` by its version."""
+    try:
+        registered = resolve_model(model, default_name=cfg.model_name)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    if "://" in str(output):
+        return registered  # object stores: the job finds out
+    if not Path(output).is_dir():
+        raise UsageError(f"--output {output} is not a folder")
+    versions = scored_by_versions(Path(output), run_id)
+    if not versions and not (Path(output) / "errors" / f"run_id={run_id}").is_dir():
+        raise UsageError(f"no scoring run {run_id!r} under {output} (no predictions or errors of it)")
+    if versions and registered.version not in versions:
+        raise UsageError(f"run {run_id} was scored by model version {', '.join(versions)}, not {registered.version}: "
+                         f"give --model .../{versions[0]}")
+    return registered
+
+
+def scored_by_versions(output: Path, run_id: str) -> list[str]:
+    """The model versions with prediction files of ``run_id`` under a local scoring output."""
+    files = Path(output).glob(f"predictions/model_version=*/**/part-{run_id}-*.parquet")
+    return sorted({part[len("model_version="):] for path in files for part in path.parts if part.startswith("model_version=")})
+
+
+def check_clinical_results(cfg: DermflowConfig, output: Path) -> None:
+    """``score.clinical_results_dir`` outside ``--output`` and writable; ``score.dicomweb_url`` answering, credentials accepted."""
+    from dermflow.clinical.clinical_files import ClinicalDirError, check_clinical_dir
+
+    if cfg.score.clinical_results_on():
+        try:
+            check_clinical_dir(cfg.score.clinical_results_dir, output)
+        except ClinicalDirError as exc:
+            raise UsageError(str(exc)) from None
+    if cfg.score.dicomweb_url:
+        _check_dicomweb(cfg.score.dicomweb_url, cfg.score.dicomweb_conn_id, "score.dicomweb_url")
+
+
+def _check_dicomweb(url: str, conn_id: str | None, what: str) -> None:
+    from dermflow.clinical.dicomweb_credentials import dicomweb_auth
+    from dermflow.clinical.dicomweb_store import DicomwebEndpointError, check_dicomweb_endpoint
+
+    try:
+        check_dicomweb_endpoint(url, dicomweb_auth(conn_id), what)
+    except DicomwebEndpointError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_input_matches(spec: str, dicomweb_conn_id: str | None = None) -> None:
+    """A local --input that matches nothing is refused here, and a ``dicomweb://`` one whose PACS does not
+    answer (or refuses the credentials); other URLs are listed by the job itself."""
+    from dermflow.clinical.dicomweb_source import DicomwebInputError, is_dicomweb, parse_dicomweb_input, redact
+
+    if is_dicomweb(spec):
+        try:
+            parsed = parse_dicomweb_input(spec)
+        except DicomwebInputError as exc:
+            raise UsageError(f"--input {redact(spec)!r}: {exc}") from None
+        _check_dicomweb(parsed.base_url, dicomweb_conn_id, f"--input {parsed.redacted()}: the PACS at")
+        return
     if "://" in str(spec):
         return
     if _GLOB_MAGIC.search(str(spec)):

@@ -52,7 +52,8 @@ def age_bucket(age: int, bounds: tuple[int, ...]) -> str:
     return f"{bounds[-1]}+"
 
 
-def example_features(record: IsicRecord, image: bytes, width: int, height: int, sha256: str, bounds: tuple[int, ...]) -> dict:
+def example_features(record: IsicRecord, image: bytes, width: int, height: int, sha256: str, bounds: tuple[int, ...],
+                     source_format: str) -> dict:
     return {
         "image": image,
         "image_id": record.image_id,
@@ -65,6 +66,7 @@ def example_features(record: IsicRecord, image: bytes, width: int, height: int, 
         "width": width,
         "height": height,
         "sha256": sha256,
+        "format": source_format,
     }
 
 
@@ -151,4 +153,5 @@ class EncodeIsicExampleFn(beam.DoFn):
         except OSError as exc:
             raise ImageRejected(RejectReason.UNREADABLE, f"{type(exc).__name__}: {exc}") from None
         image = prepare_image(data, self._settings.image_path)
-        return example_features(item.record, image.data, image.width, image.height, sha256_hex(data), self._settings.age_buckets)
+        return example_features(item.record, image.data, image.width, image.height, sha256_hex(data), self._settings.age_buckets,
+                                image.format)

@@ -1,8 +1,9 @@
-"""RegistryPusher executor: when the Evaluator blessed the model, publish it into the registry.
+"""RegistryPusher executor: when the Evaluator blessed the model and it passed the artefact check, publish it.
 
 The published SavedModel folder also carries, under ``assets.extra/``, the Trainer's
-``history.json`` and ``eval_predictions.npz`` (the eval split scored by the exported model), so
-that the version directory is complete the moment LATEST points to it.
+``history.json``, ``eval_predictions.npz`` (the eval split scored by the exported model) and the
+ArtefactCheck's ``artefact_check/`` (its JSON and example pictures), so that the version directory
+is complete the moment LATEST points to it. ``metrics.json`` gets the check's figures under ``artefacts``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from tfx.utils import path_utils
 
 from dermflow.components.registry_pusher.eval_predictions import write_eval_predictions
 from dermflow.config import DermflowConfig
+from dermflow.evaluation.artefact_summary import EXAMPLES_DIR as ARTEFACT_EXAMPLES_DIR
+from dermflow.evaluation.artefact_summary import REPORT_FILE as ARTEFACT_REPORT_FILE
+from dermflow.evaluation.artefact_summary import VERSION_FOLDER as ARTEFACT_CHECK_DIR
+from dermflow.evaluation.artefact_summary import metrics_summary
 from dermflow.evaluation.eval_result_reader import read_eval_metrics, read_validation
 from dermflow.isic.label_vocabulary import LABELS_JSON, read_label_names
 from dermflow.registry import publish_version, read_labels
@@ -35,6 +40,7 @@ EVALUATION_KEY = "evaluation"
 LABEL_VOCABULARY_KEY = "label_vocabulary"
 MODEL_RUN_KEY = "model_run"
 EXAMPLES_KEY = "examples"
+ARTEFACT_REPORT_KEY = "artefact_report"
 PUSHED_MODEL_KEY = "pushed_model"
 
 # The stock Pusher's custom properties (tfx/components/pusher/executor.py).
@@ -63,12 +69,19 @@ class Executor(BaseExecutor):
         evaluation = artifact_utils.get_single_instance(input_dict[EVALUATION_KEY])
         vocabulary = artifact_utils.get_single_instance(input_dict[LABEL_VOCABULARY_KEY])
 
+        artefact_report = artifact_utils.get_single_instance(input_dict[ARTEFACT_REPORT_KEY])
         labels = read_label_names(Path(vocabulary.uri))
         metrics = read_eval_metrics(evaluation.uri, labels)
-        if not model_utils.is_model_blessed(blessing):
-            reason = f"not blessed: {read_validation(evaluation.uri).reason}"
+        artefacts = read_artefact_report(Path(artefact_report.uri))
+        metrics["artefacts"] = metrics_summary(artefacts)
+        reasons = [] if model_utils.is_model_blessed(blessing) else [read_validation(evaluation.uri).reason]
+        if not artefacts["passed"]:
+            reasons.append(artefacts["reason"])
+        if reasons:
+            reason = "not blessed: " + "; ".join(reasons)
             log.warning("RegistryPusher: model %s is not pushed, %s", model.uri, reason)
-            write_json(Path(pushed_model.uri) / NOT_PUSHED_FILE, {"reason": reason, "metrics": metrics["overall"]})
+            write_json(Path(pushed_model.uri) / NOT_PUSHED_FILE,
+                       {"reason": reason, "metrics": metrics["overall"], "artefacts": metrics["artefacts"]})
             pushed_model.set_int_custom_property(PUSHED, 0)
             return
 
@@ -111,11 +124,29 @@ def stage_saved_model(serving_dir: Path, staging: Path, input_dict: dict[str, li
     model_runs = input_dict.get(MODEL_RUN_KEY) or []
     if model_runs and (Path(model_runs[0].uri) / HISTORY_FILE).is_file():
         shutil.copy2(Path(model_runs[0].uri) / HISTORY_FILE, extra / HISTORY_FILE)
+    artefact_reports = input_dict.get(ARTEFACT_REPORT_KEY) or []
+    if artefact_reports:
+        copy_artefact_report(Path(artefact_reports[0].uri), extra / ARTEFACT_CHECK_DIR)
     examples = input_dict.get(EXAMPLES_KEY) or []
     if examples:
         count = write_eval_predictions(str(serving_dir), examples[0], extra / EVAL_PREDICTIONS_FILE)
         log.info("RegistryPusher: scored %d eval examples for the report", count)
     return staged
+
+
+def read_artefact_report(folder: Path) -> dict:
+    path = folder / ARTEFACT_REPORT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"the ArtefactCheck wrote no {ARTEFACT_REPORT_FILE} in {folder}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def copy_artefact_report(folder: Path, target: Path) -> None:
+    """The check's JSON and example pictures (not its per-image measurements) into the version."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(folder / ARTEFACT_REPORT_FILE, target / ARTEFACT_REPORT_FILE)
+    if (folder / ARTEFACT_EXAMPLES_DIR).is_dir():
+        shutil.copytree(folder / ARTEFACT_EXAMPLES_DIR, target / ARTEFACT_EXAMPLES_DIR)
 
 
 def build_provenance(cfg: DermflowConfig, serving_dir: Path, vocabulary, artifacts: list, context) -> dict:

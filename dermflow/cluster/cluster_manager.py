@@ -31,7 +31,7 @@ from dermflow.cluster.debian_packages import ensure_installed
 from dermflow.cluster.managed_process import (
     free_port, session_alive, port_open, read_pid, start_process, stop_session, wait_for,
 )
-from dermflow.config import DermflowConfig, ReviewConfig
+from dermflow.config import DermflowConfig, ReviewConfig, read_config_yaml
 from dermflow.review.review_database import PASSWORD_KEY as REVIEW_PASSWORD_KEY, open_review_database
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ def start_worker(cfg: DermflowConfig, name: str, queue: str | None = None, timeo
     layout = layout_of(cfg)
     if name in running_processes(layout):
         raise ClusterError(f"worker {name} is already running")
-    effective = DermflowConfig.model_validate(yaml.safe_load(layout.config_file.read_text()))
+    effective = DermflowConfig.model_validate(read_config_yaml(layout.config_file.read_text()))
     queue = queue or (effective.airflow.gpu_queue if name.startswith("gpu") else effective.airflow.default_queue)
     process = airflow_services.worker_process(name, queue)
     pid = _start_airflow(process, _env(effective, layout), layout)

@@ -13,7 +13,9 @@ Pictures: the confusion matrix, one-vs-rest ROC curves per class, the reliabilit
 (calibrated) probabilities and the training curves (``history.json``); a "Trust" table reads
 ``calibration.json`` (temperature, out-of-scope threshold, conformal quantile, ECE before/after:
 docs/trust.md). These files travel inside the version's ``saved_model/assets.extra/``; a picture
-whose data is missing is left out and the HTML says so; a figure that is n/a is left out.
+whose data is missing is left out and the HTML says so; a figure that is n/a is left out. An "Artefacts"
+section reads the ArtefactCheck's ``artefact_check/`` (a table per artefact and class, and before/after
+pictures with their Grad-CAMs).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from dermflow.evaluation.headline_figures import Figure, headline_figures  # noqa: E402
 from dermflow.isic.class_names import label_names, shown  # noqa: E402
+from dermflow.evaluation.artefact_report_section import artefact_section  # noqa: E402
+from dermflow.evaluation.artefact_summary import REPORT_FILE as ARTEFACT_REPORT_FILE  # noqa: E402
+from dermflow.evaluation.artefact_summary import VERSION_FOLDER as ARTEFACT_CHECK_DIR  # noqa: E402
 from dermflow.registry import RegisteredModel, resolve_model  # noqa: E402
 from dermflow.trust import expected_calibration_error, reliability_bins  # noqa: E402
 from dermflow.trust.plain_words import TRUST_MEANINGS  # noqa: E402
@@ -93,6 +98,16 @@ def load_eval_predictions(version: RegisteredModel) -> dict[str, np.ndarray] | N
         return None
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
+
+
+def load_artefact_report(version: RegisteredModel) -> dict | None:
+    path = _find(version, f"{ARTEFACT_CHECK_DIR}/{ARTEFACT_REPORT_FILE}")
+    return json.loads(path.read_text(encoding="utf-8")) if path else None
+
+
+def _read_artefact_file(version: RegisteredModel, name: str) -> bytes | None:
+    path = _find(version, f"{ARTEFACT_CHECK_DIR}/{name}") if name and ".." not in name else None
+    return path.read_bytes() if path else None
 
 
 def load_history(version: RegisteredModel) -> list[dict]:
@@ -207,6 +222,7 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     calibration = version.read_json(CALIBRATION_FILE)
     if calibration:
         sections += ["<h2>Trust: calibration, out of scope, prediction sets</h2>", _trust_table(calibration)]
+    sections.append(artefact_section(load_artefact_report(version), lambda name: _read_artefact_file(version, name)))
     for title, picture in pictures.items():
         sections.append(f"<h2>{html.escape(title)}</h2>")
         sections.append(_image(picture) if picture else "<p><em>not available for this version</em></p>")
@@ -222,7 +238,11 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     sections += ["<h2>Provenance</h2>", f"<pre>{html.escape(json.dumps(provenance, indent=2, sort_keys=True))}</pre>"]
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}th{background:#f3f3f3}"
-             "td.words,th.words,td:first-child{text-align:left}img{max-width:100%}")
+             "td.words,th.words,td:first-child{text-align:left}img{max-width:100%}"
+             ".verdict{font-weight:bold;padding:6px}.verdict.pass{background:#e6f4e6}.verdict.fail{background:#fbe3e3}"
+             "tr.failed td{background:#fbe3e3}figure{margin:1em 0}figcaption{font-size:90%;color:#333}"
+             ".tiles{display:flex;width:800px}.tiles span{width:200px;text-align:center;font-size:85%;color:#555}"
+             "table.artefacts td:nth-child(-n+2){text-align:left}")
     title = html.escape(f"{version.name} {version.version}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
 

@@ -34,6 +34,7 @@ def decode_dicom(data: bytes, max_pixels: int) -> DecodedImage:
         dataset = pydicom.dcmread(io.BytesIO(data))
     except Exception as exc:
         raise ImageRejected(RejectReason.CORRUPT, f"DICOM cannot be parsed ({type(exc).__name__})") from None
+    _check_identity(dataset)
     if "PixelData" not in dataset and "FloatPixelData" not in dataset and "DoubleFloatPixelData" not in dataset:
         raise ImageRejected(RejectReason.NO_PIXEL_DATA, "DICOM file holds no image (no Pixel Data element)")
     width, height = _declared_size(dataset)
@@ -47,6 +48,38 @@ def decode_dicom(data: bytes, max_pixels: int) -> DecodedImage:
     )
 
 
+def sop_class_name(uid: str) -> str:
+    """A SOP Class UID's registered name ("VL Photographic Image Storage"), or the UID itself."""
+    from pydicom.uid import UID
+
+    name = UID(uid).name
+    return name if name and name != uid else uid
+
+
+def is_image_sop_class(uid: str) -> bool:
+    """An image storage class (VL Photographic, Secondary Capture, CT...), not an SR, a SEG, a PDF or a waveform."""
+    return "Image Storage" in sop_class_name(uid)
+
+
+def _check_identity(dataset: Any) -> None:
+    """A DICOM image whose results can be linked back: an image SOP class, a Study and a SOP Instance UID.
+
+    The messages name DICOM keywords and SOP class names, never attribute values of the patient.
+    """
+    sop_class = str(dataset.get("SOPClassUID", "") or getattr(getattr(dataset, "file_meta", None),
+                                                              "MediaStorageSOPClassUID", "") or "")
+    if sop_class and not is_image_sop_class(sop_class):
+        raise ImageRejected(
+            RejectReason.UNSUPPORTED_DICOM, f"DICOM SOP class {sop_class_name(sop_class)!r} is not an image"
+        )
+    missing = [keyword for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID") if not dataset.get(keyword)]
+    if missing:
+        raise ImageRejected(
+            RejectReason.INCOMPLETE_DICOM,
+            f"DICOM has no {', '.join(missing)}, so a result could not be linked back to its study",
+        )
+
+
 def _declared_size(dataset: Any) -> tuple[int, int]:
     try:
         return int(dataset.Columns), int(dataset.Rows)
@@ -55,7 +88,7 @@ def _declared_size(dataset: Any) -> tuple[int, int]:
 
 
 def _first_frame_rgb8(dataset: Any) -> np.ndarray:
-    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space
+    from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
     try:
         array = dataset.pixel_array
@@ -71,10 +104,9 @@ def _first_frame_rgb8(dataset: Any) -> np.ndarray:
     if frames > 1:
         array = array[0]
     try:
+        # pydicom 3 already returns YBR_FULL, YBR_FULL_422 (JPEG) and friends as RGB (``as_rgb``).
         if photometric == "PALETTE COLOR":
             array = apply_color_lut(array, dataset)
-        elif samples == 3 and photometric.startswith("YBR"):
-            array = convert_color_space(array, photometric, "RGB")
         elif samples == 1:
             array = apply_voi_lut(apply_modality_lut(array, dataset), dataset)
     except Exception as exc:
@@ -101,37 +133,72 @@ def _to_rgb8(array: np.ndarray, bits_stored: int, inverted: bool) -> np.ndarray:
     return np.ascontiguousarray(scaled)
 
 
-def encode_dicom(pixels: np.ndarray, sop_instance_uid: str, attributes: dict[str, Any] | None = None) -> bytes:
-    """8-bit RGB pixels -> an uncompressed VL Photographic DICOM file (for demos and tests).
+def encode_dicom(
+    pixels: np.ndarray, sop_instance_uid: str, attributes: dict[str, Any] | None = None, *,
+    jpeg_quality: int | None = None,
+) -> bytes:
+    """8-bit RGB pixels -> a VL Photographic Image DICOM file (for demos, tests and benchmarks).
 
-    ``attributes`` sets extra top-level keywords, e.g. ``{"PatientName": "Doe^Jane"}``.
+    Uncompressed RGB, or with ``jpeg_quality`` a JPEG Baseline (YBR_FULL_422) one, as dermoscopes
+    write. The Patient, Study, Series and Equipment modules are filled with empty or generated
+    values; ``attributes`` sets or overrides top-level keywords, e.g. ``{"PatientName": "Doe^Jane"}``
+    or ``{"StudyInstanceUID": study_uid}``.
     """
     import pydicom
     from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, generate_uid
 
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = _VL_PHOTOGRAPHIC_IMAGE_STORAGE
     meta.MediaStorageSOPInstanceUID = sop_instance_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = JPEGBaseline8Bit if jpeg_quality else ExplicitVRLittleEndian
     dataset = pydicom.Dataset()
     dataset.file_meta = meta
-    dataset.SOPClassUID = _VL_PHOTOGRAPHIC_IMAGE_STORAGE
-    dataset.SOPInstanceUID = sop_instance_uid
-    dataset.StudyInstanceUID = generate_uid()
-    dataset.SeriesInstanceUID = generate_uid()
-    dataset.Modality = "XC"
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    for keyword, value in _vl_photographic_modules(sop_instance_uid, generate_uid).items():
+        setattr(dataset, keyword, value)
     dataset.Rows, dataset.Columns = int(pixels.shape[0]), int(pixels.shape[1])
     dataset.SamplesPerPixel = 3
-    dataset.PhotometricInterpretation = "RGB"
     dataset.PlanarConfiguration = 0
     dataset.BitsAllocated = dataset.BitsStored = 8
     dataset.HighBit = 7
     dataset.PixelRepresentation = 0
-    dataset.PixelData = pixels.tobytes()
+    if jpeg_quality:
+        _set_jpeg_pixels(dataset, pixels, jpeg_quality)
+    else:
+        dataset.PhotometricInterpretation = "RGB"
+        dataset.LossyImageCompression = "00"
+        dataset.PixelData = pixels.tobytes()
     for keyword, value in (attributes or {}).items():
         setattr(dataset, keyword, value)
+    meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     buffer = io.BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _vl_photographic_modules(sop_instance_uid: str, generate_uid) -> dict[str, Any]:
+    return {
+        "SpecificCharacterSet": "ISO_IR 192",
+        "SOPClassUID": _VL_PHOTOGRAPHIC_IMAGE_STORAGE, "SOPInstanceUID": sop_instance_uid,
+        "PatientName": "", "PatientID": "", "PatientBirthDate": "", "PatientSex": "",
+        "StudyInstanceUID": generate_uid(), "StudyDate": "", "StudyTime": "", "ReferringPhysicianName": "",
+        "StudyID": "", "AccessionNumber": "",
+        "SeriesInstanceUID": generate_uid(), "Modality": "XC", "SeriesNumber": 1,
+        "Manufacturer": "", "InstanceNumber": 1, "PatientOrientation": "",
+        "ImageType": ["ORIGINAL", "PRIMARY"], "AcquisitionContextSequence": [],
+        "ContentDate": "", "ContentTime": "",
+    }
+
+
+def _set_jpeg_pixels(dataset: Any, pixels: np.ndarray, quality: int) -> None:
+    from PIL import Image
+    from pydicom.encaps import encapsulate
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=int(quality), subsampling=1)  # 4:2:2
+    dataset.PhotometricInterpretation = "YBR_FULL_422"
+    dataset.LossyImageCompression = "01"
+    dataset.LossyImageCompressionMethod = "ISO_10918_1"
+    dataset.PixelData = encapsulate([buffer.getvalue()])
+    dataset["PixelData"].VR = "OB"

@@ -6,7 +6,8 @@ gets one answer wherever it is scored:
     predictor = LesionPredictor.load(registered.saved_model_dir, max_pixels=cfg.score.max_image_pixels)
     prepared = predictor.prepare(file_bytes)          # NormalizedJpeg, as ingest made it (raises ImageRejected)
     [prediction] = predictor.predict([prepared.data])  # LesionPrediction: probabilities, label, Grad-CAM,
-                                                       #   in_scope_score, out_of_scope, prediction_set
+                                                       #   in_scope_score, out_of_scope, prediction_set,
+                                                       #   gradcam_in_lesion, attention_off_lesion, lesion_area
 
 ``prepare`` applies the exact normalisation that ingest applied to the training and evaluation
 images (with the settings recorded in the model); ``predict`` hands those bytes to the model's own
@@ -22,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from dermflow.imaging.jpeg_normalizer import NormalizedJpeg
+from dermflow.imaging.lesion_mask import lesion_attention, lesion_mask_of_jpeg
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
 from dermflow.models.export_layout import read_export_image_path, read_exported_labels
 
@@ -38,6 +40,11 @@ class LesionPrediction:
     in_scope_score: float | None = None  # in (0, 1]: share of held-out in-scope images at least this unusual
     out_of_scope: bool | None = None  # the image looks like none of the model's classes
     prediction_set: tuple[str, ...] | None = None  # labels that together cover the truth at the configured rate
+    # Where the Grad-CAM lies against the lesion (dermflow.imaging.lesion_mask, the artefact check's mask);
+    # None when no lesion mask was found:
+    gradcam_in_lesion: float | None = None  # share of the Grad-CAM's mass inside the lesion mask, 0..1
+    attention_off_lesion: bool | None = None  # the Grad-CAM's peak lies off the lesion: "look at this one"
+    lesion_area: float | None = None  # share of the image the lesion mask covers
 
     @property
     def prediction_set_size(self) -> int | None:
@@ -65,8 +72,11 @@ class LesionPredictor:
         """File bytes (JPEG, PNG or DICOM) -> the JPEG the model reads; raises ImageRejected."""
         return prepare_image(data, self.image_path)
 
-    def predict(self, images: Sequence[bytes]) -> list[LesionPrediction]:
-        """Prepared JPEG bytes (``prepare(...).data``), one model call for the whole batch."""
+    def predict(self, images: Sequence[bytes], lesion_attention: bool = True) -> list[LesionPrediction]:
+        """Prepared JPEG bytes (``prepare(...).data``), one model call for the whole batch.
+
+        ``lesion_attention``: also the Grad-CAM's share inside the lesion mask of each image (about 2 ms an image).
+        """
         if not images:
             return []
         import tensorflow as tf
@@ -86,6 +96,16 @@ class LesionPredictor:
                 in_scope_score=None if in_scope is None else float(in_scope[i]),
                 out_of_scope=None if flagged is None else bool(flagged[i]),
                 prediction_set=None if sets is None else tuple(l for l, keep in zip(self.labels, sets[i]) if keep),
+                **(attention_fields(images[i], heatmaps[i]) if lesion_attention else {}),
             )
             for i in range(len(images))
         ]
+
+
+def attention_fields(prepared_jpeg: bytes, gradcam: np.ndarray) -> dict:
+    """``gradcam_in_lesion``, ``attention_off_lesion``, ``lesion_area`` of one image (None each without a mask)."""
+    attention = lesion_attention(gradcam, lesion_mask_of_jpeg(prepared_jpeg))
+    if attention is None:
+        return {}
+    return {"gradcam_in_lesion": attention.mass_inside, "attention_off_lesion": not attention.peak_on_lesion,
+            "lesion_area": attention.lesion_share}

@@ -6,6 +6,7 @@
                              labels.json           labels, their names and ISIC codes (dermflow.isic.class_names)
                              weights_provenance.json  backbone, weights, image_size, image_path
                              calibration.json      what dermflow.trust fitted, and its figures
+                             drift_baseline.pq     what scoring runs are compared with (dermflow.monitoring)
 
     labels = read_exported_labels(export_dir); provenance = read_export_provenance(export_dir)
     image_path = read_export_image_path(export_dir, max_pixels)   # how files must be prepared for it
@@ -24,6 +25,7 @@ LABELS_FILE = "labels.txt"
 LABEL_NAMES_FILE = "labels.json"
 PROVENANCE_FILE = "weights_provenance.json"
 CALIBRATION_FILE = "calibration.json"  # temperature, out-of-scope threshold, conformal quantile, ECE (docs/trust.md)
+DRIFT_BASELINE_FILE = "drift_baseline.pq"  # the held-out split through scoring's path (dermflow.monitoring.drift_baseline)
 
 
 def read_exported_labels(export_dir: str | Path) -> list[str]:

@@ -1,6 +1,7 @@
 """The skin-lesion classifier: one flat Keras functional graph.
 
-    pixels (float32 RGB 0..255, S x S) -> preprocessing (matches the weights) -> backbone layers
+    pixels (float32 RGB 0..255, S x S) [-> artefact_inpainting, model.inpaint_artefacts]
+      -> preprocessing (matches the weights) -> backbone layers
       -> head_pool (global average) -> head_dropout -> probabilities (Dense softmax, float32)
 
 Every backbone layer sits in the same graph as the head, so ``model.get_layer(gradcam_layer)``
@@ -14,17 +15,19 @@ from typing import Literal
 
 import keras
 
+from dermflow.backbones import backbone_spec
 from dermflow.config import ModelConfig
-from dermflow.models.backbone_builders import backbone_spec
+from dermflow.models.artefact_inpainting import ArtefactInpainting
 from dermflow.weights.backbone_weights import BackboneWeights, resolve_backbone_weights
 from dermflow.weights.imagenet_preprocessing import ImageNetPreprocessing
 
 INPUT_NAME = "pixels"
+INPAINTING_LAYER = "artefact_inpainting"
 PREPROCESSING_LAYER = "preprocessing"
 HEAD_POOL_LAYER = "head_pool"
 HEAD_DROPOUT_LAYER = "head_dropout"
 OUTPUT_LAYER = "probabilities"
-NON_BACKBONE_LAYERS = frozenset({INPUT_NAME, PREPROCESSING_LAYER, HEAD_POOL_LAYER, HEAD_DROPOUT_LAYER, OUTPUT_LAYER})
+NON_BACKBONE_LAYERS = frozenset({INPUT_NAME, INPAINTING_LAYER, PREPROCESSING_LAYER, HEAD_POOL_LAYER, HEAD_DROPOUT_LAYER, OUTPUT_LAYER})
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ def build_classifier(model_cfg: ModelConfig, num_classes: int, keras_home: str |
     size = model_cfg.image_size
     weights = resolve_backbone_weights(model_cfg.backbone, model_cfg.weights, model_cfg.alpha, size, keras_home)
     pixels = keras.Input(shape=(size, size, 3), dtype="float32", name=INPUT_NAME)
-    x = ImageNetPreprocessing(weights.preprocessing, name=PREPROCESSING_LAYER)(pixels)
-    features = spec.build(x, model_cfg, weights)
+    x = ArtefactInpainting(name=INPAINTING_LAYER)(pixels) if model_cfg.inpaint_artefacts else pixels
+    x = ImageNetPreprocessing(weights.preprocessing, name=PREPROCESSING_LAYER)(x)
+    features = spec.build(x, alpha=model_cfg.alpha, weights_path=str(weights.path) if weights.path else None)
     x = keras.layers.GlobalAveragePooling2D(name=HEAD_POOL_LAYER)(features)
     x = keras.layers.Dropout(model_cfg.dropout, name=HEAD_DROPOUT_LAYER)(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=OUTPUT_LAYER)(x)

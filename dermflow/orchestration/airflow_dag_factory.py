@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, Asset, AssetAlias, Param
 
 from dermflow.config import ISIC_CLASSES, ConfigError, DermflowConfig, load_config
@@ -32,6 +32,7 @@ from dermflow.orchestration.task_commands import (
     parse_time_config_path, run_time_config_path,
 )
 from dermflow.orchestration.sharded_scoring_tasks import LIST_TASK, list_shards, reconcile, score_shard
+from dermflow.orchestration import drift_tasks
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,8 @@ def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kw
     """Scores folders with the Beam job in ``shards`` mapped tasks; runs on each new model in the registry, or by hand.
 
     ``list_shards`` -> ``score`` (one mapped task per shard) -> ``reconcile``
-    (``dermflow.orchestration.sharded_scoring_tasks``; docs/deployment.md#sharded-scoring).
+    (``dermflow.orchestration.sharded_scoring_tasks``; docs/deployment.md#sharded-scoring)
+    -> ``check_drift`` -> ``drift_detected``, run only when the run drifted (``dermflow.orchestration.drift_tasks``).
     """
     path = parse_time_config_path(config_path)
     cfg = load_config(path)
@@ -252,5 +254,19 @@ def build_score_dag(dag_id: str, config_path: str | Path | None = None, **dag_kw
         check = PythonOperator(
             task_id="reconcile", python_callable=reconcile, op_kwargs={"config_path": config_arg}, retries=0,
         )
-        listing >> shards >> check
+        listing >> shards >> check >> _drift_tasks(cfg, config_arg)
     return dag
+
+
+def _drift_tasks(cfg: DermflowConfig, config_arg: str | None) -> PythonOperator:
+    """check_drift (a branch, once over the whole run) -> drift_detected (the drift asset's event and the notifier)."""
+    check = BranchPythonOperator(
+        task_id=drift_tasks.CHECK_TASK, python_callable=drift_tasks.check_drift,
+        op_kwargs={"config_path": config_arg, "list_task": LIST_TASK},
+    )
+    detected = PythonOperator(
+        task_id=drift_tasks.DETECTED_TASK, python_callable=drift_tasks.drift_detected,
+        op_kwargs={"notifier": cfg.drift.notifier}, outlets=[drift_tasks.drift_asset(cfg.model_name, cfg.airflow.score_output)],
+    )
+    check >> detected
+    return check

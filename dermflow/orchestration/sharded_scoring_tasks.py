@@ -16,6 +16,7 @@ Heavy imports (Beam, TensorFlow) happen inside the task callables, never when th
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def list_shards(config_path: str | None, **context: Any) -> list[dict[str, Any]]
     shards = int(params.get("shards") or cfg.airflow.score_shards)
     run_id = tfx_run_id(context["run_id"])
     registered = resolve_model(params["model"], default_name=cfg.model_name)
-    files = list_input_files(inputs, exclude_under=str(params["output"]))
+    os.environ.update(dicomweb_environment(cfg))  # this task process only: the listing of dicomweb:// inputs
+    files = list_input_files(inputs, exclude_under=str(params["output"]), dicomweb_conn_id=cfg.score.dicomweb_conn_id)
     manifests = write_manifests(files, shards, manifests_dir(cfg.paths.work_dir, run_id))
     log.info("run %s: %d files in %d shards %s, model %s/%s", run_id, len(files), shards,
              [len(_entries(m.path)) for m in manifests], registered.name, registered.version)
@@ -57,6 +59,16 @@ def list_shards(config_path: str | None, **context: Any) -> list[dict[str, Any]]
          "output": str(params["output"]), "run_id": run_id}
         for m in manifests
     ]
+
+
+def dicomweb_environment(cfg) -> dict[str, str]:
+    """The DICOMweb credentials of ``score.dicomweb_conn_id`` (an Airflow connection) as the variables
+    ``dermflow score`` reads; empty without a connection. Never logged, never in the config."""
+    if not cfg.score.dicomweb_conn_id:
+        return {}
+    from dermflow.clinical.dicomweb_credentials import airflow_connection_auth
+
+    return airflow_connection_auth(cfg.score.dicomweb_conn_id).as_environment()
 
 
 def _entries(path: str) -> list:
@@ -79,7 +91,8 @@ def score_shard(config_path: str | None, manifest: str, shard: str, model: str, 
     if count == 0:
         log.info("%s of run %s has no files", shard, run_id)
     else:
-        stream_command(shard_command(manifest, shard, model, output, run_id, run_time_config_path(config_path)))
+        env = dicomweb_environment(_config(config_path))
+        stream_command(shard_command(manifest, shard, model, output, run_id, run_time_config_path(config_path)), env=env)
     return {"shard": shard, "files": count}
 
 
@@ -87,6 +100,7 @@ def reconcile(config_path: str | None, **context: Any) -> dict[str, Any]:
     from dermflow.orchestration.scoring_shards import read_manifest
     from dermflow.pipelines.scoring.run_reconciliation import ReconciliationError, publish_run_outputs, reconcile_run
 
+    os.environ.update(dicomweb_environment(_config(config_path)))  # a lost dicomweb:// file is read back by WADO-RS
     shards = context["ti"].xcom_pull(task_ids=LIST_TASK)
     files = [item for shard in shards for item in read_manifest(shard["manifest"])]
     first = shards[0]

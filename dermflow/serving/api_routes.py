@@ -67,11 +67,14 @@ async def model_info(request: Request) -> dict:
     context = context_of(request)
     current = await run_in_threadpool(context.holder.current)
     provenance = current.registered.read_json("provenance.json")
+    metrics = current.registered.read_json("metrics.json")
     return without_server_paths({
         "name": current.name, "version": current.version, "labels": current.labels,
         "input_size": current.image_size(),
         "image_path": dataclasses.asdict(current.predictor.image_path),
-        "metrics": current.registered.read_json("metrics.json"),
+        "metrics": metrics,
+        # The ArtefactCheck's verdict and flip rates (docs/trust.md, "Artefacts"); also inside metrics.
+        "artefact_check": (metrics or {}).get("artefacts"),
         "provenance": provenance,
         "training_data": provenance.get("data"),
         "follow_latest": context.holder.follow_latest,

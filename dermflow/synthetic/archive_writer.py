@@ -4,7 +4,7 @@
     print(summary)
     write_archive("var/synth-25k", n=25_000, full_size=True, unique=300)   # the real archive's sizes; 24,700 hard links
 
-(``dermflow synth --out DIR --n N [--image-size S | --full-size] [--unique K]``.) The rows come from
+(``dermflow synth --out DIR --n N [--image-size S | --full-size] [--unique K] [--trap ruler]``.) The rows come from
 ``lesion_plan``, each photograph from ``photo_renderer`` (the lesion: ``lesion_painter``; skin, light,
 hairs, noise: ``camera_effects``); this module writes the files and the CSVs.
 
@@ -57,6 +57,7 @@ from dermflow.synthetic.lesion_plan import (  # noqa: F401  (ANATOMIC_SITES, Arc
     _ENCODE, _JPEG_QUALITY, ANATOMIC_SITES, ArchiveRow, _rng, archive_rows,
 )
 from dermflow.synthetic.photo_renderer import render_image, render_photo
+from dermflow.synthetic.trap_set import TrapSet
 
 LESION_MASKS_DIR = "ISIC_2019_Training_LesionMasks"
 METADATA_COLUMNS: tuple[str, ...] = ("image", "age_approx", "anatom_site_general", "lesion_id", "sex")
@@ -70,7 +71,7 @@ _SIZE = 5  # the random stream of full-size dimensions (streams 0-4 are lesion_p
 
 __all__ = [
     "ANATOMIC_SITES", "FULL_SIZE_MIX", "LESION_MASKS_DIR", "METADATA_COLUMNS", "ArchiveRow", "ArchiveSummary",
-    "archive_rows", "full_size_of", "render_image", "render_photo", "write_archive",
+    "TrapSet", "archive_rows", "full_size_of", "render_image", "render_photo", "write_archive",
 ]
 
 
@@ -93,7 +94,17 @@ class ArchiveSummary(dict):
             f"  csv      {self['ground_truth_csv']}",
             f"           {self['metadata_csv']}",
             f"  masks    {self['masks_dir']}",
+            *([self._trap()] if self.get("trap") else []),
         ])
+
+    def _trap(self) -> str:
+        trap = self["trap"]
+        counts = trap["counts"]
+        return (f"  trap     {trap['kind']} on {counts['train']['marked']} of {counts['train']['of']} train {trap['target']} "
+                f"and {counts['test']['marked']} of {counts['test']['of']} test non-{trap['target']} images; eval untouched; "
+                f"{trap['lookalikes']} train {trap['target']} drawn as {trap['lookalike_of']} "
+                f"(splits as ingest makes them at data.eval_fraction {trap['eval_fraction']}, data.test_fraction "
+                f"{trap['test_fraction']}, data.split_seed {trap['split_seed']}: train with those)")
 
     def _sizes(self) -> str:
         if not self["full_size"]:
@@ -129,7 +140,8 @@ def check_archive_request(out: str | Path, n: int, seed: int, image_size: int, u
 
 
 def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int = 128,
-                  progress: bool = False, full_size: bool = False, unique: int | None = None) -> ArchiveSummary:
+                  progress: bool = False, full_size: bool = False, unique: int | None = None,
+                  trap: TrapSet | None = None) -> ArchiveSummary:
     """Writes a synthetic archive of ``n`` images in the ISIC 2019 layout into ``out``.
 
     ``out`` must be new or empty. Returns an :class:`ArchiveSummary` (a dict): paths, counts
@@ -137,9 +149,14 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
     real archive's) instead of ``image_size``². ``unique`` renders only the first ``unique`` images
     and writes every later one as a hard link (a copy where links fail) of a rendered image of the
     same diagnosis, under its own id: rendering 25,000 full-size images takes hours. The CSVs are
-    the same either way.
+    the same either way. ``trap`` (:class:`TrapSet`) paints an artefact on the train split's melanomas and
+    the test split's other images (``dermflow synth --trap ruler``); it needs every image rendered.
     """
     rows = check_archive_request(out, n, seed, image_size, unique)
+    if trap is not None and unique is not None and unique < n:
+        raise ValueError("a trap set paints images one by one: leave out unique (every image rendered)")
+    marked = trap.marked_rows(rows, seed) if trap is not None else {}
+    looks = trap.looks(rows, seed) if trap is not None else {}
     unique = n if unique is None else unique
     root = Path(out)
     layout = DataConfig()
@@ -153,11 +170,14 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
     for done, row in enumerate(rows, start=1):
         image, mask = images_dir / f"{row.image}.jpg", masks_dir / f"{row.image}.png"
         if row.index < unique:
+            look = looks.get(row.index, row.diagnosis)
             if full_size:
                 width, height = full_size_of(seed, row.index)
-                pixels, lesion = render_photo(row.diagnosis, width, height, seed, row.index, row.lesion_index)
+                pixels, lesion = render_photo(look, width, height, seed, row.index, row.lesion_index)
             else:
-                pixels, lesion = render_image(row.diagnosis, image_size, seed, row.index, row.lesion_index)
+                pixels, lesion = render_image(look, image_size, seed, row.index, row.lesion_index)
+            if row.index in marked:
+                pixels = trap.paint(pixels, lesion, seed, row.index)
             quality = int(_rng(seed, _ENCODE, row.index).integers(*_JPEG_QUALITY))
             image.write_bytes(encode_jpeg(pixels, quality))
             mask.write_bytes(_mask_png(lesion))
@@ -177,7 +197,7 @@ def write_archive(out: str | Path, n: int = 300, seed: int = 0, image_size: int 
     _write_csv(root / layout.metadata_csv, METADATA_COLUMNS, [_metadata(r) for r in rows])
     summary = _summary(root, rows, seed, image_size, images_dir, masks_dir, layout)
     summary.update(full_size=full_size, sizes=dict(sorted(sizes.items())), unique_images=min(unique, n),
-                   linked_images=max(0, n - unique))
+                   linked_images=max(0, n - unique), trap=trap.describe(rows, marked, looks) if trap is not None else None)
     return summary
 
 

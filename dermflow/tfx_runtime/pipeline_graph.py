@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-DEFAULT_PIPELINE_FACTORY = "dermflow.pipelines.training_pipeline:create_pipeline"
+DEFAULT_PIPELINE_FACTORY = "dermflow.pipelines.training.training_pipeline:create_pipeline"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dermflow.trust.other_classifier import OtherClassifier, fit_other_classifie
 from dermflow.trust.out_of_scope_metrics import auroc, out_of_scope_figures
 from dermflow.trust.score_combination import ScoreCombination, fit_score_combination
 from dermflow.trust.temperature_scaling import fit_temperature, softmax
-from dermflow.trust.trust_fitter import OtherDiagnoses, TrustParameters, evaluate_trust, fit_trust
+from dermflow.trust.trust_fitter import OtherDiagnoses, TrustParameters, evaluate_trust, fit_halves, fit_trust
 
 __all__ = [
     "FeatureDistance",
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate_trust",
     "expected_calibration_error",
     "fit_feature_distance",
+    "fit_halves",
     "fit_other_classifier",
     "fit_score_combination",
     "fit_temperature",

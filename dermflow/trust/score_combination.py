@@ -17,7 +17,7 @@ in-scope images (held out from both fits), which fix the combination's constants
 
 The threshold (``in_scope_retention``) is then taken on the combined score of part B, as for a
 single score. Every score here grows with "out of scope"; the exported model computes the same
-(``dermflow.models.model_exporter.TrustHead``).
+(``dermflow.models.trust_head.TrustHead``).
 """
 from __future__ import annotations
 

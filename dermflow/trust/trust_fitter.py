@@ -154,6 +154,12 @@ def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: n // 2]), np.sort(order[n // 2:])
 
 
+def fit_halves(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(part A, part B): the indices :func:`fit_trust` draws for ``n`` held-out images with ``trust.seed`` ``seed``
+    (the drift baseline keeps part B, which fitted neither the temperature nor the class means)."""
+    return _halves(n, np.random.default_rng(seed))
+
+
 def fit_trust(logits: np.ndarray, features: np.ndarray, labels: np.ndarray, cfg: TrustConfig,
               split: str = "test", others: OtherDiagnoses | None = None) -> TrustParameters:
     """``logits`` [N, C], ``features`` [N, D] (the classifier's dense input), ``labels`` [N] of held-out images;

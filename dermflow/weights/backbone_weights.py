@@ -8,6 +8,7 @@ both call :func:`resolve_backbone_weights`, for every backbone. The builder pass
 to :class:`ImageNetPreprocessing`. Asking for ImageNet weights that are not installed is an error
 naming the file looked for and how to get it, never a silent fallback to random weights.
 
+Each backbone declares where its weights come from (:mod:`dermflow.backbones`, ``SPEC.imagenet``).
 MobileNetV2's ImageNet weights are installed offline by ``dermflow weights install``. InceptionV3's
 and VGG19's are Keras's own files, which Keras downloads into ``$KERAS_HOME/models/``; nothing here
 installs them, so without Keras's download host they must be copied there.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from dermflow.backbones import BackboneSpec, backbone_spec
 from dermflow.weights.keras_weights_cache import (
     keras_models_dir,
     keras_rows,
@@ -27,18 +29,6 @@ from dermflow.weights.keras_weights_cache import (
 
 Preprocessing = Literal["torch", "tf", "caffe"]
 PREPROCESSING_MODES: tuple[str, ...] = get_args(Preprocessing)
-
-# What a weights file without provenance expects: Keras's own ImageNet files were trained on
-# [-1, 1] inputs ("tf"), except VGG19's, on Caffe's BGR mean-subtracted ones ("caffe").
-KERAS_OWN_PREPROCESSING: dict[str, Preprocessing] = {"mobilenet_v2": "tf", "inception_v3": "tf", "vgg19": "caffe"}
-# The keras.applications backbones whose ImageNet weights are Keras's own file (without the top).
-KERAS_APPLICATION_WEIGHTS: dict[str, str] = {
-    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-}
-KERAS_APPLICATION_NAMES: dict[str, str] = {"inception_v3": "InceptionV3", "vgg19": "VGG19"}
-KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/{backbone}/{file}"
-UNTRAINED_BACKBONES: tuple[str, ...] = ("small_cnn",)  # no pretrained weights exist for these
 RANDOM_INITIALISATION = {"source": "none (random initialisation)"}
 
 INSTALL_HINT = (
@@ -64,29 +54,23 @@ def resolve_backbone_weights(
     backbone: str, setting: str, alpha: float, image_size: int, keras_home: str | Path | None = None
 ) -> BackboneWeights:
     """``setting`` is ``model.weights`` (``imagenet``, ``none`` or a ``.h5`` path) for ``model.backbone``."""
-    if backbone == "mobilenet_v2":
-        return resolve_mobilenet_v2_weights(setting, alpha, image_size, keras_home=keras_home)
-    if backbone in UNTRAINED_BACKBONES:
-        if setting != "none":
-            raise WeightsNotFoundError(f"model.backbone {backbone!r} has no pretrained weights: set model.weights=none")
-        return BackboneWeights(None, "tf", dict(RANDOM_INITIALISATION))
-    if backbone not in KERAS_APPLICATION_WEIGHTS:
-        raise ValueError(f"unknown model.backbone {backbone!r}")
+    spec = backbone_spec(backbone)
     if setting == "none":
-        return BackboneWeights(None, "tf", dict(RANDOM_INITIALISATION))
-    if setting == "imagenet":
-        path = keras_models_dir(keras_home) / KERAS_APPLICATION_WEIGHTS[backbone]
-        if not path.is_file():
-            raise WeightsNotFoundError(_keras_application_weights_missing(backbone, path))
-        return _with_provenance(path, KERAS_OWN_PREPROCESSING[backbone])
-    path = Path(setting).expanduser()
+        return BackboneWeights(None, spec.random_init_preprocessing, dict(RANDOM_INITIALISATION))
+    if spec.imagenet is None:
+        raise WeightsNotFoundError(f"model.backbone {backbone!r} has no pretrained weights: set model.weights=none")
+    if setting != "imagenet":
+        return _weights_file(Path(setting).expanduser(), spec)
+    if spec.imagenet.keras_file is None:  # installed by `dermflow weights install`
+        return _installed_imagenet_weights(alpha, image_size, False, keras_home)
+    path = keras_models_dir(keras_home) / spec.imagenet.keras_file
     if not path.is_file():
-        raise WeightsNotFoundError(f"model.weights points to {path}, which is not a file")
-    return _with_provenance(path, KERAS_OWN_PREPROCESSING[backbone])
+        raise WeightsNotFoundError(_keras_application_weights_missing(spec, path))
+    return _with_provenance(path, spec.imagenet.preprocessing)
 
 
-def _keras_application_weights_missing(backbone: str, path: Path) -> str:
-    name, url = KERAS_APPLICATION_NAMES[backbone], KERAS_WEIGHTS_URL.format(backbone=backbone, file=path.name)
+def _keras_application_weights_missing(spec: BackboneSpec, path: Path) -> str:
+    name, url = spec.imagenet.keras_application, spec.imagenet.download_url(spec.name)
     return (
         f"model.weights is 'imagenet' but the ImageNet {name} weights are not installed: {path} does not exist. "
         f"`dermflow weights install` installs MobileNetV2's only: download {url} (where there is internet, "
@@ -99,11 +83,12 @@ def resolve_mobilenet_v2_weights(
     setting: str, alpha: float, rows: int, include_top: bool = False, keras_home: str | Path | None = None
 ) -> BackboneWeights:
     """``setting`` is ``model.weights``: ``imagenet``, ``none`` or a path to a Keras ``.h5`` file."""
+    spec = backbone_spec("mobilenet_v2")
     if setting == "none":
-        return BackboneWeights(path=None, preprocessing="torch", provenance=dict(RANDOM_INITIALISATION))
+        return BackboneWeights(None, spec.random_init_preprocessing, dict(RANDOM_INITIALISATION))
     if setting == "imagenet":
         return _installed_imagenet_weights(alpha, rows, include_top, keras_home)
-    return _weights_file(Path(setting).expanduser())
+    return _weights_file(Path(setting).expanduser(), spec)
 
 
 def _installed_imagenet_weights(
@@ -120,13 +105,14 @@ def _installed_imagenet_weights(
             f"{'with' if include_top else 'without'} top) are not installed: {path} does not exist. "
             f"{INSTALL_HINT}{width_note}"
         )
-    return _with_provenance(path, KERAS_OWN_PREPROCESSING["mobilenet_v2"])
+    return _with_provenance(path, backbone_spec("mobilenet_v2").imagenet.preprocessing)
 
 
-def _weights_file(path: Path) -> BackboneWeights:
+def _weights_file(path: Path, spec: BackboneSpec) -> BackboneWeights:
     if not path.is_file():
-        raise WeightsNotFoundError(f"model.weights points to {path}, which is not a file. {INSTALL_HINT}")
-    return _with_provenance(path, KERAS_OWN_PREPROCESSING["mobilenet_v2"])
+        hint = f" {INSTALL_HINT}" if spec.imagenet.keras_file is None else ""
+        raise WeightsNotFoundError(f"model.weights points to {path}, which is not a file.{hint}")
+    return _with_provenance(path, spec.imagenet.preprocessing)
 
 
 def _with_provenance(path: Path, keras_own: Preprocessing) -> BackboneWeights:

@@ -5,6 +5,10 @@ local paths behave alike. Each file keeps a path relative to the input root it w
 under (for a glob: its directory part before the first wildcard); that relative path is what
 lands in the outputs, never the absolute one.
 
+A ``dicomweb://`` input (``dermflow.clinical.dicomweb_source``) lists a PACS's instances by QIDO-RS; each
+is an ``InputFile`` whose path is its ``dicomweb://`` address and whose relative path holds hashed UIDs
+only. :func:`read_input_bytes` reads any listed path: a file, or an instance by WADO-RS.
+
 Local folders are walked here (following symlinked folders once): an entry the walk meets but
 cannot read as a file (a symlink loop, a dangling symlink, an unreadable folder) is listed with
 its ``problem``, and scoring turns it into an error row (``unreadable``), so scored + skipped +
@@ -17,6 +21,8 @@ import re
 from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
+
+from dermflow.clinical.dicomweb_source import is_dicomweb, redact
 
 _GLOB_MAGIC = re.compile(r"[*?\[]")
 
@@ -32,24 +38,49 @@ class InputFile:
     problem: str = ""  # why the walk could not read it as a file; "" for a file
 
 
-def list_input_files(inputs: list[str], exclude_under: str | None = None) -> list[InputFile]:
+def list_input_files(inputs: list[str], exclude_under: str | None = None, dicomweb_conn_id: str | None = None) -> list[InputFile]:
     """Expands every input; sorted by path, each file once (the first input that reaches it names it).
 
-    Files under ``exclude_under`` (the run's own output folder) are left out.
+    Files under ``exclude_under`` (the run's own output folder) are left out. ``dicomweb_conn_id``
+    names the Airflow connection of ``dicomweb://`` inputs (else the environment's credentials).
     """
     if not inputs:
         raise InputError("no --input given")
     excluded = _as_dir(_absolute(exclude_under)) if exclude_under else None
     seen: dict[str, InputFile] = {}
     for spec in inputs:
-        found = _expand(spec)
+        found = _list_dicomweb(spec, dicomweb_conn_id) if is_dicomweb(spec) else _expand(spec)
         if not found:
-            raise InputError(f"--input {spec!r} matches no file")
+            raise InputError(f"--input {redact(spec)!r} matches no file")
         for item in found:
             if excluded and item.path.startswith(excluded):
                 continue
             seen.setdefault(item.path, item)
     return sorted(seen.values())
+
+
+def _list_dicomweb(spec: str, conn_id: str | None) -> list[InputFile]:
+    from dermflow.clinical.dicomweb_credentials import dicomweb_auth
+    from dermflow.clinical.dicomweb_source import DicomwebInputError, list_instances, parse_dicomweb_input
+
+    try:
+        instances = list_instances(parse_dicomweb_input(spec), dicomweb_auth(conn_id))
+    except DicomwebInputError as exc:
+        raise InputError(f"--input {redact(spec)!r}: {exc}") from None
+    except Exception as exc:  # the PACS did not answer the QIDO-RS search
+        raise InputError(f"--input {redact(spec)!r}: the PACS did not list it ({type(exc).__name__})") from None
+    return [InputFile(ref.url, ref.hashed_path) for ref in instances]
+
+
+def read_input_bytes(path: str, dicomweb_conn_id: str | None = None) -> bytes:
+    """A listed input's bytes: a file through Beam's filesystems, a ``dicomweb://`` instance by WADO-RS (OSError)."""
+    if is_dicomweb(path):
+        from dermflow.clinical.dicomweb_credentials import dicomweb_auth
+        from dermflow.clinical.dicomweb_source import read_instance
+
+        return read_instance(path, dicomweb_auth(dicomweb_conn_id))
+    with FileSystems.open(path, compression_type="uncompressed") as handle:
+        return handle.read()
 
 
 def _expand(spec: str) -> list[InputFile]:

@@ -38,7 +38,13 @@ def _match(pattern: str) -> list[str]:
 
 
 def _sha256(path: str) -> str:
+    from dermflow.clinical.dicomweb_source import is_dicomweb
+    from dermflow.pipelines.scoring.input_listing import read_input_bytes
+
     digest = hashlib.sha256()
+    if is_dicomweb(path):  # a PACS instance (credentials from the environment)
+        digest.update(read_input_bytes(path))
+        return digest.hexdigest()
     with FileSystems.open(path, compression_type="uncompressed") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

@@ -23,6 +23,7 @@ from dermflow.imaging import ImageRejected, decode_image, resize_max_side
 from dermflow.inference.heatmap_overlay import overlay_png
 from dermflow.inference.prediction_reading import ModelFacts, read_prediction
 from dermflow.trust.plain_words import people_percent
+from dermflow.pipelines.scoring.input_listing import read_input_bytes
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
 _COLUMNS = ["path", "predicted_label", "probabilities", "in_scope_score", "out_of_scope", "prediction_set", "scored_at"]
@@ -145,11 +146,13 @@ def _card(rank: int, record: dict, label: str, facts: ModelFacts, image: str | N
 
 
 def gallery_html(records: list[dict], label: str, title: str, source_paths: dict[str, str], max_pixels: int,
-                 facts: ModelFacts | None = None, report_link: str | None = None) -> str:
+                 facts: ModelFacts | None = None, dicomweb_conn_id: str | None = None,
+                 report_link: str | None = None) -> str:
     """A self-contained page: each card inlines the heatmap-over-image PNG as base64, and says the answer in words
     (an image outside the model's classes is headlined so, its probabilities folded away)."""
     facts = facts or ModelFacts(sorted({key for r in records for key in dict(r["probabilities"])}))
-    cards = [_card(rank, record, label, facts, _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels))
+    cards = [_card(rank, record, label, facts, _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels,
+                                                                   dicomweb_conn_id))
              for rank, record in enumerate(records, start=1)]
     body = "\n".join(cards) if cards else "<p>No scored images.</p>"
     report = (f'<p>How good is this model? <a href="{html.escape(report_link)}">Its report</a>: each figure with its split, '
@@ -162,13 +165,12 @@ def gallery_html(records: list[dict], label: str, title: str, source_paths: dict
     )
 
 
-def _overlay_data_uri(record: dict, source: str | None, max_pixels: int) -> str | None:
+def _overlay_data_uri(record: dict, source: str | None, max_pixels: int, dicomweb_conn_id: str | None = None) -> str | None:
     if source is None:
         return None
     try:
-        with FileSystems.open(source, compression_type="uncompressed") as handle:
-            pixels = decode_image(handle.read(), max_pixels=max_pixels).pixels
-    except (OSError, ImageRejected):
+        pixels = decode_image(read_input_bytes(source, dicomweb_conn_id), max_pixels=max_pixels).pixels
+    except (OSError, ValueError, ImageRejected):
         return None
     heatmap = np.asarray(record["gradcam"], np.float32).reshape(record["gradcam_shape"])
     png = overlay_png(resize_max_side(pixels, GALLERY_IMAGE_SIDE), heatmap)

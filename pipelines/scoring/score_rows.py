@@ -11,6 +11,8 @@ from dermflow.inference.heatmap_overlay import heatmap_png
 from dermflow.inference.lesion_predictor import LesionPrediction
 from dermflow.pipelines.scoring.image_preparation_dofn import ImageKey
 
+COLOUR_COLUMNS = ("mean_brightness", "mean_red", "mean_green", "mean_blue")
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -35,6 +37,7 @@ def prediction_row(key: ImageKey, inference: LesionPrediction, context: RunConte
         "format": key.format,
         "width": key.width,
         "height": key.height,
+        **(key.colour.as_columns() if key.colour else dict.fromkeys(COLOUR_COLUMNS)),
         "dicom_uid_sha256": key.dicom_uid_sha256,
         "model_name": context.model_name,
         "predicted_label": context.labels[index],
@@ -48,6 +51,9 @@ def prediction_row(key: ImageKey, inference: LesionPrediction, context: RunConte
         "gradcam": heatmap.ravel().tolist(),
         "gradcam_shape": list(heatmap.shape),
         "gradcam_png": heatmap_png(heatmap, context.heatmap_png_size),
+        "gradcam_in_lesion": inference.gradcam_in_lesion,
+        "attention_off_lesion": inference.attention_off_lesion,
+        "lesion_area": inference.lesion_area,
         "scored_at": datetime.now(timezone.utc),
         "run_id": context.run_id,
     }

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from dermflow.config import DataConfig
+from support.artefact_reports import ARTEFACT_SUMMARY
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize, prepare_image
 
 IMAGE_PATH = ImagePathSettings.from_config(DataConfig())
 
 SCORING_LABELS = ["MEL", "NV", "BCC"]
 SCORING_IMAGE_SIZE = 48
+BASELINE_IMAGES = 400  # held-out synthetic images (another seed) in the model's drift baseline
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ScoringModel:
     archive: Path  # the synthetic archive the model was trained on
     images_dir: Path
     masks_dir: Path
+    baseline_images: int  # in its drift baseline: a held-out synthetic archive through scoring's path
 
 
 def model_input(data: bytes) -> np.ndarray:
@@ -76,13 +79,14 @@ def scoring_model(tmp_path_factory) -> ScoringModel:
 
     export_dir = root / "export"
     export_model(built, SCORING_LABELS, export_dir, IMAGE_PATH)
+    baseline = _record_drift_baseline(export_dir, root / "held_out")
     registered = publish_version(
         root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
-        metrics={}, provenance={"test": "tests/e2e/conftest.py"}, config_json=cfg.to_json(),
+        metrics={"artefacts": ARTEFACT_SUMMARY}, provenance={"test": "tests/e2e/conftest.py"}, config_json=cfg.to_json(),
     )
     return ScoringModel(
         registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,
-        archive=archive, images_dir=images_dir, masks_dir=archive / LESION_MASKS_DIR,
+        archive=archive, images_dir=images_dir, masks_dir=archive / LESION_MASKS_DIR, baseline_images=baseline.images,
     )
 
 
@@ -140,9 +144,20 @@ def trusted_model(scoring_model, imagenet_weights, tmp_path_factory) -> ScoringM
     export_model(built, SCORING_LABELS, export_dir, IMAGE_PATH, trust=trust)
     registered = publish_version(
         root / "registry", cfg.model_name, export_dir, export_dir / EXTRAS_DIR / KERAS_FILE, SCORING_LABELS,
-        metrics={}, provenance={"test": "tests/e2e/conftest.py trusted_model"}, config_json=cfg.to_json(),
+        metrics={"artefacts": ARTEFACT_SUMMARY}, provenance={"test": "tests/e2e/conftest.py trusted_model"}, config_json=cfg.to_json(),
     )
     return ScoringModel(
         registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,
         archive=scoring_model.archive, images_dir=scoring_model.images_dir, masks_dir=scoring_model.masks_dir,
     )
+
+
+def _record_drift_baseline(export_dir: Path, held_out: Path):
+    """As the Trainer records it from its test split: other images of the same kind, prepared as ingest does."""
+    from dermflow.monitoring.drift_baseline import HeldOutImage, record_drift_baseline
+    from dermflow.synthetic.archive_writer import write_archive
+
+    write_archive(held_out, n=BASELINE_IMAGES, seed=1, image_size=SCORING_IMAGE_SIZE)
+    prepared = (prepare_image(path.read_bytes(), IMAGE_PATH) for path in sorted((held_out / DataConfig().images_dir).glob("*.jpg")))
+    images = (HeldOutImage(p.data, p.width, p.height, p.format) for p in prepared)
+    return record_drift_baseline(export_dir, images, split="test")

@@ -46,7 +46,7 @@ CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
 model: {{image_size: {size}, alpha: 0.35, weights: none}}
 train: {{batch_size: 16, head_epochs: 1, fine_tune_epochs: 0, augment: false}}
-eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0}}
+eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0, max_artefact_flip_rate: null, artefact_check_images: 8}}
 beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{min_batch_size: 16, max_batch_size: 16, heatmap_png_size: 32, gallery_size: 4}}
 airflow: {{schedule: null, score_output: {root}/scores, retries: 2, retry_delay_seconds: 2, retry_backoff: 0}}
@@ -181,8 +181,10 @@ def test_a_cleared_trainer_task_reuses_its_complete_execution(api, cfg, retrain_
 def test_two_shards_score_every_image_once_into_one_dataset(api, retrain_run, root):
     run_id = _score(api, root, "scores")
     workers = _workers(api, "dermflow_score", run_id)
-    assert set(workers) == {"list_shards[-1]", "score[0]", "score[1]", "reconcile[-1]"}
-    assert set(workers.values()) == {("default-1", "default")}
+    assert set(workers) == {"list_shards[-1]", "score[0]", "score[1]", "reconcile[-1]", "check_drift[-1]",
+                            "drift_detected[-1]"}
+    skipped = workers.pop("drift_detected[-1]")  # too few images to judge: skipped, on no worker
+    assert set(workers.values()) == {("default-1", "default")} and skipped[0] is None
     rows = _predictions(root, "scores")
     assert len(rows["path"]) == N_IMAGES
     assert len(set(rows["path"])) == N_IMAGES

@@ -101,8 +101,9 @@ def test_synthetic_archive(tmp_path):
     root = run_pipeline(tmp_path, data_root, "data.max_side=48", "beam.direct_running_mode=in_memory")
     report = check_ingest(root, data_root)
     assert report["rejects"] == [] and report["totals"]["examples"] == 100
-    assert anomalies(root, "validate_ingest") == {"Split-train": [], "Split-eval": []}
-    assert anomalies(root, "validate_train") == {"Split-train": [], "Split-eval": []}
+    no_anomaly = {"Split-train": [], "Split-eval": [], "Split-test": []}  # the default split has a test split
+    assert anomalies(root, "validate_ingest") == no_anomaly
+    assert anomalies(root, "validate_train") == no_anomaly
     # The validator does flag data that breaks a schema: ingested examples have no label yet.
     assert all("label" in names for names in anomalies(root, "validate_ingest_as_train").values())
     vocabulary = read_label_vocabulary(only_dir(root, "ClassFilter", "label_vocabulary", "*"))
@@ -134,7 +135,9 @@ def test_real_isic_sample(tmp_path, isic_dev_root):
     root = run_pipeline(tmp_path, isic_dev_root, "data.max_side=64", with_ingest_checks=False)
     report = check_ingest(root, isic_dev_root)
     assert report["totals"]["examples"] == 5164 and report["rejects"] == []
+    fractions = DataConfig()
     for code, total in report["class_totals"].items():
-        share = report["counts"]["eval"].get(code, 0) / total
-        assert abs(share - 0.2) < 0.05, (code, share)
-    assert anomalies(root, "validate_train") == {"Split-train": [], "Split-eval": []}
+        for split, fraction in (("eval", fractions.eval_fraction), ("test", fractions.test_fraction)):
+            share = report["counts"][split].get(code, 0) / total
+            assert abs(share - fraction) < 0.05, (code, split, share)
+    assert anomalies(root, "validate_train") == {"Split-train": [], "Split-eval": [], "Split-test": []}

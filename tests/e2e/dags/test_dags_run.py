@@ -28,11 +28,14 @@ CONFIG = """\
 paths: {{work_dir: {root}/work, registry: {root}/registry}}
 model: {{image_size: {size}, alpha: 0.35, weights: none}}
 train: {{batch_size: 16, head_epochs: 1, fine_tune_epochs: 1, fine_tune_layers: 5}}
-eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0}}
+eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0, max_artefact_flip_rate: null, artefact_check_images: 8}}
 beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{heatmap_png_size: 32, gallery_size: 4}}
 airflow: {{score_output: {root}/scores}}
+drift: {{jensen_shannon: {{width: 0.5, height: 0.5}}, infinity_norm: {{format: 0.3}}, min_rows: 10}}
 """
+# The drift check sees only what a batch of photos changes for certain (sizes, format): the model here is
+# trained for seconds on 80 images, too little for its outputs' distributions to be steady.
 
 
 class AirflowHome:
@@ -133,3 +136,40 @@ def test_scoring_dag_scores_every_image_of_a_folder_into_parquet(home):
     [(errors,)] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{scores}/errors/**/*.pq', hive_partitioning=1)").fetchall()
     assert errors == 0, "a sharded run with no bad file still publishes its (zero-row) errors partition"
     assert not (scores / "_staging").exists(), "reconcile removes _staging/<run_id>/"
+    states = home.task_states("dermflow_score")
+    assert (states["check_drift"], states["drift_detected"]) == ("success", "skipped")
+    assert not [event for event in home.asset_events() if "drifted_features" in event]
+
+
+def _photos(folder: Path) -> int:
+    """Non-dermoscopy pictures (skimage's samples) at their own sizes, some PNG: what a mistaken batch looks like."""
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins"):
+        image = Image.fromarray(getattr(data, name)())
+        for side in (120, 200):
+            small = image.resize((side, side * image.height // image.width))
+            small.save(folder / f"{name}-{side}.{'png' if side == 120 else 'jpg'}")
+            count += 1
+    return count
+
+
+def test_a_batch_of_photos_drifts_and_drift_detected_emits_the_drift_asset(home):
+    photos = home.root / "photos"
+    count = _photos(photos)
+    result = home.dags_test("dermflow_score", {"input": [str(photos)], "output": str(home.root / "photo-scores")})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    states = home.task_states("dermflow_score")
+    assert (states["reconcile"], states["check_drift"], states["drift_detected"]) == ("success", "success", "success")
+    [event] = [event for event in home.asset_events() if "drifted_features" in event]
+    assert {"width", "height", "format"} == set(event["drifted_features"])
+    assert event["distances"]["format"]["distance"] > event["distances"]["format"]["threshold"] == 0.3
+    assert event["output"] == str(home.root / "photo-scores") and event["audit_share"] == 0.2
+    [summary] = [p for p in (home.root / "photo-scores" / "runs").glob("*.json") if "shard" not in p.name]
+    run = json.loads(summary.read_text())  # the whole run's, made by check_drift; the shards' are beside it
+    assert run["drift"]["drift_detected"] is True and run["drift"]["scored"] == count
+    assert "DRIFT in scoring run" in output  # the default notifier's line, in the task log

@@ -161,7 +161,7 @@ def test_the_new_columns_are_described_in_the_schema(trusted):
     from dermflow.schemas.scores_schema import PREDICTIONS_SCHEMA, SCHEMA_VERSION, descriptions
 
     _, _, _, _, schema = trusted
-    assert SCHEMA_VERSION == "2"
+    assert SCHEMA_VERSION == "3"
     for column in ("in_scope_score", "out_of_scope", "prediction_set", "prediction_set_size"):
         assert column in schema.names
         assert len(descriptions(PREDICTIONS_SCHEMA)[column]) > 40

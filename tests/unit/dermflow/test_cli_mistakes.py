@@ -69,6 +69,14 @@ def _bad_csv_archive(archive: Path, tmp_path: Path) -> Path:
     return bad
 
 
+def _scored_output(tmp_path: Path) -> Path:
+    """A scoring output holding one prediction file of run r1, by another model version."""
+    partition = tmp_path / "scored" / "predictions" / "model_version=20250101T000000Z" / "scored_date=2025-01-01"
+    partition.mkdir(parents=True)
+    (partition / "part-r1-00000-of-00001.parquet").write_bytes(b"")
+    return tmp_path / "scored"
+
+
 def _scoring_output(tmp_path: Path) -> Path:
     (tmp_path / "scores" / "predictions").mkdir(parents=True)
     return tmp_path / "scores"
@@ -102,6 +110,10 @@ MISTAKES = {
     ),
     "synth into a folder that is not empty": (["synth", "--out", "{archive}", "--n", "8"], "is not an empty folder"),
     "synth with no image": (["synth", "--out", "{tmp}/new", "--n", "0"], "n must be at least 1"),
+    "synth trap with linked images": (["synth", "--out", "{tmp}/new", "--n", "80", "--unique", "40", "--trap", "ruler"],
+                                      "--trap paints images one by one: leave out --unique"),
+    "synth trap share above one": (["synth", "--out", "{tmp}/new", "--trap", "ink", "--trap-share", "1.5"],
+                                   "trap share must be within [0, 1], got 1.5"),
     "missing checkpoint": (["weights", "install", "--checkpoint", "/nonexistent.pth"], "--checkpoint /nonexistent.pth is not a file"),
     "empty registry": (["score", "--input", "{archive}", "--model", "{tmp}", "--output", "{tmp}/out"], "no pushed model"),
     "input matching nothing": (["score", "--input", "/nonexistent", "--model", "{registry}", "--output", "{tmp}/out"],
@@ -111,7 +123,42 @@ MISTAKES = {
     "unwritable output": (["score", "--input", "{archive}", "--model", "{registry}", "--output", "/proc/version/out"],
                           "output folder /proc/version/out cannot be made"),
     "no input at all": (["score", "--model", "{registry}", "--output", "{tmp}/out"], "give --input or --files-from"),
+    "clinical results inside the output": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.fhir_results=true",
+         "--set", "score.clinical_results_dir={tmp}/out/clinical"],
+        "lies inside --output {tmp}/out",
+    ),
+    "clinical results without a folder": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr"],
+        "score.clinical_results_dir is required",
+    ),
+    "dicom results off": (["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out",
+                           "--set", "score.dicom_results=off"], "score.dicom_results: Input should be 'none' or 'sr'"),
+    "PACS not answering": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr",
+         "--set", "score.clinical_results_dir={tmp}/clinical", "--set", "score.dicomweb_url=http://127.0.0.1:9/dicom-web"],
+        "score.dicomweb_url http://127.0.0.1:9/dicom-web cannot be reached",
+    ),
+    "password in the PACS url": (
+        ["score", "--input", "{archive}", "--model", "{registry}", "--output", "{tmp}/out", "--set", "score.dicom_results=sr",
+         "--set", "score.clinical_results_dir={tmp}/clinical", "--set", "score.dicomweb_url=http://u:pw@127.0.0.1:9/dw"],
+        "score.dicomweb_url must not hold credentials",
+    ),
+    "malformed dicomweb input": (["score", "--input", "dicomweb://127.0.0.1:9/dicom-web/patients/1", "--model", "{registry}",
+                                  "--output", "{tmp}/out"], "a DICOMweb input must name .../studies/STUDY_UID"),
+    "dicomweb input whose PACS does not answer": (
+        ["score", "--input", "dicomweb://127.0.0.1:9/dicom-web/studies/1.2.3.4", "--model", "{registry}", "--output", "{tmp}/out"],
+        "the PACS at http://127.0.0.1:9/dicom-web cannot be reached",
+    ),
     "missing report model": (["report", "--model", "/nonexistent"], "model not found"),
+    "drift of a run that is not there": (["drift", "--output", "{tmp}", "--run-id", "nope", "--model", "{registry}"],
+                                         "no scoring run 'nope' under {tmp}"),
+    "drift of a missing output": (["drift", "--output", "/nonexistent", "--run-id", "r", "--model", "{registry}"],
+                                  "--output /nonexistent is not a folder"),
+    "drift of a run another version scored": (
+        ["drift", "--output", "{scored}", "--run-id", "r1", "--model", "{registry}"],
+        "run r1 was scored by model version 20250101T000000Z, not 20260101T000000Z: give --model .../20250101T000000Z",
+    ),
     "missing config file": (["train", "--config", "/nonexistent.yaml"], "config file not found"),
     "password in the review database url": (
         ["users", "list", "--set", "review.database_url=postgresql://review:pw@127.0.0.1:5432/review"],
@@ -139,7 +186,7 @@ def test_a_mistake_answers_in_one_line_with_exit_2(name, archive, registry, lega
     args, expected = MISTAKES[name]
     fill = {"archive": archive, "registry": registry, "legacy_registry": legacy_registry, "tmp": tmp_path,
             "bad_csv": _bad_csv_archive(archive, tmp_path) if name == "csv with wrong columns" else "",
-            "scores": _scoring_output(tmp_path)}
+            "scored": _scored_output(tmp_path), "scores": _scoring_output(tmp_path)}
     env = {"KERAS_HOME": str(tmp_path / "empty_keras")} if name == "missing weights" else None
     code, stderr, seconds = _dermflow(*[arg.format(**fill) for arg in args], env=env)
     assert code == EXIT_USAGE, stderr

@@ -10,12 +10,15 @@ def _dag(tmp_path: Path, yaml: str = ""):
     return build_score_dag("score_test", config_path=config)
 
 
-def test_list_then_one_mapped_score_task_per_shard_then_reconcile(tmp_path):
+def test_list_then_one_mapped_score_task_per_shard_then_reconcile_then_one_drift_check(tmp_path):
     dag = _dag(tmp_path)
-    assert set(dag.task_ids) == {"list_shards", "score", "reconcile"}
+    assert set(dag.task_ids) == {"list_shards", "score", "reconcile", "check_drift", "drift_detected"}
     assert dag.get_task("list_shards").downstream_task_ids == {"score"}
     assert dag.get_task("score").downstream_task_ids == {"reconcile"}
     assert type(dag.get_task("score")).__name__ == "MappedOperator"
+    assert dag.get_task("reconcile").downstream_task_ids == {"check_drift"}
+    assert dag.get_task("check_drift").downstream_task_ids == {"drift_detected"}
+    assert type(dag.get_task("check_drift")).__name__ == "BranchPythonOperator"
 
 
 def test_shard_count_param_defaults_to_the_config(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from support.artefact_reports import ARTEFACT_SUMMARY
 from serving_inputs import DICOM_UID, LOOPBACK_URL, PATIENT_ID, PATIENT_NAME, serve_config
 
 pytestmark = pytest.mark.e2e
@@ -65,11 +66,17 @@ def test_every_bad_file_gets_a_4xx_with_the_scoring_reason(client, scored_run):
 
 def test_probabilities_equal_dermflow_score_within_1e_5(client, scored_run):
     rows = duckdb.sql(
-        f"SELECT path, probabilities, predicted_label FROM read_parquet('{scored_run.output}/**/*.parquet', hive_partitioning=1)"
+        "SELECT path, probabilities, predicted_label, gradcam_in_lesion, attention_off_lesion "
+        f"FROM read_parquet('{scored_run.output}/**/*.parquet', hive_partitioning=1)"
     ).fetchall()
     assert len(rows) == len(scored_run.good)
-    for path, probabilities, label in rows:
+    assert sum(mass is not None for *_, mass, _ in rows) >= len(rows) // 2  # a lesion mask for most images
+    for path, probabilities, label, mass, off_lesion in rows:
         body = _post(client, scored_run.good[path], name=path).json()
+        assert body["attention_off_lesion"] == off_lesion
+        assert (body["gradcam_in_lesion"] is None) == (mass is None)
+        if mass is not None:
+            assert body["gradcam_in_lesion"] == pytest.approx(mass, abs=1e-5)
         expected = {str(k): float(v) for k, v in dict(probabilities).items()}
         assert list(body["probabilities"]) == list(expected)
         np.testing.assert_allclose(list(body["probabilities"].values()), list(expected.values()), atol=1e-5, rtol=0)
@@ -81,6 +88,8 @@ def test_model_health_and_openapi(client, trusted_model):
     assert model["version"] == trusted_model.version and model["labels"] == trusted_model.labels
     assert model["input_size"] == 65
     assert model["provenance"] == {"test": "tests/e2e/conftest.py trusted_model"} and "metrics" in model and "training_data" in model
+    assert model["artefact_check"] == ARTEFACT_SUMMARY == model["metrics"]["artefacts"]
+    assert model["artefact_check"]["per_artefact"]["ruler"]["per_class_flip_rate"]["NV"] == 0.05
     health = client.get("/healthz").json()
     assert health["model"]["version"] == trusted_model.version and health["queue"]["size"] > 0
     assert client.get("/docs").status_code == 200

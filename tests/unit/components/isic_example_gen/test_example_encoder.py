@@ -13,11 +13,11 @@ def test_age_bucket(age, bucket):
 
 def test_features_round_trip_through_a_serialized_example():
     record = IsicRecord("ISIC_1_downsampled", "MEL", "HAM_1", 45, "male", "head/neck")
-    features = example_features(record, b"\xff\xd8jpeg", 600, 450, "ab" * 32, (30, 45, 60, 75))
+    features = example_features(record, b"\xff\xd8jpeg", 600, 450, "ab" * 32, (30, 45, 60, 75), "png")
     serialized = RecordBatchToExamplesEncoder().encode(features_to_record_batch([features]))[0]
     decoded = ExamplesToRecordBatchDecoder().DecodeBatch([serialized]).to_pydict()
     assert {k: v[0][0] for k, v in decoded.items()} == {
         "image": b"\xff\xd8jpeg", "image_id": b"ISIC_1_downsampled", "diagnosis": b"MEL", "lesion_id": b"HAM_1",
         "age_approx": 45, "age_bucket": b"45-59", "sex": b"male", "anatom_site_general": b"head/neck",
-        "width": 600, "height": 450, "sha256": ("ab" * 32).encode(),
+        "width": 600, "height": 450, "sha256": ("ab" * 32).encode(), "format": b"png",
     }

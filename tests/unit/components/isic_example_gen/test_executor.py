@@ -105,6 +105,7 @@ def test_png_named_jpg_is_accepted_and_reencoded_as_jpeg(messy_run):
     png = by_id["ISIC_8000004"]
     assert feature(png, "image")[:3] == b"\xff\xd8\xff"
     assert (feature(png, "width"), feature(png, "height")) == (60, 30)
+    assert feature(png, "format") == b"png"  # of the source, for the drift baseline
     assert tf.io.decode_jpeg(feature(png, "image")).shape == (16, 32, 3)  # longer side 32, aspect kept
 
 

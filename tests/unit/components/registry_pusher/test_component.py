@@ -5,7 +5,7 @@ import pytest
 from tfx import types
 from tfx.types import standard_artifacts
 
-from dermflow.components.artifact_types import LabelVocabulary
+from dermflow.components.artifact_types import ArtefactReport, LabelVocabulary
 from dermflow.components.registry_pusher.component import RegistryPusher
 from dermflow.config import DermflowConfig
 
@@ -16,6 +16,7 @@ def _channels():
         "model_blessing": types.Channel(type=standard_artifacts.ModelBlessing),
         "evaluation": types.Channel(type=standard_artifacts.ModelEvaluation),
         "label_vocabulary": types.Channel(type=LabelVocabulary),
+        "artefact_report": types.Channel(type=ArtefactReport),
     }
 
 
@@ -40,5 +41,12 @@ def test_accepts_the_optional_history_and_eval_examples():
 def test_rejects_a_channel_of_the_wrong_type():
     channels = _channels()
     channels["model_blessing"] = types.Channel(type=standard_artifacts.Model)
+    with pytest.raises(TypeError):
+        RegistryPusher(config_json="{}", **channels)
+
+
+def test_requires_the_artefact_check():
+    channels = _channels()
+    del channels["artefact_report"]
     with pytest.raises(TypeError):
         RegistryPusher(config_json="{}", **channels)

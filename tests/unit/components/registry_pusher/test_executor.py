@@ -12,7 +12,7 @@ from tensorflow_model_analysis.api.model_eval_lib import analyze_raw_data
 from tensorflow_model_analysis.utils import config_util
 from tfx.types import artifact_utils, standard_artifacts
 
-from dermflow.components.artifact_types import LabelVocabulary
+from dermflow.components.artifact_types import ArtefactReport, LabelVocabulary
 from dermflow.components.registry_pusher.executor import Executor, VocabularyMismatchError
 from dermflow.config import DermflowConfig
 from dermflow.evaluation.eval_config_builder import build_eval_config
@@ -20,6 +20,20 @@ from dermflow.isic.label_vocabulary import write_label_vocabulary
 from dermflow.registry import list_versions, resolve_model
 
 LABELS = ["MEL", "NV", "BCC"]
+PASSED_CHECK = {
+    "passed": True, "gated": True, "max_flip_rate": 0.05, "failed_kinds": [], "images": {"MEL": 1, "NV": 2, "BCC": 1},
+    "reason": "artefact check passed: every artefact changes at most 5% of labels (worst: ruler 0.0%)",
+    "lesion_mass_clean": 0.61, "artefacts": {"ruler": {
+        "flip_rate": 0.0, "max_class_flip_rate": 0.0, "lesion_mass_after": 0.6, "passed": True,
+        "per_class": {"NV": {"n": 2, "flips": 0, "flip_rate": 0.0, "flipped_to": {}}}}},
+}
+FAILED_CHECK = {
+    **PASSED_CHECK, "passed": False, "failed_kinds": ["ruler"],
+    "reason": "artefact check failed (eval.max_artefact_flip_rate 5.0%): ruler changes 50.0% of labels (NV 1/2 -> MEL 1)",
+    "artefacts": {"ruler": {
+        "flip_rate": 0.5, "max_class_flip_rate": 0.5, "lesion_mass_after": 0.2, "passed": False,
+        "per_class": {"NV": {"n": 2, "flips": 1, "flip_rate": 0.5, "flipped_to": {"MEL": 1}}}}},
+}
 
 
 class _LabelEcho(tf.Module):
@@ -94,12 +108,23 @@ def inputs(tmp_path, evaluation_dir):
     }
 
 
-def _run(inputs, tmp_path, blessed: int):
+def _artefact_report(tmp_path: Path, report: dict) -> ArtefactReport:
+    artifact = _artifact(ArtefactReport, tmp_path / "artefact_report")
+    (Path(artifact.uri) / "artefact_check.json").write_text(json.dumps(report))
+    (Path(artifact.uri) / "examples").mkdir()
+    (Path(artifact.uri) / "examples" / "ruler.png").write_bytes(b"png stand-in")
+    (Path(artifact.uri) / "measurements.npz").write_bytes(b"large, stays in the pipeline root")
+    artifact.set_int_custom_property("passed", int(report["passed"]))
+    return artifact
+
+
+def _run(inputs, tmp_path, blessed: int, artefacts: dict = PASSED_CHECK):
     cfg = DermflowConfig.model_validate({"paths": {"registry": str(tmp_path / "registry")}, "model_name": "m"})
     blessing = _artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
     blessing.set_int_custom_property("blessed", blessed)
     pushed = _artifact(standard_artifacts.PushedModel, tmp_path / "pushed")
-    Executor().Do({**inputs, "model_blessing": [blessing]}, {"pushed_model": [pushed]}, {"config_json": cfg.to_json()})
+    Executor().Do({**inputs, "model_blessing": [blessing], "artefact_report": [_artefact_report(tmp_path, artefacts)]},
+                  {"pushed_model": [pushed]}, {"config_json": cfg.to_json()})
     return cfg, pushed
 
 
@@ -124,6 +149,11 @@ def test_a_blessed_model_is_published_with_metrics_history_and_eval_predictions(
     assert predictions["labels"].tolist() == [0, 1, 2, 1]
     assert predictions["probabilities"].argmax(axis=1).tolist() == [0, 1, 2, 1]
     assert predictions["image_ids"][3] == "ISIC_0000003"
+    assert metrics["artefacts"]["passed"] is True
+    assert metrics["artefacts"]["per_artefact"]["ruler"]["per_class_flip_rate"] == {"NV": 0.0}
+    assert json.loads((extra / "artefact_check" / "artefact_check.json").read_text())["passed"] is True
+    assert (extra / "artefact_check" / "examples" / "ruler.png").is_file()
+    assert not (extra / "artefact_check" / "measurements.npz").exists()
 
 
 def test_an_unblessed_model_is_not_published_and_the_reason_is_recorded(inputs, tmp_path):
@@ -133,6 +163,23 @@ def test_an_unblessed_model_is_not_published_and_the_reason_is_recorded(inputs, 
     assert pushed.get_int_custom_property("pushed") == 0
     reason = json.loads((Path(pushed.uri) / "not_pushed.json").read_text())["reason"]
     assert "isic_balanced_accuracy = 0.3333 is below the minimum 0.5000" in reason
+
+
+def test_a_blessed_model_that_fails_the_artefact_check_is_not_published_and_the_artefact_is_named(inputs, tmp_path):
+    cfg, pushed = _run(inputs, tmp_path, blessed=1, artefacts=FAILED_CHECK)
+
+    assert list_versions(cfg.paths.registry, "m") == []
+    assert pushed.get_int_custom_property("pushed") == 0
+    recorded = json.loads((Path(pushed.uri) / "not_pushed.json").read_text())
+    assert recorded["reason"].startswith("not blessed: artefact check failed")
+    assert "ruler changes 50.0% of labels (NV 1/2 -> MEL 1)" in recorded["reason"]
+    assert recorded["artefacts"]["failed_kinds"] == ["ruler"]
+
+
+def test_both_reasons_are_given_when_both_gates_fail(inputs, tmp_path):
+    _, pushed = _run(inputs, tmp_path, blessed=0, artefacts=FAILED_CHECK)
+    reason = json.loads((Path(pushed.uri) / "not_pushed.json").read_text())["reason"]
+    assert "isic_balanced_accuracy = 0.3333" in reason and "ruler changes 50.0%" in reason
 
 
 def test_a_model_trained_on_other_labels_is_refused(inputs, tmp_path):

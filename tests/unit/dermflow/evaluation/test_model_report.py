@@ -110,3 +110,52 @@ def test_report_goes_where_asked_and_says_what_is_missing(tmp_path):
 def test_a_missing_model_is_an_error(tmp_path):
     with pytest.raises(LookupError):
         write_run_report(tmp_path / "nothing")
+
+
+ARTEFACT_REPORT = {
+    "labels": LABELS, "kinds": ["ruler", "hair"], "images": {"MEL": 20, "NV": 40, "BCC": 10}, "seed": 0, "max_flip_rate": 0.05, "gated": True,
+    "passed": False, "failed_kinds": ["ruler"], "reencoded_flip_rate": 0.0143, "lesion_mass_clean": 0.42,
+    "reason": "artefact check failed (eval.max_artefact_flip_rate 5.0%): ruler changes 19.2% of labels (NV 7/40 -> MEL 7)",
+    "artefacts": {  # sorted by key, as artefact_check.json is
+        "hair": {"flip_rate": 0.01, "max_class_flip_rate": 0.01, "lesion_mass_before": 0.42, "lesion_mass_after": 0.4,
+                 "passed": True, "gated": False, "per_class": {
+                     "NV": {"n": 40, "flips": 0, "flip_rate": 0.0, "flip_rate_interval": [0.0, 0.088], "flipped_to": {},
+                            "mean_probability_change": {"MEL": 0.002, "NV": -0.001, "BCC": 0.0},
+                            "lesion_mass_before": 0.45, "lesion_mass_after": 0.44}}},
+        "ruler": {"flip_rate": 0.192, "max_class_flip_rate": 0.3, "lesion_mass_before": 0.42, "lesion_mass_after": 0.18,
+                  "passed": False, "gated": True, "per_class": {
+                      "NV": {"n": 40, "flips": 7, "flip_rate": 0.175, "flip_rate_interval": [0.087, 0.32],
+                             "flipped_to": {"MEL": 7}, "mean_probability_change": {"MEL": 0.181, "NV": -0.17, "BCC": -0.011},
+                             "lesion_mass_before": 0.45, "lesion_mass_after": 0.2}}},
+    },
+    "examples": {"ruler": {"file": "examples/ruler.png", "image_id": "ISIC_0000123", "true_label": "NV",
+                           "before": {"label": "NV", "probability": 0.91, "lesion_mass": 0.5},
+                           "after": {"label": "MEL", "probability": 0.77, "lesion_mass": 0.12}}},
+}
+
+
+def test_report_shows_the_artefact_check_table_verdict_and_examples(tmp_path):
+    version = _version(tmp_path)
+    folder = version.saved_model_dir / "assets.extra" / "artefact_check"
+    (folder / "examples").mkdir(parents=True)
+    (folder / "artefact_check.json").write_text(json.dumps(ARTEFACT_REPORT))
+    Image.new("RGB", (800, 200), (200, 100, 50)).save(folder / "examples" / "ruler.png")
+
+    text = write_run_report(version.path).read_text()
+    assert "Artefacts: does the answer change" in text
+    assert ("<p class='verdict fail'>Not blessed: 1 of the 1 gated artefacts change more than 5.0% of the labels "
+            "(ruler 19.2%).</p>") in text
+    assert "ruler changes 19.2% of labels (NV 7/40 -&gt; MEL 7)" in text  # the full reason, folded
+    assert text.index("<td>ruler</td>") < text.index("<td>hair</td>")  # the config's order, not the file's
+    assert "<tr class='failed'><td>ruler</td><td>19.2%</td><td>30.0%</td><td>0.42 → 0.18</td><td>FAIL</td></tr>" in text
+    assert "<td>hair</td><td>1.0%</td>" in text and "<td>not gated</td>" in text
+    assert "<td>7 (17.5%, 8.7%–32.0%)</td><td>MEL 7</td><td>+0.181</td><td>-0.170</td><td>-0.011</td>" in text
+    assert "re-encoding alone changed 1.4%" in text
+    assert text.count("data:image/png;base64,") == 5
+    assert "ISIC_0000123 (true NV). Before: NV 91.0%" in text and "After: MEL 77.0%, mass in lesion 0.12" in text
+    assert "<span>with ruler</span>" in text
+
+
+def test_report_says_when_a_version_has_no_artefact_check(tmp_path):
+    _version(tmp_path)
+    assert "no artefact check for this version" in write_run_report(tmp_path / "registry").read_text()

@@ -81,3 +81,46 @@ def test_dicom_without_pixels_is_rejected():
     with pytest.raises(ImageRejected) as info:
         dicom_reader.decode_dicom(buffer.getvalue(), max_pixels=MAX_PIXELS)
     assert info.value.reason == RejectReason.NO_PIXEL_DATA
+
+
+def _gradient(height=48, width=64):
+    yy, xx = np.mgrid[0:height, 0:width]
+    return np.stack([xx * 3, yy * 4, 255 - xx * 3], axis=-1).astype(np.uint8)
+
+
+def test_a_ybr_jpeg_dicom_decodes_to_rgb_once():
+    pixels = _gradient()
+    data = dicom_reader.encode_dicom(pixels, UID, {"PatientName": PATIENT_NAME}, jpeg_quality=95)
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    assert dataset.PhotometricInterpretation == "YBR_FULL_422" and dataset.file_meta.TransferSyntaxUID.is_compressed
+    decoded = dicom_reader.decode_dicom(data, max_pixels=MAX_PIXELS)
+    assert np.abs(decoded.pixels.astype(int) - pixels).mean() < 3  # JPEG loss only; a second YBR->RGB would be ~100
+
+
+def test_the_vl_photographic_image_carries_patient_and_study_modules():
+    dataset = pydicom.dcmread(io.BytesIO(_phi_dicom(_pixels())))
+    assert dataset.SOPClassUID == "1.2.840.10008.5.1.4.1.1.77.1.4" and dataset.Modality == "XC"
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "StudyDate", "AccessionNumber", "PatientSex"):
+        assert keyword in dataset
+
+
+def test_a_non_image_sop_class_is_unsupported_and_says_which():
+    dataset = pydicom.dcmread(io.BytesIO(_phi_dicom(_pixels())))
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.33"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    with pytest.raises(ImageRejected) as raised:
+        dicom_reader.decode_dicom(buffer.getvalue(), max_pixels=MAX_PIXELS)
+    assert raised.value.reason == RejectReason.UNSUPPORTED_DICOM
+    assert raised.value.message == "DICOM SOP class 'Comprehensive SR Storage' is not an image"
+
+
+def test_a_dicom_without_a_study_uid_is_incomplete_without_naming_any_value():
+    dataset = pydicom.dcmread(io.BytesIO(_phi_dicom(_pixels())))
+    del dataset.StudyInstanceUID
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    with pytest.raises(ImageRejected) as raised:
+        dicom_reader.decode_dicom(buffer.getvalue(), max_pixels=MAX_PIXELS)
+    assert raised.value.reason == RejectReason.INCOMPLETE_DICOM and "StudyInstanceUID" in raised.value.message
+    assert UID not in raised.value.message and PATIENT_NAME not in raised.value.message

@@ -2,20 +2,14 @@ import numpy as np
 import pytest
 from model_test_utils import random_pixels
 
+from dermflow.backbones import BACKBONES
 from dermflow.config import ModelConfig
 from dermflow.models import build_classifier
 
 
-@pytest.mark.parametrize(
-    "backbone, size, gradcam_layer",
-    [
-        ("mobilenet_v2", 48, "out_relu"),
-        ("inception_v3", 75, "mixed10"),
-        ("vgg19", 32, "block5_conv4"),
-        ("small_cnn", 32, "block3_relu"),
-    ],
-)
-def test_every_backbone_builds_and_runs_a_forward_pass(backbone, size, gradcam_layer):
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_every_declared_backbone_builds_at_its_smallest_input_and_runs_a_forward_pass(backbone):
+    size, gradcam_layer = BACKBONES[backbone].min_image_size, BACKBONES[backbone].gradcam_layer
     cfg = ModelConfig(backbone=backbone, alpha=0.35, image_size=size, weights="none")
     built = build_classifier(cfg, num_classes=4)
     probabilities = built.model.predict(random_pixels(2, size), verbose=0)

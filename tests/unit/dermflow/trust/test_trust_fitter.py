@@ -27,6 +27,17 @@ def test_fit_uses_disjoint_halves_and_lowers_ece():
     assert 0.88 <= figures["coverage"] <= 0.92
 
 
+def test_fit_halves_are_the_halves_fit_trust_uses():
+    from dermflow.trust import fit_halves, fit_temperature
+
+    logits, features, labels = _held_out(400, np.random.default_rng(1))
+    trust = fit_trust(logits, features, labels, TrustConfig(seed=7))
+    part_a, part_b = fit_halves(400, 7)
+    assert (part_a.size, part_b.size) == (200, 200) and not set(part_a) & set(part_b)
+    assert trust.temperature == fit_temperature(logits[part_a], labels[part_a])  # part A, and only it, fitted it
+    assert trust.temperature != fit_temperature(logits[fit_halves(400, 8)[0]], labels[fit_halves(400, 8)[0]])
+
+
 def test_too_little_data_leaves_the_identity():
     rng = np.random.default_rng(0)
     trust = fit_trust(*_held_out(3, rng), TrustConfig())

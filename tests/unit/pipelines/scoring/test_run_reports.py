@@ -83,7 +83,7 @@ def test_the_gallery_headlines_an_out_of_scope_image_and_names_no_class():
     })
     records = [{**r, "gradcam": [1.0], "gradcam_shape": [1, 1]} for r in run_reports.top_rows(rows, "MEL", 5)]
     facts = ModelFacts(["MEL", "NV"], {"MEL": "melanoma", "NV": "melanocytic nevus"}, coverage=0.9, trust_fitted=True)
-    page = run_reports.gallery_html(records, "MEL", "t", {}, 10**8, facts, "../registry/m/v/report/report.html")
+    page = run_reports.gallery_html(records, "MEL", "t", {}, 10**8, facts, report_link="../registry/m/v/report/report.html")
     coffee = page[page.index("coffee.jpg"):page.index("lesion.jpg")]
     assert "Outside what this model knows" in coffee and "Most likely" not in coffee
     assert "<details><summary>probabilities (not an answer)</summary>" in coffee

@@ -1,0 +1,1 @@
+"""ArtefactCheck: pastes artefacts onto the eval split and gates the push on how often the label changes."""
