@@ -506,14 +506,15 @@ class ClusterConfig(_Section):
 class ServeConfig(_Section):
     """The web page and JSON API (``dermflow serve``, docs/serving.md)."""
 
-    host: str = Field("127.0.0.1", description="Bind address; anything but loopback also needs allow_remote and a bearer token.")
+    host: str = Field("127.0.0.1", description="Bind address (IPv6: ::1 or [::1]); not loopback: allow_remote + allowed_hosts.")
     port: int = Field(8765, ge=0, le=65535, description="TCP port (0: any free port).")
-    allow_remote: bool = Field(False, description="Permit a non-loopback host (then every request needs the bearer token).")
-    token_file: Path = Field(Path("var/serve/token"), description="Bearer token, generated at first start (git-ignored).")
-    require_token: bool = Field(False, description="Ask for the bearer token on loopback too (always on for other hosts).")
+    allow_remote: bool = Field(False, description="Permit a non-loopback host (then all but /healthz needs a user or API token).")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names it answers to (--allowed-host; with allow_remote).")
+    require_sign_in: bool = Field(False, description="Ask for a signed-in user or API token on loopback too (dermflow users).")
     tls_certfile: Path | None = Field(None, description="PEM certificate for HTTPS (uvicorn ssl_certfile).")
     tls_keyfile: Path | None = Field(None, description="PEM private key for HTTPS (uvicorn ssl_keyfile).")
     max_upload_bytes: int = Field(20_000_000, gt=0, description="Uploads larger than this get 413.")
+    max_form_parts: int = Field(8, gt=0, description="Parts (or fields) a form may have; more: 400, parsing stops there.")
     max_batch_size: int = Field(16, gt=0, description="Requests batched into one model call at most.")
     batch_wait_ms: float = Field(10.0, ge=0.0, description="How long the first request of a batch waits for others.")
     queue_size: int = Field(64, gt=0, description="Requests waiting for the model at most; beyond: 503 with Retry-After.")
@@ -523,6 +524,11 @@ class ServeConfig(_Section):
     follow_interval_seconds: float = Field(5.0, gt=0.0, description="How often follow_latest looks at LATEST.")
     page_size: int = Field(50, gt=0, le=1000, description="Rows per page of /results.")
     thumbnail_size: int = Field(160, gt=0, description="Side of the results thumbnails.")
+
+    @field_validator("host", mode="before")
+    @classmethod
+    def _bare_ipv6(cls, value: Any) -> Any:  # "[::1]" -> "::1", as uvicorn takes it
+        return value[1:-1] if isinstance(value, str) and value.startswith("[") and value.endswith("]") else value
 
 
 # Why a verdict's diagnosis is known (dermflow/review/review_enums.py: VerdictBasis, the same values).

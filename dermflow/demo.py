@@ -147,6 +147,9 @@ def run_demo(var: Path = REPO_ROOT / "var", n: int = 300, image_size: int = 128)
         "errors": str(Path(cfg.airflow.score_output) / "errors"),
         "airflow_home": env["AIRFLOW_HOME"],
         "logs": str(logs),
+        "registry": str(model.path.parent),
+        "scores": str(cfg.airflow.score_output),
+        "source_root": str(archive / cfg.data.images_dir),
     }
 
 
@@ -166,4 +169,19 @@ def format_summary(result: dict[str, str]) -> str:
         "",
         "Query the predictions:",
         f"  {Path(sys.executable).parent}/python -c \"import duckdb; print(duckdb.sql(\\\"{query}\\\"))\"",
+        *next_step(result),
     ])
+
+
+def next_step(result: dict[str, str]) -> list[str]:
+    """The demo's last words: its results in the browser, and an account to record verdicts with."""
+    if "scores" not in result:
+        return []
+    dermflow = Path(sys.executable).parent / "dermflow"
+    return [
+        "",
+        "Next: read the results in a browser, and record what you know about them (docs/serving.md):",
+        f"  {dermflow} users add \"$USER\" --role reviewer      # asks for a password",
+        f"  {dermflow} serve --model {result['registry']} --results {result['scores']} --source-root {result['source_root']}",
+        "  then open http://127.0.0.1:8765/results, and the review queue at http://127.0.0.1:8765/review/queue",
+    ]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -422,6 +423,7 @@ def _clinical_summary_lines(summary: dict) -> list[str]:
 
 
 def _write_reports(cfg, registered, layout, files) -> dict:
+    from dermflow.inference.prediction_reading import facts_of_export
     from dermflow.pipelines.scoring import run_reports
     from dermflow.pipelines.scoring.staged_output import write_bytes_atomically
 
@@ -436,9 +438,19 @@ def _write_reports(cfg, registered, layout, files) -> dict:
     top = run_reports.top_rows(rows, label, cfg.score.gallery_size)
     top = run_reports.with_heatmaps(top, layout.predictions_dir, registered.version)
     title = f"{registered.name} {registered.version}: top {len(top)} by {label} probability (run {layout.run_id})"
-    page = run_reports.gallery_html(top, label, title, sources, cfg.score.max_image_pixels, cfg.score.dicomweb_conn_id)
+    report = registered.path / "report" / "report.html"
+    page = run_reports.gallery_html(top, label, title, sources, cfg.score.max_image_pixels,
+                                    facts_of_export(registered.saved_model_dir), cfg.score.dicomweb_conn_id,
+                                    report_link=_link_from(layout.gallery_path(), report) if report.is_file() else None)
     write_bytes_atomically(layout.gallery_path(), page.encode("utf-8"))
     return {"gallery": layout.gallery_path(), "isic_csv": layout.isic_csv_path()}
+
+
+def _link_from(page: str, target: Path) -> str:
+    """``target`` as a link from ``page``: relative when both are local files, else the target's absolute path."""
+    if "://" in str(page):
+        return target.resolve().as_uri()
+    return os.path.relpath(target.resolve(), Path(page).resolve().parent)
 
 
 def _model_label_groups(cfg: DermflowConfig, registered: RegisteredModel) -> dict[str, list[str]]:

@@ -3,13 +3,19 @@
     write_run_report("var/registry")                     # LATEST of the only model
     write_run_report("var/registry/NAME/VERSION", out)   # -> out/report.html (+ the PNGs)
 
-Pictures: the confusion matrix, one-vs-rest ROC curves per class (from the judged split's
-predictions, ``eval_predictions.npz``), the reliability diagram of those (calibrated) probabilities
-and the training curves (``history.json``); a "Trust" table reads ``calibration.json``
-(temperature, out-of-scope threshold, conformal quantile, ECE before/after: docs/trust.md); an
-"Artefacts" section reads the ArtefactCheck's ``artefact_check/`` (a table per artefact and class, and
-before/after pictures with their Grad-CAMs). These files travel inside the version's
-``saved_model/assets.extra/``; a picture whose data is missing is left out and the HTML says so.
+It opens with the headline figures (balanced accuracy, each class's sensitivity and AUC, the ECE),
+each with the split it was measured on, its n, a 95% interval and one sentence on what it means
+(:mod:`dermflow.evaluation.headline_figures`). They come from the judged split's predictions
+(``eval_predictions.npz``: the fixed test split when the model was judged on one, ``metrics.json``'s
+``split``; else the eval split, which also chose the epoch and so flatters a little).
+
+Pictures: the confusion matrix, one-vs-rest ROC curves per class, the reliability diagram of those
+(calibrated) probabilities, the training curves (``history.json``) and every version's judged balanced
+accuracy over time; a "Trust" table reads ``calibration.json`` (temperature, out-of-scope threshold,
+conformal quantile, ECE before/after: docs/trust.md). These files travel inside the version's
+``saved_model/assets.extra/``; a picture whose data is missing is left out and the HTML says so; a
+figure that is n/a is left out. An "Artefacts" section reads the ArtefactCheck's ``artefact_check/``
+(a table per artefact and class, and before/after pictures with their Grad-CAMs).
 """
 from __future__ import annotations
 
@@ -25,12 +31,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
+from dermflow.evaluation.headline_figures import Figure, headline_figures  # noqa: E402
+from dermflow.isic.class_names import label_names, shown  # noqa: E402
 from dermflow.evaluation.artefact_report_section import artefact_section  # noqa: E402
 from dermflow.evaluation.artefact_summary import REPORT_FILE as ARTEFACT_REPORT_FILE  # noqa: E402
 from dermflow.evaluation.artefact_summary import VERSION_FOLDER as ARTEFACT_CHECK_DIR  # noqa: E402
 from dermflow.registry import RegisteredModel, resolve_model  # noqa: E402
 from dermflow.trust import expected_calibration_error, reliability_bins  # noqa: E402
 from dermflow.evaluation.version_history import plot_version_history, version_history  # noqa: E402
+from dermflow.trust.plain_words import TRUST_MEANINGS  # noqa: E402
 
 REPORT_DIR = "report"
 REPORT_HTML = "report.html"
@@ -51,26 +60,34 @@ def write_run_report(model_spec: str | Path, out: str | Path | None = None) -> P
     out.mkdir(parents=True, exist_ok=True)
     labels = version.labels
     metrics = version.read_json("metrics.json")
-    predictions = load_eval_predictions(version)
+    split, predictions = load_headline_predictions(version, metrics)
     history = load_history(version)
-
-    split = metrics.get("split", "eval")  # the split the Evaluator judged on: the fixed test split since issue 27
-    pictures: dict[str, Path | None] = {f"Confusion matrix ({split} split)": None, "ROC curves, one vs rest": None,
-                                        f"Reliability diagram ({split} split, calibrated)": None, "Training curves": None}
+    where = f"{split} split" if split else "eval split"
+    pictures: dict[str, Path | None] = {f"Confusion matrix ({where})": None, f"ROC curves, one vs rest ({where})": None,
+                                        f"Reliability diagram ({where}, calibrated)": None, "Training curves": None}
     confusion = confusion_from(predictions, metrics, len(labels))
     if confusion is not None:
-        pictures[f"Confusion matrix ({split} split)"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
+        pictures[f"Confusion matrix ({where})"] = plot_confusion_matrix(confusion, labels, out / CONFUSION_PNG)
     if predictions is not None and len(predictions["labels"]):
-        pictures["ROC curves, one vs rest"] = plot_roc_curves(predictions["labels"], predictions["probabilities"], labels, out / ROC_PNG)
-        pictures[f"Reliability diagram ({split} split, calibrated)"] = plot_reliability(
+        pictures[f"ROC curves, one vs rest ({where})"] = plot_roc_curves(
+            predictions["labels"], predictions["probabilities"], labels, out / ROC_PNG)
+        pictures[f"Reliability diagram ({where}, calibrated)"] = plot_reliability(
             predictions["labels"], predictions["probabilities"], out / RELIABILITY_PNG
         )
     if history:
         pictures["Training curves"] = plot_training_curves(history, out / CURVES_PNG)
     pictures["Balanced accuracy per version, over time"] = plot_version_history(version_history(version), out / VERSIONS_PNG)
+    figures = [] if predictions is None else headline_figures(
+        predictions["labels"], predictions["probabilities"], labels, split, label_names(labels))
     report = out / REPORT_HTML
-    report.write_text(render_html(version, metrics, pictures), encoding="utf-8")
+    report.write_text(render_html(version, metrics, pictures, figures), encoding="utf-8")
     return report
+
+
+def load_headline_predictions(version: RegisteredModel, metrics: dict) -> tuple[str | None, dict[str, np.ndarray] | None]:
+    """(the judged split, its predictions) from ``eval_predictions.npz``; (None, None) without them."""
+    predictions = load_eval_predictions(version)
+    return (None, None) if predictions is None else (metrics.get("split", "eval"), predictions)
 
 
 def load_eval_predictions(version: RegisteredModel) -> dict[str, np.ndarray] | None:
@@ -190,15 +207,15 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Path | None]) -> str:
+def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Path | None], figures: list[Figure] = ()) -> str:
     overall = metrics.get("overall", {})
     provenance = version.read_json("provenance.json")
+    names = label_names(version.labels)
     sections = [
         f"<h1>{html.escape(version.name)} &middot; version {html.escape(version.version)}</h1>",
-        f"<h2>Overall ({html.escape(str(metrics.get('split', 'eval')))} split)</h2>",
-        _table(["metric", "value"], [[name, _fmt(value)] for name, value in overall.items() if name != "per_class"]),
-        "<h2>Per class</h2>",
-        _per_class_table(overall.get("per_class", {})),
+        "<p>Research use only: not a diagnosis. Each figure below was measured on images the model did not train on; "
+        "the interval is where the figure would likely fall on another sample of such images.</p>",
+        "<h2>How well it does</h2>", _figures_table(figures),
     ]
     reviewed = (metrics.get("reviewed_slice") or {}).get("overall")
     if reviewed:  # the held-out reviewed cases, beside the judged split (docs/training.md#continuous-training)
@@ -212,13 +229,19 @@ def render_html(version: RegisteredModel, metrics: dict, pictures: dict[str, Pat
     for title, picture in pictures.items():
         sections.append(f"<h2>{html.escape(title)}</h2>")
         sections.append(_image(picture) if picture else "<p><em>not available for this version</em></p>")
+    evaluator_rows = [[name, _fmt(value)] for name, value in overall.items() if name != "per_class" and value is not None]
+    if evaluator_rows:
+        sections += ["<h2>All Evaluator metrics (eval split)</h2>", _table(["metric", "value"], evaluator_rows)]
+    if overall.get("per_class"):
+        sections += ["<h2>Per class (eval split, Evaluator)</h2>", _per_class_table(overall["per_class"], names)]
     slices = metrics.get("slices", {})
     if slices:
         keys = ["example_count", "accuracy", "isic_balanced_accuracy"]
-        sections += ["<h2>Slices</h2>", _table(["slice"] + keys, [[name] + [_fmt(values.get(k)) for k in keys] for name, values in slices.items()])]
+        sections += ["<h2>Slices (eval split)</h2>", _table(["slice"] + keys, [[name] + [_fmt(values.get(k)) for k in keys] for name, values in slices.items()])]
     sections += ["<h2>Provenance</h2>", f"<pre>{html.escape(json.dumps(provenance, indent=2, sort_keys=True))}</pre>"]
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}img{max-width:100%}"
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;vertical-align:top}th{background:#f3f3f3}"
+             "td.words,th.words,td:first-child{text-align:left}img{max-width:100%}"
              ".verdict{font-weight:bold;padding:6px}.verdict.pass{background:#e6f4e6}.verdict.fail{background:#fbe3e3}"
              "tr.failed td{background:#fbe3e3}figure{margin:1em 0}figcaption{font-size:90%;color:#333}"
              ".tiles{display:flex;width:800px}.tiles span{width:200px;text-align:center;font-size:85%;color:#555}"
@@ -237,6 +260,22 @@ def _flag_warning(calibration: dict) -> list[str]:
             f"in-scope images</b>: {html.escape(str(flag.get('promise', '')))}.</p>"]
 
 
+def _figures_table(figures: list[Figure]) -> str:
+    if not figures:
+        return "<p><em>not available for this version: it carries no predictions of a held-out split</em></p>"
+    split = figures[0].split
+    note = (" The eval split also chose the training epoch, so these figures flatter the model a little; "
+            "a model trained with a test split is measured on that." if split == "eval" else "")
+    rows = [[figure.name, f"{figure.value:.3f}", f"{figure.low:.3f} to {figure.high:.3f}", figure.split, str(figure.n),
+             figure.method, figure.meaning] for figure in figures]
+    head = "".join(f"<th class='words'>{html.escape(c)}</th>" if c in ("figure", "what it means") else f"<th>{html.escape(c)}</th>"
+                   for c in ["figure", "value", "95% interval", "split", "n", "interval", "what it means"])
+    body = "".join("<tr>" + "".join(f"<td class='words'>{html.escape(c)}</td>" if i in (0, 6) else f"<td>{html.escape(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return (f"<p>Measured on the {html.escape(split)} split ({figures[0].n} images).{note}</p>"
+            f"<table id='headline-figures'><tr>{head}</tr>{body}</table>")
+
+
 def _trust_table(calibration: dict) -> str:
     fit = calibration.get("fit", {})
     evaluation = calibration.get("evaluation", {})
@@ -248,7 +287,7 @@ def _trust_table(calibration: dict) -> str:
     flagged_by = others.get("other_flagged_by") or {}
     rows = [
         ["temperature", _fmt(calibration.get("temperature"))],
-        ["fitted on", f"{fit.get('split', 'n/a')} split, sizes {fit.get('sizes', 'n/a')}"],
+        ["fitted on", (f"{fit['split']} split" + (f", sizes {fit['sizes']}" if fit.get("sizes") else "")) if fit.get("split") else "n/a"],
         ["top-label ECE before / after (fit part B)", f"{_fmt(fit.get('ece_before'))} / {_fmt(fit.get('ece_after'))}"],
         ["top-label ECE before / after (evaluation)", f"{_fmt(evaluation.get('ece_before'))} / {_fmt(evaluation.get('ece_after'))}"],
         ["class-wise ECE after (evaluation)", _fmt(evaluation.get("classwise_ece_after"))],
@@ -267,19 +306,40 @@ def _trust_table(calibration: dict) -> str:
         ["conformal coverage target / quantile", f"{_fmt(conformal.get('coverage'))} / {_fmt(conformal.get('quantile'))}"],
         ["coverage / mean set size / committed (evaluation)",
          f"{_fmt(evaluation.get('coverage'))} / {_fmt(evaluation.get('mean_set_size'))} / {_fmt(evaluation.get('committed_share'))}"],
-        ["shared split", str(calibration.get("shared_split", "n/a"))],
+        ["shared split", str(calibration.get("shared_split", MISSING))],
     ]
-    return _table(["", "value"], rows)
+    meanings = {
+        "temperature": "Probabilities are divided by it before the softmax: above 1, the model was over-confident.",
+        "top-label ECE before / after (evaluation)": TRUST_MEANINGS["ece"],
+        "in-scope images flagged (evaluation)": TRUST_MEANINGS["in_scope_flag_rate"],
+        "out-of-scope AUROC, detector / max softmax (evaluation)": TRUST_MEANINGS["out_of_scope_auroc"],
+        "other diagnoses flagged (evaluation)": TRUST_MEANINGS["other_flag_rate"],
+        "conformal coverage target / quantile": "The prediction set is built to hold the true diagnosis this often.",
+        "coverage / mean set size / committed (evaluation)": TRUST_MEANINGS["coverage"]
+        + " Committed: the share of images whose set is exactly one class.",
+    }
+    kept = [[name, value, meanings.get(name, "")] for name, value in rows if not _only_missing(value)]
+    return _table(["", "value", "what it means"], kept, words=(2,))
 
 
-def _per_class_table(per_class: dict) -> str:
-    columns = sorted({key for values in per_class.values() for key in values})
-    return _table(["class"] + columns, [[name] + [_fmt(values.get(c)) for c in columns] for name, values in per_class.items()])
+def _only_missing(value: str) -> bool:
+    """``–``, ``– / –``, ``None``: nothing to show."""
+    return not value.replace(MISSING, "").replace("n/a", "").replace("None", "").replace("/", "").replace(",", "").strip()
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+def _per_class_table(per_class: dict, names: dict[str, str]) -> str:
+    columns = sorted({key for values in per_class.values() for key in values if values.get(key) is not None})
+    return _table(["class"] + columns,
+                  [[shown(name, names)] + [_fmt(values.get(c)) for c in columns] for name, values in per_class.items()])
+
+
+def _table(header: list[str], rows: list[list[str]], words: tuple[int, ...] = ()) -> str:
+    """An HTML table; the columns in ``words`` are text (left-aligned), the others figures."""
+    def cell(tag: str, index: int, value) -> str:
+        return f"<{tag}{' class=words' if index in words else ''}>{html.escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", i, value) for i, value in enumerate(header))
+    body = "".join("<tr>" + "".join(cell("td", i, value) for i, value in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -288,7 +348,10 @@ def _image(path: Path) -> str:
     return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{encoded}'>"
 
 
+MISSING = "–"  # a value not measured for this version (a row of nothing but these is left out)
+
+
 def _fmt(value) -> str:
     if value is None:
-        return "n/a"
+        return MISSING
     return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import math
+import re
 import warnings
 from typing import Iterator
 
@@ -37,7 +38,7 @@ def decode_image(data: bytes, max_pixels: int, shrink_to: int | None = None) -> 
         raise ImageRejected(RejectReason.EMPTY_FILE, "the file is empty (0 bytes)")
     fmt = sniff_format(data)
     if fmt is None:
-        raise ImageRejected(RejectReason.NOT_AN_IMAGE, f"not a JPEG, PNG or DICOM file (starts with {data[:8]!r})")
+        raise ImageRejected(RejectReason.NOT_AN_IMAGE, "not a JPEG, PNG or DICOM file (its first bytes match none of them)")
     if fmt == DICOM:
         return decode_dicom(data, max_pixels=max_pixels)
     with pillow_errors(fmt):
@@ -55,8 +56,20 @@ def decode_image(data: bytes, max_pixels: int, shrink_to: int | None = None) -> 
 
 
 def open_bounded(data: bytes, max_pixels: int) -> Image.Image:
-    """Pillow's lazy open (header only), refusing images that declare more than ``max_pixels``."""
-    image = Image.open(io.BytesIO(data))
+    """Pillow's lazy open (header only), refusing images that declare more than ``max_pixels``.
+
+    ``max_pixels`` is the one limit: Pillow's own (``Image.MAX_IMAGE_PIXELS``, 89.5 MP, with its
+    "decompression bomb" message) is kept from firing first. Above twice that, Pillow refuses to open
+    at all; the message is still dermflow's.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(declared.group(1)):,}" if declared else f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,}"
+        raise ImageRejected(RejectReason.TOO_MANY_PIXELS, f"declares {pixels} pixels, over the limit of {max_pixels:,}") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(RejectReason.TOO_MANY_PIXELS, f"declares {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}"

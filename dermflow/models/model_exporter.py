@@ -5,7 +5,7 @@
       predict_images   images string [None] (encoded JPEG/PNG)  -> probabilities, predicted_index, + trust
       gradcam_images   images string [None]                     -> probabilities, predicted_index, gradcam, + trust
       gradcam_pixels   pixels uint8 [None, S, S, 3]             -> probabilities, predicted_index, gradcam, + trust
-      assets.extra/model.keras  labels.txt  weights_provenance.json  calibration.json
+      assets.extra/model.keras  labels.txt  labels.json  weights_provenance.json  calibration.json
 
 "+ trust" (every signature, docs/trust.md): ``probabilities`` are the target classes' only, renormalised
 over the targets and calibrated (softmax of the target logits / temperature; they sum to 1),
@@ -38,7 +38,8 @@ import tensorflow as tf
 
 from dermflow.models.gradcam import GradCam
 from dermflow.imaging.model_input import ImagePathSettings, decode_and_resize_batch
-from dermflow.models.export_layout import CALIBRATION_FILE, EXTRAS_DIR, KERAS_FILE, LABELS_FILE, PROVENANCE_FILE
+from dermflow.isic.class_names import label_document
+from dermflow.models.export_layout import CALIBRATION_FILE, EXTRAS_DIR, KERAS_FILE, LABEL_NAMES_FILE, LABELS_FILE, PROVENANCE_FILE
 from dermflow.models.skin_lesion_classifier import OUTPUT_LAYER, BuiltClassifier
 from dermflow.models.trust_head import TrustHead
 from dermflow.trust import TrustParameters
@@ -109,8 +110,12 @@ class ClassifierServing(tf.Module):
 
 
 def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Path, image_path: ImagePathSettings,
-                 trust: TrustParameters | None = None, calibration: dict | None = None) -> None:
-    """Writes the SavedModel with the four signatures, then model.keras, labels.txt and the provenance.
+                 trust: TrustParameters | None = None, calibration: dict | None = None,
+                 label_groups: dict[str, list[str]] | None = None) -> None:
+    """Writes the SavedModel with the four signatures, then model.keras, labels.txt, labels.json and the provenance.
+
+    ``labels.json`` records each label's name and ISIC codes (``label_groups``: group label -> codes),
+    from the one table in :mod:`dermflow.isic.class_names`.
 
     ``trust`` (fitted on held-out data, :func:`dermflow.trust.fit_trust`) is applied inside every
     signature; without it the model is exported uncalibrated, flagging nothing, with full sets.
@@ -131,6 +136,7 @@ def export_model(built: BuiltClassifier, labels: list[str], export_dir: str | Pa
     extras.mkdir(parents=True, exist_ok=True)
     built.model.save(extras / KERAS_FILE)
     (extras / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+    (extras / LABEL_NAMES_FILE).write_text(json.dumps(label_document(labels, label_groups), indent=1) + "\n", encoding="utf-8")
     provenance = {
         "backbone": built.backbone,
         "gradcam_layer": built.gradcam_layer,

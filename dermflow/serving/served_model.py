@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dermflow.inference.lesion_predictor import LesionPredictor
+from dermflow.inference.prediction_reading import ModelFacts, facts_of_export
 from dermflow.registry import LATEST, RegisteredModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class ServedModel:
     registered: RegisteredModel
     predictor: LesionPredictor
+    facts: ModelFacts  # class names and trust settings, for the words on the pages
 
     @property
     def name(self) -> str:
@@ -96,4 +98,5 @@ class ServedModelHolder:
 
 
 def _load(registered: RegisteredModel, max_pixels: int) -> ServedModel:
-    return ServedModel(registered, LesionPredictor.load(registered.saved_model_dir, max_pixels=max_pixels))
+    predictor = LesionPredictor.load(registered.saved_model_dir, max_pixels=max_pixels)
+    return ServedModel(registered, predictor, facts_of_export(registered.saved_model_dir))

@@ -1,71 +1,43 @@
-"""Run the server: loopback by default, a bearer token and a loud warning anywhere else, TLS when given.
+"""Run the server: loopback by default, accounts and a loud warning anywhere else, TLS when given.
 
     run_server(cfg, model="var/registry", results=["var/scores"], source_roots=["var/inputs"])
 
-A host other than loopback is refused unless ``serve.allow_remote`` (``--allow-remote``) is set;
-then every request needs the bearer token (generated at first start into ``serve.token_file``),
-and without ``serve.tls_certfile``/``tls_keyfile`` a warning says the token travels in clear text.
+A host other than loopback is refused unless ``serve.allow_remote`` (``--allow-remote``) and
+``serve.allowed_hosts`` (``--allowed-host``) are set; then every request but ``/healthz`` needs a
+signed-in user or an API token (``dermflow users``), and without ``serve.tls_certfile``/``tls_keyfile``
+a warning says that passwords, tokens and images travel in clear text. uvicorn's access log shows
+method, path, query and status: no header, cookie or form field, so no password or token.
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from dermflow.config import DermflowConfig
+from dermflow.serving.binding import check_binding
 
 log = logging.getLogger(__name__)
 
 CLEAR_TEXT_WARNING = (
     "\n" + "!" * 78 + "\n"
     "!! WARNING: dermflow serve listens on {host}:{port} WITHOUT TLS.\n"
-    "!! The bearer token and every uploaded image travel in CLEAR TEXT over the network.\n"
+    "!! Passwords, session cookies, API tokens and every image travel in CLEAR TEXT over the network.\n"
     "!! Set serve.tls_certfile and serve.tls_keyfile, or put the server behind an HTTPS\n"
     "!! reverse proxy on this machine and keep it on 127.0.0.1 (docs/serving.md).\n"
     + "!" * 78 + "\n"
 )
 
 
-class ServeError(ValueError):
-    """The server cannot start as configured; the message says why and what to change."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_binding(cfg: DermflowConfig) -> bool:
-    """True when the bind is remote (token required); raises ServeError for a refused setup."""
-    serve = cfg.serve
-    remote = not is_loopback(serve.host)
-    if remote and not serve.allow_remote:
-        raise ServeError(
-            f"serve.host {serve.host!r} is not loopback: pass --allow-remote (every request then needs the bearer token "
-            f"in {serve.token_file}), or keep 127.0.0.1 behind a reverse proxy"
-        )
-    if bool(serve.tls_certfile) != bool(serve.tls_keyfile):
-        raise ServeError("give both serve.tls_certfile and serve.tls_keyfile, or neither")
-    for path in (serve.tls_certfile, serve.tls_keyfile):
-        if path is not None and not Path(path).is_file():
-            raise ServeError(f"TLS file not found: {path}")
-    return remote
-
-
 def startup_notices(cfg: DermflowConfig, remote: bool) -> list[str]:
-    """What the server prints to stderr before it listens: the clear-text warning and where the token is."""
+    """What the server prints to stderr before it listens: the clear-text warning and how to sign in."""
     serve = cfg.serve
     notices = []
     if remote and serve.tls_certfile is None:
         notices.append(CLEAR_TEXT_WARNING.format(host=serve.host, port=serve.port))
-    if remote or serve.require_token:
-        notices.append(f"dermflow serve: requests need 'Authorization: Bearer <token>'; the token is in {serve.token_file}")
+    if remote or serve.allow_remote or serve.require_sign_in:
+        notices.append("dermflow serve: every route but /healthz needs a signed-in user (/login) or an API token "
+                       "(Authorization: Bearer ...); accounts: dermflow users add NAME --role viewer|reviewer|admin")
     return notices
 
 

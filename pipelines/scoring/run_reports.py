@@ -21,11 +21,15 @@ from apache_beam.io.filesystems import FileSystems
 from dermflow.config import ISIC_CLASSES
 from dermflow.imaging import ImageRejected, decode_image, resize_max_side
 from dermflow.inference.heatmap_overlay import overlay_png
+from dermflow.inference.prediction_reading import ModelFacts, read_row
+from dermflow.trust.plain_words import people_percent
 from dermflow.pipelines.scoring.input_listing import read_input_bytes
 from dermflow.pipelines.scoring.scored_index import model_version_dir
 
-_COLUMNS = ["path", "predicted_label", "probabilities", "in_scope_score", "scored_at"]
-_OPTIONAL_COLUMNS = frozenset({"in_scope_score"})  # absent from files of schema version 1
+_ATTENTION_COLUMNS = ("out_of_scope_reason", "gradcam_in_lesion", "attention_off_lesion")  # schema 3 on
+_COLUMNS = ["path", "predicted_label", "probabilities", "in_scope_score", "out_of_scope", "prediction_set",
+            *_ATTENTION_COLUMNS, "scored_at"]
+_OPTIONAL_COLUMNS = frozenset({"in_scope_score", "out_of_scope", "prediction_set", *_ATTENTION_COLUMNS})  # absent from older files
 _HEATMAP_COLUMNS = ["path", "gradcam", "gradcam_shape", "scored_at"]
 GALLERY_IMAGE_SIDE = 256
 
@@ -111,33 +115,59 @@ def positive_label(labels: list[str], wanted: str) -> str:
 
 def top_rows(rows: pa.Table, label: str, count: int) -> list[dict]:
     """The ``count`` rows with the highest probability of ``label``, highest first (ties: by path)."""
-    records = rows.select(["path", "predicted_label", "probabilities"]).to_pylist()
+    columns = [c for c in ("path", "predicted_label", "probabilities", "in_scope_score", "out_of_scope", "prediction_set")
+               if c in rows.column_names]
+    records = rows.select(columns).to_pylist()
     for record in records:
         record["score"] = dict(record["probabilities"]).get(label, 0.0)
     records.sort(key=lambda r: (-r["score"], r["path"]))
     return records[:count]
 
 
+_GALLERY_STYLE = (
+    "body{font-family:sans-serif;margin:1em;color:#1d2733}main{display:flex;flex-wrap:wrap;gap:14px}"
+    "figure{margin:0;width:270px;border:1px solid #d5dbe3;padding:6px}img{width:256px;height:auto;border:1px solid #ccc}"
+    ".missing{width:256px;height:64px;background:#eee}figcaption{font-size:12px}.path{word-break:break-all;color:#3d4a5a}"
+    ".headline{font-weight:600;font-size:13px;margin:4px 0;padding:2px 6px;border-left:4px solid #1d3557;background:#f3f6fa}"
+    ".headline.out_of_scope{border-color:#6c757d;background:#eceff2}"
+    ".headline.several_labels,.headline.no_label{border-color:#d39e00;background:#fff8e6}"
+    "details{color:#5a6776}ul{margin:2px 0;padding-left:16px}"
+    ".attention{font-size:12px;font-weight:600;margin:4px 0;padding:2px 6px;border-left:4px solid #d39e00;background:#fff8e6}"
+)
+
+
+def _card(rank: int, record: dict, label: str, facts: ModelFacts, image: str | None) -> str:
+    reading = read_row(facts, {**record, "probabilities": dict(record["probabilities"])})
+    picture = f'<img src="{image}" alt="Grad-CAM overlay">' if image else '<div class="missing">image not readable</div>'
+    probabilities = "".join(f"<li>{html.escape(line.name)}: {html.escape(line.text)}</li>" for line in reading.probabilities)
+    words = "".join(f"<li>{html.escape(text)}</li>" for text in (reading.prediction_set, reading.in_scope, reading.attention)
+                    if text)
+    warning = f'<div class="attention">{html.escape(reading.attention_warning)}</div>' if reading.attention_warning else ""
+    ranked_by = f"ranked by the probability of {html.escape(facts.shown(label))}: {people_percent(record['score'])}"
+    listing = (f"<details><summary>probabilities (not an answer)</summary><ul>{probabilities}</ul></details>"
+               if reading.probabilities_secondary else f"<ul>{probabilities}</ul>")
+    return (f'<figure>{picture}<figcaption><b>#{rank}</b> <span class="path">{html.escape(record["path"])}</span>'
+            f'<div class="headline {reading.kind}">{html.escape(reading.headline)}</div>{warning}'
+            f"{f'<ul>{words}</ul>' if words else ''}{listing}<div>{ranked_by}</div></figcaption></figure>")
+
+
 def gallery_html(records: list[dict], label: str, title: str, source_paths: dict[str, str], max_pixels: int,
-                 dicomweb_conn_id: str | None = None) -> str:
-    """A self-contained page: each card inlines the heatmap-over-image PNG as base64 (pixels only, no metadata)."""
-    cards = []
-    for rank, record in enumerate(records, start=1):
-        image = _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels, dicomweb_conn_id)
-        picture = f'<img src="{image}" alt="Grad-CAM overlay">' if image else '<div class="missing">image not readable</div>'
-        cards.append(
-            f'<figure>{picture}<figcaption><b>#{rank}</b> {html.escape(record["path"])}<br>'
-            f'{html.escape(label)}: {record["score"]:.3f} &middot; predicted {html.escape(record["predicted_label"])}'
-            "</figcaption></figure>"
-        )
+                 facts: ModelFacts | None = None, dicomweb_conn_id: str | None = None,
+                 report_link: str | None = None) -> str:
+    """A self-contained page: each card inlines the heatmap-over-image PNG as base64, and says the answer in words
+    (an image outside the model's classes is headlined so, its probabilities folded away)."""
+    facts = facts or ModelFacts(sorted({key for r in records for key in dict(r["probabilities"])}))
+    cards = [_card(rank, record, label, facts, _overlay_data_uri(record, source_paths.get(record["path"]), max_pixels,
+                                                                   dicomweb_conn_id))
+             for rank, record in enumerate(records, start=1)]
     body = "\n".join(cards) if cards else "<p>No scored images.</p>"
+    report = (f'<p>How good is this model? <a href="{html.escape(report_link)}">Its report</a>: each figure with its split, '
+              "n and interval.</p>") if report_link else ""
     return (
         "<!doctype html><html><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(title)}</title><style>"
-        "body{font-family:sans-serif;margin:1em}main{display:flex;flex-wrap:wrap;gap:12px}"
-        "figure{margin:0;width:260px}img{width:256px;height:auto;border:1px solid #ccc}"
-        ".missing{width:256px;height:64px;background:#eee}figcaption{font-size:12px;word-break:break-all}"
-        f"</style></head><body><h1>{html.escape(title)}</h1><main>\n{body}\n</main></body></html>\n"
+        f"<title>{html.escape(title)}</title><style>{_GALLERY_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        "<p><b>Research use only. This is not a diagnosis; a clinician must read every image.</b></p>"
+        f"{report}<main>\n{body}\n</main></body></html>\n"
     )
 
 

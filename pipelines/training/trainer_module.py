@@ -204,7 +204,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     write_history(run_dir, progress.history)
     trust = fit_trust_after_training(built, cfg, list(fn_args.eval_files), global_batch)
     trust[1]["abstention"] = abstention_summary(cfg, train_split)
-    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust)
+    _export(built, labels, fn_args.serving_model_dir, ImagePathSettings.from_config(cfg.data), trust, cfg.labels.groups)
     _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
@@ -302,12 +302,13 @@ def _record_drift_baseline(cfg: DermflowConfig, fn_args, batch_size: int, trust)
 
 
 def _export(built: BuiltClassifier, labels: list[str], serving_model_dir: str, image_path: ImagePathSettings,
-            trust: tuple = (None, None)) -> None:
+            trust: tuple = (None, None), label_groups: dict | None = None) -> None:
     """``trust``: (TrustParameters or None, calibration figures), from ``trainer_calibration``."""
     parameters, calibration = trust
     if is_chief():
-        export_model(built, labels, serving_model_dir, image_path, trust=parameters, calibration=calibration)
+        export_model(built, labels, serving_model_dir, image_path, trust=parameters, calibration=calibration,
+                     label_groups=label_groups)
         return
     # Saving is collective under MultiWorkerMirroredStrategy: the other workers save to a scratch dir.
     with tempfile.TemporaryDirectory() as scratch:
-        export_model(built, labels, scratch, image_path, trust=parameters, calibration=calibration)
+        export_model(built, labels, scratch, image_path, trust=parameters, calibration=calibration, label_groups=label_groups)

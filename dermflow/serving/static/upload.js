@@ -1,13 +1,18 @@
-// The single-image page: file picker or drag and drop -> POST /api/v1/predict -> image, overlay, bars.
+// The single-image page: file picker or drag and drop -> POST /api/v1/predict -> headline, trust in words,
+// the image beside its Grad-CAM, probabilities (folded away when the model gives no answer), and a verdict form.
 (function () {
   "use strict";
-  const input = document.getElementById("file");
-  const zone = document.getElementById("drop-zone");
-  const status = document.getElementById("status");
-  const error = document.getElementById("error");
-  const result = document.getElementById("result");
-  const overlay = document.getElementById("overlay");
-  const opacity = document.getElementById("opacity");
+  const $ = (id) => document.getElementById(id);
+  const input = $("file");
+  const zone = $("drop-zone");
+  const status = $("status");
+  const error = $("error");
+  const result = $("result");
+  const overlay = $("overlay");
+  const opacity = $("opacity");
+  let answered = null; // the last answer, for the verdict
+  const csrfMeta = document.querySelector("meta[name=csrf-token]");
+  const csrf = csrfMeta ? { "X-CSRF-Token": csrfMeta.content } : {}; // a signed-in browser's posts carry it
 
   function showError(message) {
     error.textContent = message;
@@ -15,55 +20,64 @@
     status.textContent = "";
   }
 
-  function bar(label, p, top) {
+  function bar(line, top) {
     const row = document.createElement("div");
     row.className = "bar" + (top ? " top" : "");
-    row.dataset.label = label;
+    row.dataset.label = line.label;
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = label;
+    name.textContent = line.name;
     const track = document.createElement("span");
     track.className = "track";
     const fill = document.createElement("span");
     fill.className = "fill";
-    fill.style.display = "block";
-    fill.style.width = (100 * p).toFixed(1) + "%";
+    fill.style.width = (100 * line.value).toFixed(1) + "%";
     track.appendChild(fill);
     const value = document.createElement("span");
     value.className = "value";
-    value.textContent = (100 * p).toFixed(1) + " %";
+    value.textContent = line.text;
     row.append(name, track, value);
     return row;
   }
 
+  function sentence(id, text) {
+    $(id).textContent = text || "";
+    $(id).hidden = !text;
+  }
+
   function show(body) {
-    document.getElementById("image").src = "data:image/jpeg;base64," + body.image_jpeg_base64;
+    const reading = body.reading;
+    answered = body;
+    $("image").src = "data:image/jpeg;base64," + body.image_jpeg_base64;
+    $("image-under").src = $("image").src;
     overlay.src = "data:image/png;base64," + body.overlay_png_base64;
     overlay.style.opacity = opacity.value / 100;
-    document.getElementById("predicted-label").textContent = body.predicted_label;
-    document.getElementById("predicted-probability").textContent = "(" + (100 * body.predicted_probability).toFixed(1) + " %)";
-    const bars = document.getElementById("bars");
-    bars.replaceChildren(...body.labels.map((label) => bar(label, body.probabilities[label], label === body.predicted_label)));
-    document.getElementById("answer-model").textContent = body.model.name + " version " + body.model.version;
-    document.getElementById("served-version").textContent = body.model.version;
-    const trust = document.getElementById("trust");
-    trust.replaceChildren();
-    if (body.out_of_scope_message) {  // which signal raised the flag, in words (docs/trust.md)
-      const p = document.createElement("p");
-      p.className = "trust out_of_scope_message";
-      p.textContent = "Out of scope: " + body.out_of_scope_message;
-      trust.appendChild(p);
-    }
-    for (const key of ["out_of_scope", "in_scope_score", "other_diagnosis_probability", "prediction_set"]) {
-      if (key in body && body[key] !== null) {
-        const p = document.createElement("p");
-        p.className = "trust " + key;
-        p.textContent = key.replaceAll("_", " ") + ": " + JSON.stringify(body[key]);
-        trust.appendChild(p);
-      }
-    }
+    $("headline").className = "headline " + reading.kind;
+    $("headline").dataset.kind = reading.kind;
+    $("headline-text").textContent = reading.headline;
+    $("headline-detail").textContent = reading.detail;
+    $("headline-detail").hidden = !reading.detail;
+    sentence("prediction-set-text", reading.prediction_set);
+    sentence("in-scope-text", reading.in_scope);
+    sentence("attention-text", reading.attention);
+    sentence("attention-warning", reading.attention_warning);
+    const top = Math.max(...reading.probabilities.map((line) => line.value));
+    const bars = reading.probabilities.map((line) => bar(line, line.value === top));
+    const secondary = reading.probabilities_secondary;
+    $("probabilities-open").hidden = secondary;
+    $("probabilities-folded").hidden = !secondary;
+    $("probabilities-folded").open = false;
+    $(secondary ? "bars-folded" : "bars").replaceChildren(...bars);
+    $(secondary ? "bars" : "bars-folded").replaceChildren();
+    $("overlay-caption").textContent = secondary
+      ? "Where the model looked (Grad-CAM): not meaningful for an image outside its classes"
+      : "Where the model looked (Grad-CAM of " + body.class_names[body.predicted_label] + ")";
+    $("answer-model").textContent = body.model.name + " version " + body.model.version;
+    $("served-version").textContent = body.model.version;
+    $("report-link").href = "/models/" + encodeURIComponent(body.model.version) + "/report";
+    if ($("upload-verdict-status")) $("upload-verdict-status").textContent = "";
     result.hidden = false;
-    status.textContent = "Done.";
+    status.textContent = "";
   }
 
   async function send(file) {
@@ -74,7 +88,7 @@
     form.append("file", file);
     let response;
     try {
-      response = await fetch("/api/v1/predict", { method: "POST", body: form, credentials: "same-origin" });
+      response = await fetch("/api/v1/predict", { method: "POST", body: form, credentials: "same-origin", headers: csrf });
     } catch (e) {
       showError("The server could not be reached: " + e);
       return;
@@ -91,6 +105,46 @@
     show(body);
   }
 
+  async function recordVerdict() {
+    const said = $("upload-verdict-status");
+    if (!answered) return;
+    const verdict = {
+      sha256: answered.sha256,
+      diagnosis: $("diagnosis").value,
+      other_text: $("other_text").value || null,
+      basis: $("basis").value,
+      lesion_id: $("lesion_id").value || null,
+      comment: $("comment").value || null,
+      queue_reason: "upload",
+      shown: {
+        model_name: answered.model.name, model_version: answered.model.version,
+        predicted_label: answered.predicted_label, probabilities: answered.probabilities,
+        out_of_scope: answered.out_of_scope === undefined ? null : answered.out_of_scope,
+      },
+    };
+    if ($("keep-image").checked) verdict.keep_image_jpeg_base64 = answered.image_jpeg_base64;
+    said.textContent = "Recording ...";
+    const response = await fetch("/api/v1/verdicts", {
+      method: "POST", credentials: "same-origin", body: JSON.stringify(verdict),
+      headers: { "Content-Type": "application/json", ...csrf },
+    });
+    let body = null;
+    try { body = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) {
+      said.className = "error";
+      said.textContent = "Not recorded (" + (body ? body.reason : response.status) + "): " + (body ? body.message : "");
+      return;
+    }
+    said.className = "ok";
+    said.textContent = "Recorded as verdict " + body.verdict.id + (body.image_kept
+      ? "; the image is kept with it in the review database."
+      : "; the image itself was not kept.") + " ";
+    const link = document.createElement("a");
+    link.href = "/results/" + body.verdict.sha256;
+    link.textContent = "Its page";
+    said.appendChild(link);
+  }
+
   input.addEventListener("change", () => { if (input.files.length) send(input.files[0]); });
   opacity.addEventListener("input", () => { overlay.style.opacity = opacity.value / 100; });
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
@@ -100,4 +154,5 @@
     zone.classList.remove("over");
     if (e.dataTransfer.files.length) send(e.dataTransfer.files[0]);
   });
+  if ($("record-upload-verdict")) $("record-upload-verdict").addEventListener("click", recordVerdict);
 })();

@@ -34,3 +34,23 @@ def test_progress_keeps_task_starts_ends_run_states_and_errors():
     assert progress_message("NodeFailedError: TFX node IsicExampleGen failed: no CSV") == (
         "NodeFailedError: TFX node IsicExampleGen failed: no CSV")
     assert progress_message("[info ] Resolved inputs: {...}") is None
+
+
+def test_the_demo_ends_with_the_serve_command_for_its_own_results_and_the_users_add_line():
+    import shlex
+
+    text = format_summary({
+        "model": "/r/m/v1", "report": "/r/m/v1/report/report.html", "predictions": "/s/predictions",
+        "errors": "/s/errors", "airflow_home": "/a", "logs": "/l", "registry": "/r/m", "scores": "/s",
+        "source_root": "/d/archive/ISIC_2019_Training_Input",
+    })
+    lines = text.splitlines()
+    serve = next(line for line in lines if " serve " in line)
+    argv = shlex.split(serve)
+    assert argv[0].endswith("/dermflow") and argv[1] == "serve"
+    assert argv[argv.index("--model") + 1] == "/r/m" and argv[argv.index("--results") + 1] == "/s"
+    assert argv[argv.index("--source-root") + 1] == "/d/archive/ISIC_2019_Training_Input"
+    users = shlex.split(next(line for line in lines if " users add " in line).split("#")[0])
+    assert users[1:3] == ["users", "add"] and users[-2:] == ["--role", "reviewer"]
+    assert lines.index(next(line for line in lines if " users add " in line)) > lines.index(
+        next(line for line in lines if "duckdb" in line))  # the next step comes last

@@ -73,6 +73,35 @@ def test_report_has_the_five_pictures_the_metrics_and_the_trust_table(tmp_path):
     assert "not available" not in text
 
 
+def test_each_headline_figure_has_its_split_n_interval_and_meaning_and_no_row_is_na(tmp_path):
+    import re
+
+    _version(tmp_path)
+    text = write_run_report(tmp_path / "registry").read_text()
+    table = text[text.index("id='headline-figures'"):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    names = [re.findall(r"<td[^>]*>(.*?)</td>", row)[0] for row in rows]
+    assert names[0] == "balanced accuracy" and "sensitivity, melanoma (MEL)" in names
+    assert "AUC, basal cell carcinoma (BCC) against the rest" in names and names[-1] == "calibration error (ECE, top label)"
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        low, high = (float(x) for x in cells[2].split(" to "))
+        assert low <= float(cells[1]) <= high and cells[3] == "eval" and int(cells[4]) >= 10 and cells[6].endswith(".")
+    assert "also chose the training epoch" in text
+    assert "n/a" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)  # rows without a value are left out
+    assert "Expected calibration error" in text  # a sentence on what the figure means
+
+
+def test_a_model_judged_on_the_test_split_is_measured_on_it(tmp_path):
+    version = _version(tmp_path)
+    metrics = json.loads((version.path / "metrics.json").read_text())
+    (version.path / "metrics.json").write_text(json.dumps({**metrics, "split": "test"}))  # as the RegistryPusher records it
+    text = write_run_report(version.path, tmp_path / "out").read_text()
+    assert "Measured on the test split (30 images)" in text and "also chose the training epoch" not in text
+    assert "Confusion matrix (test split)" in text
+
+
 def test_report_goes_where_asked_and_says_what_is_missing(tmp_path):
     version = _version(tmp_path, with_extras=False)
     report = write_run_report(version.path, tmp_path / "out")
@@ -80,7 +109,7 @@ def test_report_goes_where_asked_and_says_what_is_missing(tmp_path):
     assert report == tmp_path / "out" / "report.html"
     assert (tmp_path / "out" / "confusion_matrix.png").is_file()  # from the Evaluator's matrix
     assert not (tmp_path / "out" / "roc_curves.png").exists()
-    assert report.read_text().count("not available") == 3
+    assert report.read_text().count("not available") == 4  # three pictures, and the headline figures
 
 
 def test_a_missing_model_is_an_error(tmp_path):

@@ -93,3 +93,34 @@ def test_decode_with_a_shrink_hint_decodes_a_jpeg_at_a_smaller_dct_scale():
     assert (decoded.width, decoded.height) == (2000, 1000)
     assert decoded.pixels.shape == (250, 500, 3)  # 1/4 scale: the smallest that still covers 300 px
     assert decode_image(source, max_pixels=MAX_PIXELS).pixels.shape == (1000, 2000, 3)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side, refused", [(9_700, False), (10_100, True), (20_000, True)])
+def test_the_pixel_limit_is_dermflows_alone_with_its_own_message(side, refused):
+    """94 MP passes Pillow's 89.5 MP warning; 102 MP and 400 MP get dermflow's message, never Pillow's."""
+    data = _png_header(side, side)
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(data, max_pixels=MAX_PIXELS)
+    if refused:
+        assert raised.value.reason == RejectReason.TOO_MANY_PIXELS
+        assert f"{side * side:,} pixels, over the limit of {MAX_PIXELS:,}" in raised.value.message
+    else:  # read past the size check: it fails later only because the header has no pixel data
+        assert raised.value.reason != RejectReason.TOO_MANY_PIXELS
+    assert "decompression bomb" not in raised.value.message.lower()
+
+
+def test_a_rejection_message_never_repeats_the_uploads_bytes():
+    with pytest.raises(ImageRejected) as raised:
+        decode_image(b"SECRET-BYTES patient list", max_pixels=MAX_PIXELS)
+    assert raised.value.reason == RejectReason.NOT_AN_IMAGE
+    assert "SECRET" not in raised.value.message and "patient" not in raised.value.message

@@ -121,3 +121,17 @@ def test_a_label_list_that_does_not_fit_the_model_is_refused(exported, tmp_path)
     with pytest.raises(ValueError, match="2 labels"):
         export_model(built, LABELS[:2], tmp_path / "refused", IMAGE_PATH)
     assert not (tmp_path / "refused").exists()
+
+
+def test_the_export_records_the_names_of_its_labels_and_an_older_export_falls_back_to_the_table(exported):
+    from dermflow.models.export_layout import EXTRAS_DIR, LABEL_NAMES_FILE, read_exported_label_names
+
+    _, export_dir, _ = exported
+    recorded = json.loads((export_dir / EXTRAS_DIR / LABEL_NAMES_FILE).read_text())
+    assert recorded["labels"] == LABELS and recorded["names"]["BCC"] == "basal cell carcinoma"
+    assert read_exported_label_names(export_dir) == {"MEL": "melanoma", "NV": "melanocytic nevus", "BCC": "basal cell carcinoma"}
+    (export_dir / EXTRAS_DIR / LABEL_NAMES_FILE).rename(export_dir / "labels.json.moved")
+    try:
+        assert read_exported_label_names(export_dir)["NV"] == "melanocytic nevus"  # no labels.json: ISIC's table
+    finally:
+        (export_dir / "labels.json.moved").rename(export_dir / EXTRAS_DIR / LABEL_NAMES_FILE)

@@ -88,3 +88,58 @@ def test_csv_rows_and_errors(store):
 def test_an_empty_folder_is_an_empty_table(tmp_path):
     page = ResultsStore([tmp_path]).predictions(ResultsQuery(), page_size=5)
     assert (page.rows, page.total, page.counts) == ([], 0, {})
+
+
+def _trusted(path: str, probabilities: list[float], out_of_scope: bool, in_scope: float, prediction_set: list[str]) -> dict:
+    return {**_row(path, probabilities, "r3"), "out_of_scope": out_of_scope, "in_scope_score": in_scope,
+            "prediction_set": prediction_set, "prediction_set_size": len(prediction_set)}
+
+
+@pytest.fixture()
+def trusted_store(tmp_path):
+    _write(tmp_path, "v3", "2026-12-03", "r3", [
+        _trusted("oos.jpg", [0.8, 0.1, 0.1], True, 0.02, ["MEL"]), _trusted("one.jpg", [0.1, 0.8, 0.1], False, 0.7, ["NV"]),
+        _trusted("two.jpg", [0.5, 0.4, 0.1], False, 0.4, ["MEL", "NV"]), _trusted("none.jpg", [0.4, 0.3, 0.3], False, 0.3, []),
+    ])
+    return ResultsStore([tmp_path])
+
+
+def test_a_label_filter_and_a_probability_sort_bind_their_own_values(store):
+    """The WHERE's value and the ORDER BY's label are bound in the statement's order."""
+    page = store.predictions(ResultsQuery(label="NV", sort="p:MEL"), page_size=10)
+    assert [r["path"] for r in page.rows] == ["e.jpg", "b.jpg"]
+    header, rows = store.csv_rows(ResultsQuery(label="NV", sort="p:MEL"))
+    assert [row[0] for row in rows] == ["e.jpg", "b.jpg"] and all(row[header.index("predicted_label")] == "NV" for row in rows)
+
+
+def test_trust_columns_are_listed_filtered_and_sorted(trusted_store):
+    page = trusted_store.predictions(ResultsQuery(), page_size=10)
+    assert page.has_trust and {"out_of_scope", "in_scope_score", "prediction_set"} <= set(page.rows[0])
+    assert [r["path"] for r in trusted_store.predictions(ResultsQuery(scope="out"), 10).rows] == ["oos.jpg"]
+    assert trusted_store.predictions(ResultsQuery(scope="in"), 10).total == 3
+    assert [r["path"] for r in trusted_store.predictions(ResultsQuery(prediction_set="several"), 10).rows] == ["two.jpg"]
+    assert [r["path"] for r in trusted_store.predictions(ResultsQuery(prediction_set="empty"), 10).rows] == ["none.jpg"]
+    by_score = trusted_store.predictions(ResultsQuery(sort="in_scope_score", descending=False), 10)
+    assert [r["path"] for r in by_score.rows] == ["oos.jpg", "none.jpg", "two.jpg", "one.jpg"]
+    header, rows = trusted_store.csv_rows(ResultsQuery(prediction_set="several"))
+    assert rows[0][header.index("prediction_set")] == "MEL NV" and header[-3:] == ["p_MEL", "p_NV", "p_BCC"]
+    with pytest.raises(ValueError):
+        trusted_store.predictions(ResultsQuery(scope="sideways"), 10)
+
+
+def test_files_without_trust_columns_refuse_a_trust_filter(tmp_path):
+    folder = tmp_path / "predictions" / "model_version=v0" / "scored_date=2026-12-01"
+    folder.mkdir(parents=True)
+    row = {k: v for k, v in _row("old.jpg", [0.6, 0.3, 0.1], "r0").items()}
+    schema = pa.schema([f for f in PREDICTIONS_SCHEMA if f.name not in ("out_of_scope", "in_scope_score", "prediction_set",
+                                                                         "prediction_set_size")])
+    pq.write_table(pa.Table.from_pylist([row], schema=schema), folder / "part-r0-00000-of-00001.parquet")
+    store = ResultsStore([tmp_path])
+    assert not store.predictions(ResultsQuery(), 10).has_trust
+    with pytest.raises(ValueError, match="no trust columns"):
+        store.predictions(ResultsQuery(scope="out"), 10)
+
+
+def test_every_scoring_of_one_image_newest_first(store):
+    assert [r["path"] for r in store.rows_for_sha256("d.jpg")] == ["d.jpg"]
+    assert store.rows_for_sha256("nope") == []

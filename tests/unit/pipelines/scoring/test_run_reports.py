@@ -69,3 +69,26 @@ def test_isic_csv_fills_unk_with_one_minus_the_in_scope_score():
     lines = run_reports.isic_csv_text(rows, ["MEL", "NV", "BCC"], {}).splitlines()
     assert lines[1].split(",")[-1] == "0.250000"
     assert lines[2].split(",")[-1] == "0.0"
+
+
+def test_the_gallery_headlines_an_out_of_scope_image_and_names_no_class():
+    from dermflow.inference.prediction_reading import ModelFacts
+
+    rows = pa.table({
+        "path": ["coffee.jpg", "lesion.jpg"],
+        "predicted_label": ["MEL", "NV"],
+        "probabilities": pa.array([[("MEL", 0.99999), ("NV", 0.00001)], [("MEL", 0.2), ("NV", 0.8)]],
+                                  pa.map_(pa.string(), pa.float32())),
+        "in_scope_score": [0.0454, 0.7], "out_of_scope": [True, False], "prediction_set": [["MEL"], ["NV"]],
+    })
+    records = [{**r, "gradcam": [1.0], "gradcam_shape": [1, 1]} for r in run_reports.top_rows(rows, "MEL", 5)]
+    facts = ModelFacts(["MEL", "NV"], {"MEL": "melanoma", "NV": "melanocytic nevus"}, coverage=0.9, trust_fitted=True)
+    page = run_reports.gallery_html(records, "MEL", "t", {}, 10**8, facts, report_link="../registry/m/v/report/report.html")
+    coffee = page[page.index("coffee.jpg"):page.index("lesion.jpg")]
+    assert "Outside what this model knows" in coffee and "Most likely" not in coffee
+    assert "<details><summary>probabilities (not an answer)</summary>" in coffee
+    assert "melanoma (MEL): &gt;99 %" in coffee and "100.0" not in page
+    assert "Less usual than 95 %" in coffee
+    lesion = page[page.index("lesion.jpg"):]
+    assert "Most likely melanocytic nevus (NV), 80 %" in lesion and "prediction set is melanocytic nevus (NV) alone" in lesion
+    assert 'href="../registry/m/v/report/report.html"' in page
