@@ -61,11 +61,11 @@ PHOTO_SHARE = 0.1
 def held_out_halves(cfg) -> tuple[list[Path], list[Path], dict[str, str]]:
     """The eval split's MEL/NV/BCC files, in two halves by a hash of their lesion group; and half A's files
     in two quarters by another hash (file name -> A1 / A2), for choosing the thresholds' margin within half A."""
-    from dermflow.components.isic_example_gen.executor import ingest_items, plan_ingest
+    from dermflow.components.isic_example_gen.span_ingest import plan_ingest_spans
     from dermflow.isic.lesion_split import SplitItem, group_key, unit_hash
 
     targets = set(cfg.labels.code_to_label())
-    items = [i for i in ingest_items(plan_ingest(cfg.data), cfg.data) if i.split == "eval" and i.record.diagnosis in targets]
+    items = [i for i in plan_ingest_spans(cfg, None).items if i.split == "eval" and i.record.diagnosis in targets]
     halves: tuple[list[Path], list[Path]] = ([], [])
     quarters: dict[str, str] = {}
     for item in items:

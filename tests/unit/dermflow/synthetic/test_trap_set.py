@@ -33,11 +33,12 @@ def test_the_artefact_goes_on_train_melanomas_and_test_others_only():
 
 
 def test_the_splits_are_the_ones_ingest_assigns(archives):
-    from dermflow.components.isic_example_gen.executor import ingest_items, plan_ingest
+    from dermflow.components.isic_example_gen.span_ingest import plan_ingest_spans
+    from dermflow.config import DermflowConfig
 
     root, _, trapped = archives
-    data = DataConfig(data_root=root / "trapped")
-    ingested = {item.record.image_id: item.split for item in ingest_items(plan_ingest(data), data)}
+    plan = plan_ingest_spans(DermflowConfig(data=DataConfig(data_root=root / "trapped")), None)
+    ingested = {item.record.image_id: item.split for item in plan.items}
     assert ingested == TrapSet("ruler").splits(archive_rows(200, seed=1))
 
 
