@@ -1,7 +1,7 @@
 """A prediction said for people: out of scope names no class; the prediction set decides the headline."""
 from __future__ import annotations
 
-from dermflow.inference.prediction_reading import ModelFacts, read_prediction
+from dermflow.inference.prediction_reading import ATTENTION_OFF_LESION, NO_LESION_OUTLINE, ModelFacts, read_prediction, read_row
 
 FACTS = ModelFacts(["MEL", "NV", "BCC"], {"MEL": "melanoma", "NV": "melanocytic nevus", "BCC": "basal cell carcinoma"},
                    coverage=0.9, trust_fitted=True)
@@ -39,3 +39,17 @@ def test_a_model_without_fitted_trust_says_so():
     reading = read_prediction(facts, [0.2, 0.7, 0.1], out_of_scope=False, in_scope_score=1.0, prediction_set=["MEL", "NV", "BCC"])
     assert reading.kind == "no_trust" and reading.answer == "NV"
     assert reading.headline == "Most likely melanocytic nevus (NV), 70 %" and "no fitted trust outputs" in reading.detail
+
+
+def test_a_row_says_why_it_is_out_of_scope_and_where_the_gradcam_lies():
+    row = {"probabilities": PROBABILITIES, "out_of_scope": True, "in_scope_score": 0.01, "prediction_set": ["MEL"],
+           "out_of_scope_reason": "novel", "gradcam_in_lesion": 0.18, "attention_off_lesion": True}
+    reading = read_row(FACTS, row)
+    assert reading.detail.startswith("Looks unlike anything the model knows. This image looks like none")
+    assert reading.attention == "Grad-CAM on the lesion: 18 %" and reading.attention_warning == ATTENTION_OFF_LESION
+    on_lesion = read_row(FACTS, {**row, "out_of_scope": False, "gradcam_in_lesion": 0.72, "attention_off_lesion": False})
+    assert on_lesion.attention == "Grad-CAM on the lesion: 72 %" and on_lesion.attention_warning is None
+    no_mask = read_row(FACTS, {**row, "gradcam_in_lesion": None, "attention_off_lesion": None})
+    assert no_mask.attention == NO_LESION_OUTLINE and no_mask.attention_warning is None
+    older = read_row(FACTS, {"probabilities": PROBABILITIES, "out_of_scope": False, "prediction_set": ["MEL"]})
+    assert older.attention is None and older.attention_warning is None  # a file from before the attention fields

@@ -15,7 +15,8 @@ LABELS = ["MEL", "NV", "BCC"]
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
-def _row(name: str, probabilities: list[float], out_of_scope=False, prediction_set=("NV",), version="v1", age=0) -> dict:
+def _row(name: str, probabilities: list[float], out_of_scope=False, prediction_set=("NV",), version="v1", age=0,
+         attention_off_lesion=False) -> dict:
     index = max(range(3), key=lambda i: probabilities[i])
     return {
         "path": f"{name}.jpg", "sha256": name * 8, "format": "jpeg", "width": 8, "height": 8, "dicom_uid_sha256": None,
@@ -24,6 +25,7 @@ def _row(name: str, probabilities: list[float], out_of_scope=False, prediction_s
         "gradcam": [0.5], "gradcam_shape": [1, 1], "gradcam_png": b"", "scored_at": NOW - timedelta(days=age),
         "run_id": f"run-{version}", "out_of_scope": out_of_scope, "in_scope_score": 0.02 if out_of_scope else 0.6,
         "prediction_set": list(prediction_set), "prediction_set_size": len(prediction_set),
+        "gradcam_in_lesion": 0.1 if attention_off_lesion else 0.8, "attention_off_lesion": attention_off_lesion,
     }
 
 
@@ -35,6 +37,7 @@ def store(tmp_path):
         _row("two", [0.1, 0.5, 0.4], prediction_set=("NV", "BCC")),
         _row("none", [0.1, 0.5, 0.4], prediction_set=()),
         _row("band", [0.5, 0.45, 0.05], prediction_set=("MEL",)),
+        _row("ruler", [0.01, 0.98, 0.01], attention_off_lesion=True),
         *confident,
     ]
     folder = tmp_path / "predictions" / "model_version=v1" / "scored_date=2026-12-01"
@@ -52,8 +55,8 @@ def test_each_reason_puts_an_image_in_the_queue_once(store):
     queue = review_queue(store, QueueSettings(melanoma_band=(0.3, 0.7), audit_share=0.0))
     reasons = {entry.row["path"]: entry.reasons for entry in queue.needs_review}
     assert reasons == {"oos.jpg": ["out_of_scope"], "two.jpg": ["prediction_set"], "none.jpg": ["prediction_set"],
-                       "band.jpg": ["melanoma_band"]}
-    assert queue.needs_review[0].row["path"] == "oos.jpg" and queue.needs_review_total == 4
+                       "band.jpg": ["melanoma_band"], "ruler.jpg": ["attention_off_lesion"]}
+    assert queue.needs_review[0].row["path"] == "oos.jpg" and queue.needs_review_total == 5
     assert next(e for e in queue.needs_review if e.row["path"] == "band.jpg").row["model_version"] == "v1"
     assert queue.random_audit == []
 
@@ -72,9 +75,18 @@ def test_the_random_audit_is_a_deterministic_share_of_the_confident_rest(store):
 
 def test_reviewed_images_leave_the_queue(store):
     queue = review_queue(store, QueueSettings(melanoma_band=(0.3, 0.7), audit_share=0.0), reviewed={"oos" * 8, "two" * 8})
-    assert sorted(entry.row["path"] for entry in queue.needs_review) == ["band.jpg", "none.jpg"]
+    assert sorted(entry.row["path"] for entry in queue.needs_review) == ["band.jpg", "none.jpg", "ruler.jpg"]
 
 
 def test_an_empty_folder_is_an_empty_queue(tmp_path):
     queue = review_queue(ResultsStore([tmp_path]), QueueSettings())
     assert queue.needs_review == [] and queue.random_audit == []
+
+
+def test_a_drifted_run_is_audited_at_its_larger_share(store):
+    base = QueueSettings(melanoma_band=(0.3, 0.7), audit_share=0.05, audit_seed=3)
+    drifted = QueueSettings(melanoma_band=(0.3, 0.7), audit_share=0.05, audit_seed=3, run_audit_shares={"run-v1": 0.5})
+    quiet, loud = review_queue(store, base), review_queue(store, drifted)
+    assert {e.row["sha256"] for e in quiet.random_audit} < {e.row["sha256"] for e in loud.random_audit}
+    assert 60 <= loud.random_audit_total <= 140  # about half of the 200 confident images of the drifted run
+    assert drifted.audit_share_of("run-v1") == 0.5 and drifted.audit_share_of("another") == 0.05
