@@ -16,7 +16,7 @@ from typing import Iterable
 import pandas as pd
 import pyarrow as pa
 
-from dermflow.drift_settings import CATEGORICAL_FEATURES, IMAGE_FEATURES, NUMERIC_FEATURES
+from dermflow.config.drift_settings import CATEGORICAL_FEATURES, IMAGE_FEATURES, NUMERIC_FEATURES
 
 FEATURE_COLUMNS: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 JENSEN_SHANNON = "jensen_shannon_divergence"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from dermflow.drift_settings import DriftConfig
+from dermflow.config.drift_settings import DriftConfig
 from dermflow.monitoring.drift_baseline import DriftBaseline
 from dermflow.monitoring.drift_comparison import DriftComparison, compare_with_baseline
 from dermflow.monitoring.drift_features import feature_frame, flagged_rate

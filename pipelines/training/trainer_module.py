@@ -137,12 +137,7 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
         train_split.num_examples, eval_split.num_examples, dict(zip([*labels, *codes], train_split.class_counts)),
         strategy.num_replicas_in_sync, global_batch,
     )
-    for name, split in (("train", train_split), ("eval", eval_split)):
-        if sum(split.class_counts[:len(labels)]) == 0:
-            raise ValueError(
-                f"the {name} split holds no image of the target classes {labels}: the archive is too small for "
-                f"data.eval_fraction={cfg.data.eval_fraction} and data.test_fraction={cfg.data.test_fraction} (splits "
-                "are whole lesions); give more images, or set data.test_fraction=0 for a quick try")
+    _require_targets_in(cfg, labels, train_split, eval_split)
     key = checkpoint_key(list(train_split.all_files), list(eval_split.files), fn_args.custom_config[CONFIG_KEY])
     progress = TrainingProgress.open(cfg.paths.work_dir / CHECKPOINTS_FOLDER / key)
     if progress.run > 1:
@@ -208,6 +203,16 @@ def train_and_export(cfg: DermflowConfig, fn_args) -> BuiltClassifier:
     _record_drift_baseline(cfg, fn_args, global_batch, trust[0])
     progress.remove()
     return built
+
+
+def _require_targets_in(cfg: DermflowConfig, labels: list[str], train_split, eval_split) -> None:
+    """One clear error when a split holds no image of the target classes (an archive too small for the splits)."""
+    for name, split in (("train", train_split), ("eval", eval_split)):
+        if sum(split.class_counts[:len(labels)]) == 0:
+            raise ValueError(
+                f"the {name} split holds no image of the target classes {labels}: the archive is too small for "
+                f"data.eval_fraction={cfg.data.eval_fraction} and data.test_fraction={cfg.data.test_fraction} (splits "
+                "are whole lesions); give more images, or set data.test_fraction=0 for a quick try")
 
 
 def abstention_summary(cfg: DermflowConfig, train_split: trainer_input.SplitSummary) -> dict:

@@ -2,7 +2,7 @@
 import pytest
 
 from dermflow.config import ConfigError, load_config
-from dermflow.drift_settings import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from dermflow.config.drift_settings import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 
 
 def test_every_monitored_feature_is_compared_by_default_under_its_comparator():

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from dermflow.config import load_config
-from dermflow.drift_settings import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from dermflow.config.drift_settings import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from dermflow.monitoring.drift_comparison import compare_with_baseline, drift_schema
 from dermflow.monitoring.drift_features import INFINITY_NORM, JENSEN_SHANNON, feature_frame
 

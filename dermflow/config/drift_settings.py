@@ -3,10 +3,9 @@
     cfg.drift.jensen_shannon["mean_brightness"]   # TFDV's Jensen-Shannon threshold of a numeric feature
     cfg.drift.infinity_norm["out_of_scope"]        # TFDV's L-infinity threshold of a categorical feature
 
-``dermflow.config.DermflowConfig.drift`` is :class:`DriftConfig`; it lives in this module only to keep
-config.py under the module length rule. Each monitored feature is a column of the predictions Parquet
-(schemas/scores_schema.py), computed in scoring's one image path, and the model's drift baseline has the
-same column for its held-out images (docs/scoring.md, "Monitoring"). TFDV compares numeric features by
+``dermflow.config.DermflowConfig.drift`` is :class:`DriftConfig`. Each monitored feature is a column of
+the predictions Parquet (schemas/scores_schema.py), computed in scoring's one image path, and the
+model's drift baseline has the same column for its held-out images (docs/scoring.md, "Monitoring"). TFDV compares numeric features by
 Jensen-Shannon divergence and categorical ones by L-infinity distance; L-infinity on a numeric feature
 silently returns 0, so a feature named under the wrong comparator is refused here.
 """
