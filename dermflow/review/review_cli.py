@@ -76,6 +76,10 @@ def add_verdicts_arguments(parser: argparse.ArgumentParser, add_config_args) -> 
     p = sub.add_parser("performance", help="Confusion matrix, balanced accuracy and sensitivities of the reviewed cases.")
     add_config_args(p)
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("send-sr", help="Send each current verdict on a DICOM input as an amended SR that references the "
+                       "model's first SR (score.clinical_results_dir; and score.dicomweb_url when set).")
+    add_config_args(p)
+    p.add_argument("--output", type=Path, required=True, help="The scoring output folder the verdicts' images were scored into.")
 
 
 @contextmanager
@@ -167,6 +171,8 @@ def run_verdicts(args: argparse.Namespace, cfg: DermflowConfig) -> int:
             versions = ", ".join(f"{v or 'none'}: {n}" for v, n in sorted(summary.by_model_version.items(), key=str))
             print(f"verdicts: exported {summary.rows} verdict(s) on {summary.current} image(s) to {summary.path}"
                   + (f" (by model version: {versions})" if versions else ""))
+        elif args.verdicts_command == "send-sr":
+            _send_sr(db, cfg, args.output)
         elif args.verdicts_command == "list":
             if args.limit < 0:
                 raise ReviewStoreError("--limit must be 0 (all) or more")
@@ -181,6 +187,19 @@ def run_verdicts(args: argparse.Namespace, cfg: DermflowConfig) -> int:
             if not figures and not args.json:
                 print("verdicts: no reviewed case with a model shown yet")
     return 0
+
+
+def _send_sr(db, cfg: DermflowConfig, output: Path) -> None:
+    from dermflow.review.verdict_sr import send_verdicts_as_sr
+
+    try:
+        sent = send_verdicts_as_sr(db, cfg, output)
+    except ValueError as exc:
+        raise ReviewStoreError(str(exc)) from None
+    print(f"verdicts: {sent.stored} amended SR(s) stored in the PACS, {sent.written} written to "
+          f"score.clinical_results_dir only, {len(sent.failed)} failed, {len(sent.skipped)} not sent")
+    for line in [*sent.failed, *sent.skipped]:
+        print(f"verdicts: {line}")
 
 
 def _export_span(db, cfg: DermflowConfig, data_root: Path, given_roots: list[Path] | None) -> None:

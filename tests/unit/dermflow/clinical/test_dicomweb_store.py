@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from clinical_fixtures import finding, source_header
+from support.clinical_fixtures import finding, source_header
 from dermflow.clinical.dicomweb_store import DicomwebStore, FailureReason, StoreStatus
 from dermflow.clinical.sr_writer import build_sr
 from dermflow.cluster.managed_process import free_port

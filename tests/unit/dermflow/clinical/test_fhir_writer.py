@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from clinical_fixtures import PATIENT_ID, SOURCE_UID, STUDY_UID, source_header
+from support.clinical_fixtures import PATIENT_ID, SOURCE_UID, STUDY_UID, source_header
 from dermflow.clinical.fhir_ndjson import FhirShardWriter, publish_fhir
 from dermflow.clinical.fhir_writer import DICOM_UID_SYSTEM, SHA256_SYSTEM, ImageIdentity, device_resource, image_resources
 from dermflow.clinical.model_finding import ModelFinding

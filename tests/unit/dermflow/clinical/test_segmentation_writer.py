@@ -3,7 +3,7 @@ import io
 import highdicom as hd
 import numpy as np
 
-from clinical_fixtures import MODEL_VERSION, SOURCE_UID, STUDY_UID, finding, source_header
+from support.clinical_fixtures import MODEL_VERSION, SOURCE_UID, STUDY_UID, finding, source_header
 from dermflow.clinical import clinical_uids
 from dermflow.clinical.segmentation_writer import build_segmentation, heatmap_on_source_grid
 

@@ -4,7 +4,7 @@ import highdicom as hd
 import pydicom
 import pytest
 
-from clinical_fixtures import MODEL_VERSION, PATIENT_NAME, SOURCE_UID, STUDY_UID, finding, source_header
+from support.clinical_fixtures import MODEL_VERSION, PATIENT_NAME, SOURCE_UID, STUDY_UID, finding, source_header
 from dermflow.clinical import clinical_uids, snomed_codes
 from dermflow.clinical.sr_writer import Verdict, build_sr
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pydicom
 import pytest
 
-from clinical_fixtures import MODEL_VERSION, PATIENT_NAME, SOURCE_UID, STUDY_UID, finding, source_header
+from support.clinical_fixtures import MODEL_VERSION, PATIENT_NAME, SOURCE_UID, STUDY_UID, finding, source_header
 from dermflow.clinical import clinical_files, snomed_codes
 from dermflow.clinical.result_export import ExportSettings
 from dermflow.clinical.sr_writer import Verdict, build_sr
