@@ -20,12 +20,15 @@ from dermflow.synthetic.archive_writer import render_image
 RECORD_FILE = "data_tfrecord-00000-of-00001.gz"
 
 
-def labelled_example(image_jpeg: bytes, label: int, label_name: str) -> bytes:
+def labelled_example(image_jpeg: bytes, label: int, label_name: str | None = None, image_id: str | None = None) -> bytes:
+    """A serialized tf.Example as ClassFilter writes one: image, label, and label_name / image_id when given."""
     feature = {
         "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_jpeg])),
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-        "label_name": tf.train.Feature(bytes_list=tf.train.BytesList(value=[label_name.encode()])),
     }
+    for key, text in (("label_name", label_name), ("image_id", image_id)):
+        if text is not None:
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 

@@ -27,6 +27,7 @@ from dermflow.config import DataConfig, DermflowConfig
 from dermflow.imaging.model_input import ImagePathSettings, prepare_image
 from dermflow.pipelines.training.trainer_module import run_fn
 from dermflow.synthetic.archive_writer import TrapSet, archive_rows, write_archive
+from support.synthetic_training_examples import labelled_example
 
 pytestmark = pytest.mark.e2e
 
@@ -37,14 +38,6 @@ IMAGE_SIZE = 96
 # Eval holds a quarter of the lesions here (the default 15% would leave about 7 BCCs to count flips on).
 SPLIT = {"eval_fraction": 0.25, "test_fraction": 0.1}
 
-
-def _example(jpeg: bytes, label: int, image_id: str) -> bytes:
-    feature = {
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg])),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-        "image_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_id.encode()])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def _config(root: Path, name: str, remedy: bool) -> DermflowConfig:
@@ -74,7 +67,8 @@ def trap(tmp_path_factory, imagenet_weights) -> Path:
     for row in archive_rows(IMAGES, seed=SEED):
         if row.diagnosis in LABELS and splits[row.image] in writers:
             data = (root / "archive" / "ISIC_2019_Training_Input" / f"{row.image}.jpg").read_bytes()
-            writers[splits[row.image]].write(_example(prepare_image(data, settings).data, LABELS.index(row.diagnosis), row.image))
+            writers[splits[row.image]].write(labelled_example(prepare_image(data, settings).data, LABELS.index(row.diagnosis),
+                                                              image_id=row.image))
     for writer in writers.values():
         writer.close()
     return root

@@ -18,6 +18,7 @@ from dermflow.isic.label_vocabulary import write_label_vocabulary
 from dermflow.models import build_classifier, export_model
 from dermflow.synthetic.archive_writer import LESION_MASKS_DIR
 from dermflow.synthetic.photo_renderer import render_image
+from support.synthetic_training_examples import labelled_example
 
 LABELS = ["MEL", "NV", "BCC"]
 SIZE = 32
@@ -29,14 +30,6 @@ def _artifact(cls, uri: Path):
     uri.mkdir(parents=True, exist_ok=True)
     return artifact
 
-
-def _example(jpeg: bytes, label: int, image_id: str) -> bytes:
-    feature = {
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg])),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-        "image_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_id.encode()])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +51,7 @@ def inputs(tmp_path_factory):
             image_id = f"ISIC_{index:07d}"
             if index < 6:  # the others get Otsu's mask
                 (masks / f"{image_id}.png").write_bytes(encode_png(mask.astype("uint8") * 255))
-            writer.write(_example(encode_jpeg(pixels, 92), label, image_id))
+            writer.write(labelled_example(encode_jpeg(pixels, 92), label, image_id=image_id))
     vocabulary = _artifact(LabelVocabulary, tmp / "vocabulary")
     write_label_vocabulary(Path(vocabulary.uri), DermflowConfig().labels, counts={})
     return tmp, {"model": [model], "examples": [examples], "label_vocabulary": [vocabulary]}
