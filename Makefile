@@ -39,8 +39,19 @@ demo: install ## Run the whole job end to end on a generated synthetic archive.
 serve: install ## Web page + JSON API on http://127.0.0.1:8765/ (SERVE_ARGS="--model REG --results DIR --source-root DIR").
 	$(VENV)/bin/dermflow serve $(SERVE_ARGS)
 
-test: install lint-imports ## Check the import layers, then run every test (unit, then end to end).
-	$(PYTEST) --durations=15 tests
+# The Airflow e2e tests (the cluster's, and `airflow dags test`'s) spend most of their time waiting on a
+# scheduler: they run beside the rest, and their output is printed after it (also in var/test-airflow-e2e.log).
+AIRFLOW_E2E := tests/e2e/cluster tests/e2e/dags
+
+test: install lint-imports ## Check the import layers, then run every test (the Airflow e2e tests beside the rest).
+	@mkdir -p var
+	@($(PYTEST) --durations=15 -p no:cacheprovider $(AIRFLOW_E2E) > var/test-airflow-e2e.log 2>&1; \
+	  echo $$? > var/test-airflow-e2e.rc) & \
+	$(PYTEST) --durations=15 $(addprefix --ignore=,$(AIRFLOW_E2E)) tests; rest=$$?; \
+	wait; echo "===== the Airflow e2e tests, run beside the others ($(AIRFLOW_E2E)) ====="; \
+	cat var/test-airflow-e2e.log; airflow=$$(cat var/test-airflow-e2e.rc); \
+	echo "make test: the others exit $$rest, the Airflow e2e tests exit $$airflow"; \
+	[ "$$rest" = 0 ] && [ "$$airflow" = 0 ]
 
 lint-imports: install ## Check the layer contracts in .importlinter (a cycle or an upward import fails).
 	PYTHON=$(PY) .ci/lint-imports

@@ -177,7 +177,8 @@ class RetrainConfig(Section):
         24.0, ge=0.0,
         description="A scheduled or asset-triggered retraining this soon after the last ingest is skipped (a manual "
         "trigger always runs); 0: no limit.")
-    watch_schedule: str = Field("@hourly", description="The watcher DAG's schedule (cron or preset).")
+    watch_schedule: str | None = Field("@hourly", description="The watcher DAG's schedule (cron or preset); null: "
+                                       "triggered by hand only.")
     warm_start_head_epochs: int = Field(
         0, ge=0, description="Warm start: phase 1 (head only) epochs; the head comes trained.")
     warm_start_fine_tune_epochs: int = Field(

@@ -149,6 +149,7 @@ def trusted_model(scoring_model, imagenet_weights, tmp_path_factory) -> ScoringM
     return ScoringModel(
         registry=root / "registry", spec=str(root / "registry"), version=registered.version, labels=SCORING_LABELS,
         archive=scoring_model.archive, images_dir=scoring_model.images_dir, masks_dir=scoring_model.masks_dir,
+        baseline_images=0,  # exported without a drift baseline: its runs are not judged
     )
 
 

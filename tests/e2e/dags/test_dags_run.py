@@ -6,6 +6,8 @@ Parquet. A bad data root fails the ingest task at once with a message that names
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +32,9 @@ def test_retraining_dag_runs_every_tfx_node_and_pushes_a_model(home):
     result = home.dags_test("dermflow_retrain", {"data_root": str(home.root / "archive")})
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     states = home.task_states("dermflow_retrain")
-    assert set(states.values()) == {"success"} and len(states) == 11  # 10 TFX nodes and the head task
+    from dermflow.pipelines.training.training_pipeline import NODE_IDS
+
+    assert set(states.values()) == {"success"} and len(states) == len(NODE_IDS) + 1  # the TFX nodes and the head task
     version = (home.root / "registry" / "dermflow_mobilenet_v2" / "LATEST").read_text().strip()
     version_dir = home.root / "registry" / "dermflow_mobilenet_v2" / version
     assert (version_dir / "saved_model").is_dir()

@@ -19,7 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from dermflow.components.isic_example_gen.example_encoder import (
-    EncodeIsicExampleFn, EncodeSettings, IngestItem, write_work_list,
+    EncodeIsicExampleFn, EncodeSettings, IngestItem, output_tag, write_work_list,
 )
 from dermflow.config import DataConfig, load_config
 from dermflow.imaging.dicom_reader import encode_dicom
@@ -73,7 +73,7 @@ def _ingested_images(files: list[Path], work_dir: Path) -> dict[str, bytes]:
     examples = []
     try:
         for span in spans:
-            examples += [out.value for out in encoder.process(span) if out.tag == "train"]
+            examples += [out.value for out in encoder.process(span) if out.tag == output_tag("train", items[0].span)]
     finally:
         encoder.teardown()
     assert len(examples) == len(files), "ingest rejected a file the parity test expects it to keep"

@@ -138,6 +138,37 @@ def test_in_a_browser_the_results_page_filters_by_trust_and_its_rows_open_the_re
     WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "headline-text"))
     assert browser.find_element(By.ID, "headline-text").text.startswith("Most likely ")
     assert browser.find_element(By.ID, "prediction-set-text").text.endswith("of the time (among the model's own classes).")
+    attention = browser.find_element(By.ID, "attention-text").text  # where the Grad-CAM lies against the lesion mask
+    assert attention.startswith("Grad-CAM on the lesion: ") or attention.startswith("No lesion outline was found")
     overlay = browser.find_element(By.ID, "overlay")
     WebDriverWait(browser, 30).until(lambda b: b.execute_script("return arguments[0].naturalWidth", overlay) > 0)
     screenshot(browser, "result_page_lesion.png")
+
+
+def test_in_a_browser_the_monitoring_view_marks_a_drifted_run(live_server, browser, scored_run):
+    """Two checked runs written beside the scored one, as `dermflow score` writes them: the later one drifted."""
+    from datetime import datetime, timezone
+
+    from selenium.webdriver.common.by import By
+
+    from dermflow.config import load_config
+    from dermflow.monitoring.drift_baseline import DriftBaseline
+    from dermflow.monitoring.run_drift import check_run
+    from dermflow.pipelines.scoring.run_monitoring import write_monitoring
+    from support.monitored_rows import monitored_rows
+
+    cfg = load_config().drift
+    baseline = DriftBaseline(monitored_rows(600, seed=1), "test", "")
+    for day, (run_id, rows) in enumerate((("week-1", monitored_rows(200, seed=2)),
+                                          ("week-2", monitored_rows(200, seed=3, brightness=90.0, flagged=0.2))), start=1):
+        write_monitoring(str(scored_run.output), run_id, check_run(rows, baseline, cfg, "m/v1"), "m", "v1",
+                         datetime(2026, 12, day, tzinfo=timezone.utc))
+
+    browser.get(live_server.url + "/monitoring")
+    rows = {row.get_attribute("data-run"): row for row in browser.find_elements(By.CSS_SELECTOR, "#monitoring-runs tbody tr")}
+    assert {"week-1", "week-2"} <= set(rows)
+    assert "drifted" in rows["week-2"].get_attribute("class") and "mean_brightness" in rows["week-2"].text
+    assert "drifted" not in rows["week-1"].get_attribute("class") and "none found" in rows["week-1"].text
+    dots = {dot.get_attribute("data-run"): dot.get_attribute("fill") for dot in browser.find_elements(By.CSS_SELECTOR, "#out-of-scope-plot circle")}
+    assert dots["week-2"] == "#c0392b" and dots["week-1"] != "#c0392b"
+    screenshot(browser, "monitoring.png")

@@ -152,8 +152,8 @@ def test_the_drift_baseline_is_the_test_split_through_scorings_predictor(trained
 
     tmp, _, _ = trained_with_test_split
     baseline = read_drift_baseline(tmp / "serving")
-    # Part B of the 16 test images: part A fitted the temperature and the class means.
-    assert (baseline.split, baseline.images) == ("test", 8) and baseline.note.startswith("part B, 8 of 16:")
+    # Part B of the 40 held-out test images: part A fitted the temperature and the class means.
+    assert (baseline.split, baseline.images) == ("test", 20) and baseline.note.startswith("part B, 20 of 40:")
     rows = baseline.table.to_pylist()
     assert {row["predicted_label"] for row in rows} <= {"MEL", "NV", "BCC"}
     assert all(0 < row["mean_brightness"] < 255 and 0 < row["predicted_probability"] <= 1 for row in rows)
@@ -164,7 +164,7 @@ def test_the_drift_baseline_is_the_test_split_through_scorings_predictor(trained
 def test_without_a_test_split_the_drift_baseline_is_the_eval_split_and_says_so(trained):
     from dermflow.monitoring.drift_baseline import read_drift_baseline
 
-    tmp, _ = trained
+    tmp, _, _ = trained
     baseline = read_drift_baseline(tmp / "serving")
     assert (baseline.split, baseline.images) == ("eval", 6)  # part B: the trust values were fitted on eval too
     assert "without a test split" in baseline.note and baseline.note.startswith("part B, 6 of 12:")
