@@ -23,7 +23,7 @@ MONITORING_RUNS_SCHEMA = table_schema([
     described_field("model_name", pa.string(), "Registry name of the model that scored the run."),
     described_field("model_version", pa.string(), "Registry version of that model; its drift baseline is what the run is compared with."),
     described_field("checked_at", pa.timestamp("us", tz="UTC"), "When the run was checked (after it was published; after reconcile for a sharded run)."),
-    described_field("status", pa.string(), "checked; or why not: no_baseline (the model was exported without one), too_few_rows (fewer than drift.min_rows scored), nothing_scored, nothing_comparable (no monitored column has a value on both sides), disabled (drift.enabled false)."),
+    described_field("status", pa.string(), "checked; or why not: no_baseline (the model was exported without one), too_few_rows (fewer than drift.min_rows scored), small_baseline (the model's baseline holds fewer than drift.min_baseline_images), nothing_scored, nothing_comparable (no monitored column has a value on both sides), disabled (drift.enabled false)."),
     described_field("drift_detected", pa.bool_(), "True when at least one feature crossed its threshold; null when the run was not checked.", nullable=True),
     described_field("drifted_features", pa.list_(pa.string()), "The features that crossed their thresholds (empty when none)."),
     described_field("scored", pa.int64(), "Images the run scored (its prediction rows); files skipped as already scored are not part of the check."),

@@ -50,6 +50,9 @@ class DriftConfig(BaseModel):
                                                          "StatsOptions.num_histogram_buckets) that Jensen-Shannon compares.")
     min_rows: int = Field(50, ge=1, description="A run that scored fewer images is not judged (its distances would be noise); "
                                                 "its summary says so.")
+    min_baseline_images: int = Field(50, ge=1, description="A model whose drift baseline holds fewer held-out images is "
+                                                           "not judged against it (its distances would be noise, e.g. "
+                                                           "the demo's tiny test split); the run summary says so.")
     audit_share: float = Field(0.2, ge=0.0, le=1.0, description="Random-audit share of confident rows that the review "
                                                                 "queue samples from a run with drift (recorded per run; "
                                                                 "audit_share_for_run reads it).")

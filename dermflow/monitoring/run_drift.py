@@ -20,6 +20,7 @@ from dermflow.monitoring.drift_comparison import DriftComparison, compare_with_b
 from dermflow.monitoring.drift_features import feature_frame, flagged_rate
 
 CHECKED, NO_BASELINE, TOO_FEW_ROWS, NOTHING_SCORED, DISABLED = "checked", "no_baseline", "too_few_rows", "nothing_scored", "disabled"
+SMALL_BASELINE = "small_baseline"
 NOTHING_COMPARABLE = "nothing_comparable"
 
 
@@ -94,6 +95,10 @@ def check_run(run_rows: pa.Table, baseline: DriftBaseline | None, cfg: DriftConf
              "baseline_out_of_scope_rate": flagged_rate(feature_frame(baseline.table, ["out_of_scope"]))}
     if scored == 0:
         return RunDrift(NOTHING_SCORED, note="not judged: the run scored no image (all skipped or rejected)", **common, **about)
+    if baseline.images < cfg.min_baseline_images:
+        return RunDrift(SMALL_BASELINE, note=f"not judged: the model's drift baseline holds {baseline.images} held-out "
+                                             f"images, fewer than drift.min_baseline_images ({cfg.min_baseline_images}); "
+                                             "a model trained with a larger test split records a larger one", **common, **about)
     if scored < cfg.min_rows:
         return RunDrift(TOO_FEW_ROWS, note=f"not judged: {scored} images scored, fewer than drift.min_rows ({cfg.min_rows})",
                         **common, **about)

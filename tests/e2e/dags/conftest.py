@@ -31,7 +31,7 @@ eval: {{min_balanced_accuracy: 0.0, max_regression: 1.0, max_artefact_flip_rate:
 beam: {{direct_running_mode: in_memory, direct_num_workers: 1}}
 score: {{heatmap_png_size: 32, gallery_size: 4}}
 airflow: {{score_output: {root}/scores}}
-drift: {{jensen_shannon: {{width: 0.5, height: 0.5}}, infinity_norm: {{format: 0.3}}, min_rows: 10}}
+drift: {{jensen_shannon: {{width: 0.5, height: 0.5}}, infinity_norm: {{format: 0.3}}, min_rows: 10, min_baseline_images: 2}}
 """
 # The drift check sees only what a batch of photos changes for certain (sizes, format): the model here is
 # trained for seconds on 80 images, too little for its outputs' distributions to be steady.

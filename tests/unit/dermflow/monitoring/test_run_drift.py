@@ -55,3 +55,9 @@ def test_an_eval_split_baseline_is_named_in_the_note():
     drift = check_run(rows(200), DriftBaseline(rows(600, seed=1), "eval", "the model was trained without a test split"),
                       CFG, "m/v1")
     assert "the model's eval split (600 images; the model was trained without a test split)" in drift.note
+
+
+def test_a_baseline_too_small_to_judge_against_says_so_and_judges_nothing():
+    drift = check_run(rows(200, brightness=90.0), DriftBaseline(rows(21, seed=1), "test", ""), CFG, "m/v1")
+    assert drift.status == "small_baseline" and drift.drift_detected is None and drift.audit_share is None
+    assert "holds 21 held-out images, fewer than drift.min_baseline_images (50)" in drift.note
