@@ -61,6 +61,7 @@ class QueueReason(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"  # the queue: the model flagged the image as outside its classes
     PREDICTION_SET = "prediction_set"  # the queue: the conformal set is not exactly one label
     MELANOMA_BAND = "melanoma_band"  # the queue: melanoma probability inside review.queue_melanoma_band
+    ATTENTION_OFF_LESION = "attention_off_lesion"  # the queue: the Grad-CAM's peak lies off the lesion mask
     RANDOM_AUDIT = "random_audit"  # the queue: a random share of confident rows (review.audit_share)
     UPLOAD = "upload"  # a one-off upload on the web page
     DIRECT = "direct"  # opened directly (a result page, the JSON API), not through the queue
@@ -70,6 +71,7 @@ class QueueReason(StrEnum):
         """``queue``, ``random_audit`` or ``other``: the groups reviewed performance is reported in, apart."""
         if self is QueueReason.RANDOM_AUDIT:
             return "random_audit"
-        if self in (QueueReason.OUT_OF_SCOPE, QueueReason.PREDICTION_SET, QueueReason.MELANOMA_BAND):
+        if self in (QueueReason.OUT_OF_SCOPE, QueueReason.PREDICTION_SET, QueueReason.MELANOMA_BAND,
+                    QueueReason.ATTENTION_OFF_LESION):
             return "queue"
         return "other"

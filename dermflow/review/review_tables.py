@@ -135,7 +135,7 @@ class VerdictRow(ReviewBase):
     probabilities: Mapped[dict | None] = mapped_column(JSON)
     out_of_scope: Mapped[bool | None] = mapped_column(Boolean)
     run_id: Mapped[str | None] = mapped_column(String(200))
-    queue_reason: Mapped[str] = mapped_column(String(16))
+    queue_reason: Mapped[str] = mapped_column(String(32))
     supersedes: Mapped[int | None] = mapped_column(ForeignKey("verdicts.id"), unique=True)
 
 

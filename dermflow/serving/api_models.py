@@ -102,7 +102,7 @@ class VerdictIn(BaseModel):
     other_text: str | None = None
     lesion_id: str | None = Field(None, description="Pseudonymous lesion id (no spaces), so images of one lesion stay together.")
     comment: str | None = Field(None, description="Free text: stays in the database, never exported.")
-    queue_reason: str = Field("direct", description="out_of_scope, prediction_set, melanoma_band, random_audit, upload or direct.")
+    queue_reason: str = Field("direct", description="out_of_scope, prediction_set, melanoma_band, attention_off_lesion, random_audit, upload or direct.")
     supersedes: int | None = Field(None, description="The id of the verdict this one corrects.")
     model_version: str | None = None
     run_id: str | None = None

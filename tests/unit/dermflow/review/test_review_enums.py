@@ -16,6 +16,6 @@ def test_what_each_role_may_do():
 
 def test_queue_reasons_fall_in_three_groups():
     assert {r.value: r.group for r in QueueReason} == {
-        "out_of_scope": "queue", "prediction_set": "queue", "melanoma_band": "queue",
+        "out_of_scope": "queue", "prediction_set": "queue", "melanoma_band": "queue", "attention_off_lesion": "queue",
         "random_audit": "random_audit", "upload": "other", "direct": "other"}
     assert VerdictDiagnosis.parse(" mel ") is VerdictDiagnosis.MEL

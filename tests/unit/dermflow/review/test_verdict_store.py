@@ -180,3 +180,12 @@ def test_a_database_error_never_shows_the_comment(db):
         session.add(VerdictRow(sha256=image_sha256("raw"), diagnosis="XYZ", basis="consensus", reviewer_id=1,
                                queue_reason="direct", comment="patient Jane Roe"))
     assert "ck_verdicts_diagnosis" in str(failed.value) and "Jane Roe" not in str(failed.value)
+
+
+def test_a_verdict_from_the_queues_attention_reason_is_recorded(fresh_db):
+    from dermflow.review import add_user
+
+    add_user(fresh_db, "rita", "reviewer", PASSWORD)
+    recorded = record_verdict(fresh_db, reviewer="rita", sha256="ab" * 32, diagnosis="NV", basis="consensus",
+                              queue_reason="attention_off_lesion")
+    assert recorded.queue_reason.value == "attention_off_lesion" and recorded.queue_reason.group == "queue"
