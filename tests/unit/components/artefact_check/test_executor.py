@@ -19,29 +19,22 @@ from dermflow.models import build_classifier, export_model
 from dermflow.synthetic.archive_writer import LESION_MASKS_DIR
 from dermflow.synthetic.photo_renderer import render_image
 from support.synthetic_training_examples import labelled_example
+from support.tfx_artifacts import artifact_at
 
 LABELS = ["MEL", "NV", "BCC"]
 SIZE = 32
 
 
-def _artifact(cls, uri: Path):
-    artifact = cls()
-    artifact.uri = str(uri)
-    uri.mkdir(parents=True, exist_ok=True)
-    return artifact
-
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("artefact_check")
-    model = _artifact(standard_artifacts.Model, tmp / "model")
+    model = artifact_at(standard_artifacts.Model, tmp / "model")
     built = build_classifier(ModelConfig(backbone="small_cnn", image_size=SIZE, weights="none"), len(LABELS))
     export_model(built, LABELS, Path(model.uri) / "Format-Serving", ImagePathSettings.from_config(DermflowConfig().data))
 
     masks = tmp / "archive" / LESION_MASKS_DIR
     masks.mkdir(parents=True)
-    examples = _artifact(standard_artifacts.Examples, tmp / "examples")
+    examples = artifact_at(standard_artifacts.Examples, tmp / "examples")
     examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
     (Path(examples.uri) / "Split-eval").mkdir()
     with tf.io.TFRecordWriter(str(Path(examples.uri) / "Split-eval" / "data.gz"), options="GZIP") as writer:
@@ -52,14 +45,14 @@ def inputs(tmp_path_factory):
             if index < 6:  # the others get Otsu's mask
                 (masks / f"{image_id}.png").write_bytes(encode_png(mask.astype("uint8") * 255))
             writer.write(labelled_example(encode_jpeg(pixels, 92), label, image_id=image_id))
-    vocabulary = _artifact(LabelVocabulary, tmp / "vocabulary")
+    vocabulary = artifact_at(LabelVocabulary, tmp / "vocabulary")
     write_label_vocabulary(Path(vocabulary.uri), DermflowConfig().labels, counts={})
     return tmp, {"model": [model], "examples": [examples], "label_vocabulary": [vocabulary]}
 
 
 def _run(tmp: Path, inputs: dict, name: str, **eval_settings) -> tuple[dict, ArtefactReport]:
     cfg = DermflowConfig.model_validate({"data": {"data_root": str(tmp / "archive")}, "eval": eval_settings})
-    output = _artifact(ArtefactReport, tmp / name)
+    output = artifact_at(ArtefactReport, tmp / name)
     Executor().Do(inputs, {"artefact_report": [output]}, {"config_json": cfg.to_json()})
     return json.loads((Path(output.uri) / "artefact_check.json").read_text()), output
 

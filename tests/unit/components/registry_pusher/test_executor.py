@@ -18,6 +18,7 @@ from dermflow.config import DermflowConfig
 from dermflow.evaluation.eval_config_builder import build_eval_config
 from dermflow.isic.label_vocabulary import write_label_vocabulary
 from dermflow.registry import list_versions, resolve_model
+from support.tfx_artifacts import artifact_at
 
 LABELS = ["MEL", "NV", "BCC"]
 PASSED_CHECK = {
@@ -53,13 +54,6 @@ def _example(label: int, image_id: str) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _artifact(cls, uri: Path):
-    artifact = cls()
-    artifact.uri = str(uri)
-    uri.mkdir(parents=True, exist_ok=True)
-    return artifact
-
-
 @pytest.fixture(scope="module")
 def evaluation_dir(tmp_path_factory) -> Path:
     """A TFMA output whose balanced accuracy (1/3) fails the default 0.5 floor."""
@@ -78,7 +72,7 @@ def evaluation_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def inputs(tmp_path, evaluation_dir):
-    model = _artifact(standard_artifacts.Model, tmp_path / "model")
+    model = artifact_at(standard_artifacts.Model, tmp_path / "model")
     serving = Path(model.uri) / "Format-Serving"
     module = _LabelEcho()
     tf.saved_model.save(module, str(serving), signatures={"serving_default": module.serve})
@@ -88,17 +82,17 @@ def inputs(tmp_path, evaluation_dir):
     (extra / "labels.txt").write_text("\n".join(LABELS) + "\n")
     (extra / "weights_provenance.json").write_text(json.dumps({"source": "none"}))
 
-    model_run = _artifact(standard_artifacts.ModelRun, tmp_path / "model_run")
+    model_run = artifact_at(standard_artifacts.ModelRun, tmp_path / "model_run")
     (Path(model_run.uri) / "history.json").write_text(json.dumps([{"epoch": 0, "phase": 1, "loss": 1.0}]))
 
-    examples = _artifact(standard_artifacts.Examples, tmp_path / "examples")
+    examples = artifact_at(standard_artifacts.Examples, tmp_path / "examples")
     examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
     (Path(examples.uri) / "Split-eval").mkdir()
     with tf.io.TFRecordWriter(str(Path(examples.uri) / "Split-eval" / "data.gz"), options="GZIP") as writer:
         for index, label in enumerate([0, 1, 2, 1]):
             writer.write(_example(label, f"ISIC_{index:07d}"))
 
-    vocabulary = _artifact(LabelVocabulary, tmp_path / "vocabulary")
+    vocabulary = artifact_at(LabelVocabulary, tmp_path / "vocabulary")
     write_label_vocabulary(Path(vocabulary.uri), DermflowConfig().labels, counts={"eval": {"MEL": 1, "NV": 2, "BCC": 1}})
     evaluation = standard_artifacts.ModelEvaluation()
     evaluation.uri = str(evaluation_dir)
@@ -109,7 +103,7 @@ def inputs(tmp_path, evaluation_dir):
 
 
 def _artefact_report(tmp_path: Path, report: dict) -> ArtefactReport:
-    artifact = _artifact(ArtefactReport, tmp_path / "artefact_report")
+    artifact = artifact_at(ArtefactReport, tmp_path / "artefact_report")
     (Path(artifact.uri) / "artefact_check.json").write_text(json.dumps(report))
     (Path(artifact.uri) / "examples").mkdir()
     (Path(artifact.uri) / "examples" / "ruler.png").write_bytes(b"png stand-in")
@@ -120,9 +114,9 @@ def _artefact_report(tmp_path: Path, report: dict) -> ArtefactReport:
 
 def _run(inputs, tmp_path, blessed: int, artefacts: dict = PASSED_CHECK):
     cfg = DermflowConfig.model_validate({"paths": {"registry": str(tmp_path / "registry")}, "model_name": "m"})
-    blessing = _artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    blessing = artifact_at(standard_artifacts.ModelBlessing, tmp_path / "blessing")
     blessing.set_int_custom_property("blessed", blessed)
-    pushed = _artifact(standard_artifacts.PushedModel, tmp_path / "pushed")
+    pushed = artifact_at(standard_artifacts.PushedModel, tmp_path / "pushed")
     Executor().Do({**inputs, "model_blessing": [blessing], "artefact_report": [_artefact_report(tmp_path, artefacts)]},
                   {"pushed_model": [pushed]}, {"config_json": cfg.to_json()})
     return cfg, pushed
