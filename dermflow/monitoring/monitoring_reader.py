@@ -71,7 +71,11 @@ def audit_share_for_run(output_dir: str | Path, run_id: str, default_share: floa
     ``drift.audit_share`` (recorded with the run) when the run's drift check found drift, never below
     ``default_share``; ``default_share`` for a run without drift, not checked, or unknown.
     """
-    row = run_monitoring(output_dir, run_id)
+    return audit_share_of(run_monitoring(output_dir, run_id), default_share)
+
+
+def audit_share_of(row: dict | None, default_share: float) -> float:
+    """:func:`audit_share_for_run`'s rule on a monitoring row already read (``monitoring_runs``)."""
     if not row or not row.get("drift_detected") or row.get("audit_share") is None:
         return default_share
     return max(default_share, float(row["audit_share"]))

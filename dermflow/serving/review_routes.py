@@ -54,9 +54,9 @@ def queue_settings(context: ServingContext) -> QueueSettings:
 
 def drifted_run_audit_shares(roots, default_share: float) -> dict[str, float]:
     """run_id -> its audit share, for the runs whose drift check found drift (the share recorded with the run)."""
-    from dermflow.monitoring.monitoring_reader import audit_share_for_run, monitoring_runs
+    from dermflow.monitoring.monitoring_reader import audit_share_of, monitoring_runs
 
-    return {row["run_id"]: audit_share_for_run(root, row["run_id"], default_share)
+    return {row["run_id"]: audit_share_of(row, default_share)
             for root in roots for row in monitoring_runs(root) if row.get("drift_detected")}
 
 
