@@ -35,6 +35,9 @@ def send_verdicts_as_sr(db: ReviewDatabase, cfg: DermflowConfig, output: Path) -
 
     if not cfg.score.clinical_results_dir:
         raise ValueError("score.clinical_results_dir is not set: it holds the first SRs that verdicts amend")
+    if not (Path(output) / "predictions").is_dir():
+        raise ValueError(f"{output} holds no predictions/: --output is the scoring output folder the images were "
+                         "scored into")
     settings = ExportSettings.from_config(cfg.score, str(cfg.score.clinical_results_dir), "verdicts")
     predictions = str(Path(output) / "predictions")
     sent = SentVerdicts()

@@ -62,3 +62,11 @@ def test_each_current_verdict_on_a_dicom_input_is_sent_and_the_rest_are_said(tmp
     text = " ".join(texts)
     assert "disagrees with the model's finding (verdict: NV)" in text and "Basis: histopathology." in text
     assert "Jane Doe" not in text  # the comment stays in the review database
+
+
+def test_an_output_without_predictions_is_one_clear_error(tmp_path, db):
+    import pytest
+
+    cfg = load_config(None, [f"score.clinical_results_dir={tmp_path / 'clinical'}"])
+    with pytest.raises(ValueError, match="holds no predictions/: --output is the scoring output folder"):
+        send_verdicts_as_sr(db, cfg, tmp_path / "nowhere")
