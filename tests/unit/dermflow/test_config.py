@@ -179,3 +179,23 @@ def test_the_artefact_settings_and_their_defaults():
         load_config(overrides=["eval.artefact_kinds=[ruler, sticker]"])
     with pytest.raises(ConfigError, match="train.artefact_probability"):
         load_config(overrides=["train.artefact_probability=1.5"])
+
+
+def test_direct_runner_args_keep_tfx_from_repackaging_itself_into_a_temporary_folder(tmp_path, monkeypatch):
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    args = load_config().beam.pipeline_args()
+
+    assert dependency_utils.make_beam_dependency_flags(args) == args
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_direct_runner_runs_with_its_dependency_flag_in_worker_processes():
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+
+    cfg = load_config(overrides=["beam.direct_running_mode=multi_processing", "beam.direct_num_workers=2"])
+    with beam.Pipeline(options=PipelineOptions(cfg.beam.pipeline_args())) as pipeline:
+        assert_that(pipeline | beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2), equal_to([2, 4, 6]))
