@@ -16,6 +16,25 @@ from dermflow.runtime_environment import apply_runtime_environment
 apply_runtime_environment(airflow=False)  # the CLI's KERAS_HOME / TF_CPP_MIN_LOG_LEVEL rule; Airflow tests bring their own home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tfx_never_repackages_itself():
+    """Fails a test whose TFX Beam executor got Beam options without a dependency option.
+
+    TFX then copies its install into a new temporary folder and builds an sdist there for the
+    workers (3 s, 52 MB, never deleted): hundreds of them filled CI's disk. ``cfg.beam.pipeline_args()``
+    names one.
+    """
+    from tfx.utils import dependency_utils
+
+    def refuse():
+        raise AssertionError("a TFX Beam executor got Beam options with no dependency option, so TFX would "
+                             "repackage itself into the temporary folder: pass cfg.beam.pipeline_args()")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dependency_utils, "build_ephemeral_package", refuse)
+        yield
+
+
 @pytest.fixture(scope="session")
 def isic_dev_root() -> Path:
     """The real ISIC 2019 sample (5,164 images) beside the project; skips when it is not there."""

@@ -44,5 +44,5 @@ def create_pipeline(cfg: DermflowConfig):
             str(cfg.paths.resolved_metadata_path())
         ),
         enable_cache=False,
-        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+        beam_pipeline_args=[*cfg.beam.pipeline_args(), "--direct_running_mode=in_memory", "--direct_num_workers=1"],
     )

@@ -12,7 +12,8 @@ from dermflow.config import load_config
 from dermflow.isic.label_vocabulary import read_label_names, read_label_vocabulary
 from dermflow.isic.out_of_scope_examples import OUT_OF_SCOPE_DIR, out_of_scope_split_uri
 
-IN_MEMORY = BaseBeamExecutor.Context(beam_pipeline_args=["--direct_running_mode=in_memory"])
+IN_MEMORY = BaseBeamExecutor.Context(
+    beam_pipeline_args=load_config(overrides=["beam.direct_running_mode=in_memory"]).beam.pipeline_args())
 SPLITS = {"train": ["MEL", "NV", "NV", "BCC", "BKL", "SCC", "DF", "UNK"], "eval": ["MEL", "AK", "VASC"]}
 
 

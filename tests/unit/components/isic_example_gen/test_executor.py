@@ -16,7 +16,8 @@ from dermflow.isic.csv_reader import IsicCsvError
 
 from .archive_fixtures import GROUND_TRUTH, IMAGES_DIR, balanced_rows, image_bytes, one_hot_row, write_archive, write_csvs
 
-IN_MEMORY = BaseBeamExecutor.Context(beam_pipeline_args=["--direct_running_mode=in_memory"])
+IN_MEMORY = BaseBeamExecutor.Context(
+    beam_pipeline_args=load_config(overrides=["beam.direct_running_mode=in_memory"]).beam.pipeline_args())
 
 
 def run_executor(tmp_path, data_root, *overrides):
