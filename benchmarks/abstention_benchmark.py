@@ -3,9 +3,9 @@
     python benchmarks/abstention_benchmark.py RUNS_DIR [--draws 1000] [--out RUNS_DIR/abstention_figures.json]
 
 ``RUNS_DIR/<run>/`` holds what ``bench_accuracy_isic_dev.py --outputs-only`` writes (``head_outputs.npz``,
-``run.json`` with the run's ``--set`` overrides). A run's setting comes from those overrides:
-``trust.abstention=none`` -> ``none``; ``hod`` (the default) -> ``hod``, or ``hod-<CODE>`` with
-``trust.abstention_exclude=[CODE]`` (that diagnosis left out of training entirely); its seed is
+``run.json`` with the run's ``--set`` overrides). A run's setting comes from those overrides, and
+from ``TrustConfig``'s default where they do not name it: ``trust.abstention=none`` -> ``none``;
+``trust.abstention=hod`` -> ``hod``, or ``hod-<CODE>`` with ``trust.abstention_exclude=[CODE]`` (that diagnosis left out of training entirely); its seed is
 ``train.seed`` (default 0). Every run must score the same test images (``--examples-from`` one
 ingest), so that differences are paired.
 
@@ -60,7 +60,7 @@ class Run:
 def run_setting(overrides: list[str]) -> tuple[str, int]:
     values = dict(item.split("=", 1) for item in overrides if "=" in item)
     seed = int(values.get("train.seed", 0))
-    if values.get("trust.abstention", "hod") == "none":
+    if values.get("trust.abstention", TrustConfig().abstention) == "none":
         return "none", seed
     excluded = values.get("trust.abstention_exclude", "[]").strip("[] ").replace(" ", "")
     return ("hod-" + excluded) if excluded else "hod", seed

@@ -3,7 +3,7 @@
     python benchmarks/bench_accuracy_isic_dev.py [--data-root DIR] [--set train.preset=fast ...] [--report-split test]
     python benchmarks/bench_accuracy_isic_dev.py --reuse-outputs WORK/head_outputs.npz --work-dir WORK   # figures only
     python benchmarks/bench_accuracy_isic_dev.py --examples-from WORK0/tfx --skip-path-check --set train.seed=1 \
-        --set trust.abstention_exclude=[DF] --work-dir WORK1     # the Trainer alone, on an earlier run's examples
+        --set trust.abstention=hod --set trust.abstention_exclude=[DF] --work-dir WORK1     # the Trainer alone, on an earlier run's examples
 
 With ``--report-split test`` (``data.test_fraction`` > 0, e.g. ``--set data.test_fraction=0.2``) the
 figures are those of the lesion-grouped test split, which chose nothing: early stopping and the

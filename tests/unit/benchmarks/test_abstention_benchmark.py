@@ -62,16 +62,16 @@ def runs(tmp_path_factory):
     knows_both, knows_nothing = {"BKL": 4.0, "DF": 4.0}, {"BKL": -2.0, "DF": -2.0}
     for seed in (0, 1):
         _write_run(folder, f"none-{seed}", [f"train.seed={seed}", "trust.abstention=none"], knows_nothing, seed)
-        _write_run(folder, f"hod-{seed}", [f"train.seed={seed}"], knows_both, seed)
-        _write_run(folder, f"hod-DF-{seed}", [f"train.seed={seed}", "trust.abstention_exclude=[DF]"],
+        _write_run(folder, f"hod-{seed}", [f"train.seed={seed}", "trust.abstention=hod"], knows_both, seed)
+        _write_run(folder, f"hod-DF-{seed}", [f"train.seed={seed}", "trust.abstention=hod", "trust.abstention_exclude=[DF]"],
                    {"BKL": 4.0, "DF": -2.0}, seed)
     return folder
 
 
 def test_the_setting_and_seed_come_from_the_overrides():
     assert abstention_benchmark.run_setting(["train.seed=2", "trust.abstention=none"]) == ("none", 2)
-    assert abstention_benchmark.run_setting(["trust.abstention_exclude=[SCC]"]) == ("hod-SCC", 0)
-    assert abstention_benchmark.run_setting([]) == ("hod", 0)
+    assert abstention_benchmark.run_setting(["trust.abstention=hod", "trust.abstention_exclude=[SCC]"]) == ("hod-SCC", 0)
+    assert abstention_benchmark.run_setting([]) == ("none", 0)  # the config's default
 
 
 def test_figures_compare_abstention_with_none_paired_over_seeds(runs):

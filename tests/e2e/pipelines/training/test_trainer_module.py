@@ -1,7 +1,7 @@
 """run_fn as TFX's Trainer calls it, on a few tiny synthetic examples (one epoch per phase, weights averaged).
 
 Without other diagnoses beside the splits the model has the targets alone (a logged note); with them
-(``trust.abstention: hod``, the default) one abstention output each, and the exported signatures
+(``trust.abstention: hod``, set here; the default is none) one abstention output each, and the exported signatures
 return the target probabilities and ``other_diagnosis_probability``, the decision numpy computes.
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _run_logged(fn_args) -> list[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trainer")
-    cfg = _tiny_config(tmp / "work")
+    cfg = _tiny_config(tmp / "work", "trust.abstention=hod")
     splits = write_synthetic_splits(tmp / "examples", {"train": 48, "eval": 12}, cfg.labels.label_names(), 32)
     fn_args = FnArgs(
         train_files=[splits["train"]], eval_files=[splits["eval"]],
@@ -134,7 +134,7 @@ def trained_with_test_split(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trainer_test_split")
     # small_cnn: features that differ from image to image after one epoch (a random MobileNetV2's barely do), so
     # the numpy / SavedModel parity below compares distances, not float32 rounding.
-    cfg = _tiny_config(tmp / "work", "model.backbone=small_cnn")
+    cfg = _tiny_config(tmp / "work", "model.backbone=small_cnn", "trust.abstention=hod")
     splits = write_synthetic_splits(tmp / "examples", {"train": 48, "eval": 12, "test": 40}, cfg.labels.label_names(), 32)
     write_synthetic_out_of_scope(tmp / "examples", {"train": {"BKL": 10, "DF": 6}, "test": {"BKL": 6, "DF": 4},
                                                     "eval": {"BKL": 3, "AK": 2}}, 32)

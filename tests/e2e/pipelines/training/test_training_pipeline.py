@@ -35,6 +35,7 @@ def _config(root: Path, **sections) -> DermflowConfig:
         "train": {"head_epochs": 3, "fine_tune_epochs": 1, "fine_tune_layers": 10, "batch_size": 32,
                   "early_stopping_patience": 3},
         "eval": {"min_balanced_accuracy": 0.0, "max_artefact_flip_rate": None, "artefact_check_images": 10},
+        "trust": {"abstention": "hod"},  # the abstention outputs through the whole pipeline (the default is none)
         "beam": {"direct_running_mode": "multi_processing", "direct_num_workers": 2},  # the default runner mode
         "paths": {"work_dir": str(root / "work"), "registry": str(root / "registry")},
     }
@@ -100,7 +101,7 @@ def test_the_pushed_signatures_give_probabilities_that_agree_with_the_keras_mode
     np.testing.assert_allclose(predicted["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-4)
     np.testing.assert_allclose(with_cam["probabilities"].numpy().sum(axis=1), 1.0, atol=1e-4)
     keras_model = load_keras_model(version.keras_file)
-    # The Keras model also has the abstention outputs (trust.abstention: hod); the signatures report the targets.
+    # The Keras model also has the abstention outputs (trust.abstention: hod, set above); the signatures report the targets.
     outputs = keras_model(decode_and_resize_batch(images, IMAGE_SIZE), training=False).numpy()
     codes = version.read_json("calibration.json")["abstention"]["codes"]
     assert codes and set(codes) <= {"AK", "BKL", "DF", "VASC", "SCC"} and outputs.shape[1] == 3 + len(codes)

@@ -59,6 +59,7 @@ def _config(archive: Path, work: Path, labels: dict, backbone: str, size: int) -
                   "augment_rotation": 0.0, "augment_zoom": 0.0, "augment_color": 0.0},
         # A model trained for seconds on a tiny archive reads its artefacts as much as anything: measured, not gated.
         "eval": {"min_balanced_accuracy": 0.0, "max_artefact_flip_rate": None, "artefact_check_images": 8},
+        "trust": {"abstention": "hod"},  # every preset with the abstention outputs its labels leave (default: none)
         "beam": {"direct_running_mode": "in_memory", "direct_num_workers": 1},
         "paths": {"work_dir": str(work / "work"), "registry": str(work / "registry")},
     })
@@ -109,7 +110,7 @@ def test_inception_v3_trains_with_abstention_outputs_and_scores(tmp_path):
     cfg = load_config(overrides=["model.backbone=inception_v3", "model.weights=none", "model.image_size=75",
                                  "train.preset=custom", "train.head_epochs=1", "train.fine_tune_epochs=1",
                                  "train.batch_size=16", "train.augment_rotation=0", "train.augment_zoom=0",
-                                 "train.augment_color=0", f"paths.work_dir={tmp_path / 'work'}"])
+                                 "train.augment_color=0", "trust.abstention=hod", f"paths.work_dir={tmp_path / 'work'}"])
     splits = write_synthetic_splits(tmp_path / "examples", {"train": 24, "eval": 9}, cfg.labels.label_names(), 75)
     write_synthetic_out_of_scope(tmp_path / "examples", {"train": {"BKL": 4, "SCC": 3}}, 75)
     run_fn(FnArgs(train_files=[splits["train"]], eval_files=[splits["eval"]], serving_model_dir=str(tmp_path / "serving"),
