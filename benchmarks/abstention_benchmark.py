@@ -5,8 +5,8 @@
 ``RUNS_DIR/<run>/`` holds what ``bench_accuracy_isic_dev.py --outputs-only`` writes (``head_outputs.npz``,
 ``run.json`` with the run's ``--set`` overrides). A run's setting comes from those overrides, and
 from ``TrustConfig``'s default where they do not name it: ``trust.abstention=none`` -> ``none``;
-``trust.abstention=hod`` -> ``hod``, or ``hod-<CODE>`` with ``trust.abstention_exclude=[CODE]`` (that diagnosis left out of training entirely); its seed is
-``train.seed`` (default 0). Every run must score the same test images (``--examples-from`` one
+``trust.abstention=hod`` -> ``hod``, or ``hod-<CODE>`` with ``trust.abstention_exclude=[CODE]``
+(that diagnosis left out of training entirely); its seed is ``train.seed`` (default 0). Every run must score the same test images (``--examples-from`` one
 ingest), so that differences are paired.
 
 Each run's test split gets the Trainer's ``fit_trust`` by 2-fold cross-fit by lesion
