@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from dermflow.review.review_enums import QueueReason
+
 
 class ModelRef(BaseModel):
     name: str
@@ -102,7 +104,7 @@ class VerdictIn(BaseModel):
     other_text: str | None = None
     lesion_id: str | None = Field(None, description="Pseudonymous lesion id (no spaces), so images of one lesion stay together.")
     comment: str | None = Field(None, description="Free text: stays in the database, never exported.")
-    queue_reason: str = Field("direct", description="out_of_scope, prediction_set, melanoma_band, attention_off_lesion, random_audit, upload or direct.")
+    queue_reason: str = Field(QueueReason.DIRECT.value, description="One of: " + ", ".join(QueueReason) + ".")
     supersedes: int | None = Field(None, description="The id of the verdict this one corrects.")
     model_version: str | None = None
     run_id: str | None = None

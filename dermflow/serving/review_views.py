@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from dermflow.config import ISIC_DIAGNOSES
 from dermflow.isic.class_names import shown
+from dermflow.review.review_enums import QueueReason
 from dermflow.serving.serving_context import context_of
 from dermflow.serving.visitor import visitor_of
 
 BASIS_WORDS = {"histopathology": "histopathology", "consensus": "consensus of experts", "follow_up": "follow-up",
                "single_expert": "a single expert's look"}
-QUEUE_REASONS = ("out_of_scope", "prediction_set", "melanoma_band", "random_audit", "upload", "direct")
+QUEUE_REASONS = frozenset(reason.value for reason in QueueReason)
 
 
 def verdict_choices() -> dict:

@@ -110,6 +110,21 @@ def test_a_reviewer_records_a_verdict_from_the_queue_corrects_it_and_sees_the_hi
     screenshot(browser, "reviewed_cases.png")
 
 
+def test_the_verdict_form_keeps_each_queue_reason_it_is_opened_with_and_nothing_else(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=180) as reviewer:
+        sign_in(reviewer, "rita")
+        SEEN["session of rita (reasons)"] = reviewer.cookies["dermflow_session"]
+        sha256 = re.search(r'href="/results/([0-9a-f]{64})', reviewer.get("/results").text).group(1)
+
+        def recorded_reason(reason: str) -> str:
+            page = reviewer.get(f"/results/{sha256}", params={"reason": reason})
+            return re.search(r'name="queue_reason" value="([^"]*)"', page.text).group(1)
+
+        for reason in ("out_of_scope", "prediction_set", "melanoma_band", "attention_off_lesion", "random_audit"):
+            assert recorded_reason(reason) == reason
+        assert recorded_reason("made_up") == "direct"
+
+
 def test_a_viewer_cannot_record_and_a_form_post_without_its_csrf_token_gets_403(live_server, browser, scored_run):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
