@@ -21,17 +21,17 @@ def _one_of(values: tuple[str, ...]) -> str:
     return "queue_reason IN (" + ", ".join(repr(v) for v in values) + ")"
 
 
-def upgrade() -> None:
+def _queue_reason_column(length: int, new_length: int, allowed: tuple[str, ...]) -> None:
     with op.batch_alter_table('verdicts') as batch:
         batch.drop_constraint(op.f('ck_verdicts_queue_reason'), type_='check')
-        batch.alter_column('queue_reason', existing_type=sa.String(length=16), type_=sa.String(length=32),
+        batch.alter_column('queue_reason', existing_type=sa.String(length=length), type_=sa.String(length=new_length),
                            existing_nullable=False)
-        batch.create_check_constraint('queue_reason', _one_of(_AFTER))
+        batch.create_check_constraint('queue_reason', _one_of(allowed))
+
+
+def upgrade() -> None:
+    _queue_reason_column(16, 32, _AFTER)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('verdicts') as batch:
-        batch.drop_constraint(op.f('ck_verdicts_queue_reason'), type_='check')
-        batch.alter_column('queue_reason', existing_type=sa.String(length=32), type_=sa.String(length=16),
-                           existing_nullable=False)
-        batch.create_check_constraint('queue_reason', _one_of(_BEFORE))
+    _queue_reason_column(32, 16, _BEFORE)
