@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pydicom
+import pytest
 
 from dermflow.clinical import clinical_files
 from dermflow.clinical.sr_writer import build_sr
@@ -65,8 +66,6 @@ def test_each_current_verdict_on_a_dicom_input_is_sent_and_the_rest_are_said(tmp
 
 
 def test_an_output_without_predictions_is_one_clear_error(tmp_path, db):
-    import pytest
-
     cfg = load_config(None, [f"score.clinical_results_dir={tmp_path / 'clinical'}"])
     with pytest.raises(ValueError, match="holds no predictions/: --output is the scoring output folder"):
         send_verdicts_as_sr(db, cfg, tmp_path / "nowhere")
