@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, cfg) -> int:
     from dermflow.serving.server_runner import run_server
 
     try:
-        return run_server(cfg, args.model, args.results, args.source_root)
+        return run_server(cfg, args.model, args.results, args.source_root, verbose=args.verbose)
     except (ServeError, RegistryError, ReviewStoreError) as exc:
         print(f"dermflow serve: {exc}", file=sys.stderr, flush=True)
         return 2

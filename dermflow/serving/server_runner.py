@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from dermflow.config import DermflowConfig
@@ -41,14 +42,19 @@ def startup_notices(cfg: DermflowConfig, remote: bool) -> list[str]:
     return notices
 
 
-def run_server(cfg: DermflowConfig, model: str, results: Sequence[str] = (), source_roots: Sequence[str] = ()) -> int:
+def run_server(cfg: DermflowConfig, model: str, results: Sequence[str] = (), source_roots: Sequence[str] = (),
+               verbose: bool = False) -> int:
+    """``verbose`` False: TensorFlow's start-up lines go to a log file under ``paths.work_dir``/logs, as for score."""
     remote = check_binding(cfg)  # before the heavy imports, so a refused setup answers at once
-    import uvicorn
+    from dermflow.console_progress import quiet_console
 
-    from dermflow.serving.app_factory import create_app
+    with quiet_console(Path(cfg.paths.work_dir) / "logs", "serve", verbose=verbose):
+        import uvicorn
 
+        from dermflow.serving.app_factory import create_app
+
+        app = create_app(cfg, model, results, source_roots)
     serve = cfg.serve
-    app = create_app(cfg, model, results, source_roots)
     tls = serve.tls_certfile is not None
     for notice in startup_notices(cfg, remote):
         print(notice, file=sys.stderr, flush=True)
